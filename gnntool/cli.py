@@ -1,0 +1,184 @@
+"""The command line: parses arguments and calls into config → data → model → engine.
+
+Kept thin and fast: torch and PyG are imported inside the commands that need them, so `--help`,
+`--version` and config errors answer at once. Every command runs under `exit_codes`, which maps
+a UserError to status 2, Ctrl-C to 130 and a reader closing the pipe to 141.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from gnntool import __version__, log
+from gnntool.errors import Interrupted, UserError
+
+app = typer.Typer(
+    help="Train GCN and GraphSAGE models from a YAML config; evaluate, embed and predict with them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def exit_codes(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a user can cause into exit codes, with one message and no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            log.error(str(exc))
+            raise typer.Exit(2) from None
+        except Interrupted as exc:
+            log.warn(str(exc))
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            log.warn("interrupted")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader left (`| head`): end quietly, as a tool killed by SIGPIPE would.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass  # stdout is not a real file (e.g. under a test runner)
+            raise typer.Exit(141) from None
+
+    return wrapper
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"gnntool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """gnntool: graph neural networks from the command line."""
+
+
+class Split(str, Enum):
+    train = "train"
+    val = "val"
+    test = "test"
+    all = "all"
+
+
+class EmbedFormat(str, Enum):
+    npy = "npy"
+    csv = "csv"
+    tsv = "tsv"
+    pt = "pt"
+
+
+@app.command()
+@exit_codes
+def train(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.")],
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable.")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory [default: output.dir, else runs/<config stem>].")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: the config's device].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed [default: the config's seed].")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+) -> None:
+    """Train a model; print the run directory on stdout."""
+    from gnntool.config import load_config
+
+    log.set_quiet(quiet)
+    if resume and force:
+        raise UserError("--resume and --force contradict each other: choose one")
+    overrides = list(set_ or [])
+    if device is not None:
+        overrides.append(f"device={device}")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    config = load_config(config_path, overrides)
+    run_dir = out or Path(config.output.dir or Path("runs") / config_path.stem)
+
+    from gnntool.engine.run import train_run
+
+    train_run(config, run_dir, seeds, resume=resume, force=force)
+    typer.echo(str(run_dir))
+
+
+@app.command("eval")
+@exit_codes
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    split: Annotated[Split, typer.Option(help="Which split to score.")] = Split.all,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
+) -> None:
+    """Reload a run's model and recompute its metrics."""
+    from gnntool.engine.evaluate import evaluate_run
+
+    splits = ("train", "val", "test") if split is Split.all else (split.value,)
+    metrics = evaluate_run(run_dir, splits)
+    if as_json:
+        typer.echo(json.dumps(metrics))
+    else:
+        print_metrics_table(metrics, splits)
+
+
+def print_metrics_table(metrics: dict[str, Any], splits: tuple[str, ...]) -> None:
+    """A readable table of metrics per split (mean ± std for a multi-seed run) on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    names = list(metrics[splits[0]])
+    table = Table("split", *names)
+    for split in splits:
+        cells = []
+        for name in names:
+            cell = f"{metrics[split][name]:.4f}"
+            if "std" in metrics:
+                cell += f" ± {metrics['std'][split][name]:.4f}"
+            cells.append(cell)
+        table.add_row(split, *cells)
+    Console().print(table)
+
+
+@app.command()
+@exit_codes
+def embed(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = "-",
+    format: Annotated[
+        Optional[EmbedFormat], typer.Option(help="[default: from the output's suffix, else tsv]")
+    ] = None,
+    header: Annotated[bool, typer.Option(help="csv/tsv: write a header row.")] = False,
+) -> None:
+    """Write the node embeddings of the run's graph (first column: node id)."""
+    from gnntool.export import resolve_format
+
+    resolved = resolve_format(output, format.value if format else None)
+
+    from gnntool.engine.embed import embed_run
+    from gnntool.export import write_embeddings
+
+    embeddings, node_id = embed_run(run_dir)
+    write_embeddings(embeddings, node_id, output, resolved, header)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="gnntool")

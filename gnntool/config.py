@@ -1,0 +1,208 @@
+"""The config schema: every key, its type, its default and its checks live here and only here.
+
+`load_config` reads YAML, applies `--set key=value` overrides and validates; every mistake becomes
+one `UserError` naming the key ("model.hiden: unknown key — did you mean model.hidden?").
+This module must not import torch: config errors are reported before torch loads.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gnntool.errors import UserError
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(Section):
+    name: Literal["Cora", "CiteSeer", "PubMed"] = "Cora"
+    root: str | None = Field(
+        default=None, description="raw-file folder; null: env GNNTOOL_DATA, else `data`"
+    )
+    split: Literal["public", "full", "random"] = "public"
+    normalize_features: bool = True
+    train_per_class: int = Field(default=20, gt=0, description="random split: training nodes per class")
+    num_val: int = Field(default=500, ge=0, description="random split: validation nodes")
+    num_test: int = Field(default=1000, ge=0, description="random split: test nodes")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _canonical_name(cls, value: Any) -> Any:
+        # Accept any capitalisation, as PyG's Planetoid does.
+        known = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+        return known.get(str(value).lower(), value) if isinstance(value, str) else value
+
+
+NormName = Literal["none", "batch", "batchrenorm", "layer", "instance", "group"]
+
+
+class NormArgs(Section):
+    """Options of the normalisation layers; each layer reads the ones that apply to it."""
+
+    eps: float = Field(default=1.0e-5, gt=0.0)
+    momentum: float = Field(default=0.1, gt=0.0, le=1.0, description="running-stat update, torch's convention")
+    affine: bool = Field(default=True, description="learned per-channel gamma and beta")
+    groups: int = Field(default=1, gt=0, description="group: number of channel groups (divides hidden)")
+    mode: Literal["node", "graph"] = Field(default="node", description="layer: per node or per graph")
+    r_max: float = Field(default=3.0, ge=1.0, description="batchrenorm: final bound on r")
+    d_max: float = Field(default=5.0, ge=0.0, description="batchrenorm: final bound on d")
+    warmup_steps: int = Field(
+        default=100, ge=0, description="batchrenorm: steps to relax r_max from 1 and d_max from 0"
+    )
+
+
+class ModelConfig(Section):
+    arch: Literal["gcn", "sage", "cheb"] = "gcn"
+    hidden: int = Field(default=16, gt=0)
+    layers: int = Field(default=2, ge=2, description="message-passing layers; the last outputs logits")
+    dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
+    aggregator: Literal["mean", "gcn", "lstm", "pool"] | None = Field(
+        default=None, description="sage only; null resolves to mean"
+    )
+    pool: Literal["max", "mean"] = Field(default="max", description="sage pool aggregator only")
+    l2_normalize: bool = Field(default=False, description="sage: per-layer L2 normalisation")
+    k: int | None = Field(default=None, gt=0, description="cheb only: number of Chebyshev terms")
+    norm: NormName = "none"
+    norm_args: NormArgs = Field(default_factory=NormArgs)
+
+    @model_validator(mode="after")
+    def _arch_options(self) -> "ModelConfig":
+        if self.arch == "sage" and self.aggregator is None:
+            self.aggregator = "mean"
+        if self.arch != "sage" and self.aggregator is not None:
+            raise ValueError(f"model.aggregator is for arch sage, not {self.arch}")
+        if self.arch == "cheb" and self.k is None:
+            raise ValueError("model.k is required for arch cheb (number of Chebyshev terms)")
+        if self.arch != "cheb" and self.k is not None:
+            raise ValueError(f"model.k is for arch cheb, not {self.arch}")
+        if self.norm == "group" and self.hidden % self.norm_args.groups:
+            raise ValueError(
+                f"model.norm_args.groups ({self.norm_args.groups}) must divide model.hidden ({self.hidden})"
+            )
+        return self
+
+
+class TrainConfig(Section):
+    epochs: int = Field(default=200, gt=0)
+    lr: float = Field(default=0.01, gt=0.0)
+    weight_decay: float = Field(default=5.0e-4, ge=0.0)
+    patience: int = Field(default=100, gt=0, description="epochs without improvement before stopping")
+    monitor: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+
+
+class OutputConfig(Section):
+    dir: str | None = Field(default=None, description="null: runs/<config file stem>")
+
+
+class Config(Section):
+    seed: int = Field(default=0, ge=0)
+    device: str = "auto"
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("device")
+    @classmethod
+    def _device_syntax(cls, value: str) -> str:
+        check_device_syntax(value)
+        return value
+
+
+def check_device_syntax(device: str) -> None:
+    """`auto`, `cpu`, `cuda` or `cuda:N`; whether the device exists is checked when it is used."""
+    ok = device in ("auto", "cpu", "cuda") or (
+        device.startswith("cuda:") and device[5:].isdigit()
+    )
+    if not ok:
+        raise ValueError(f"{device!r} is not a device: use auto, cpu, cuda or cuda:N")
+
+
+def known_keys(model: type[BaseModel] = Config, prefix: str = "") -> list[str]:
+    """Every dotted key of the schema, for "did you mean" suggestions."""
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys.extend(known_keys(annotation, f"{prefix}{name}."))
+    return keys
+
+
+def _format_error(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        matches = difflib.get_close_matches(key, known_keys(), n=1, cutoff=0.6)
+        hint = f" — did you mean {matches[0]}?" if matches else ""
+        return f"{key}: unknown key{hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    if not key or isinstance(error["input"], dict):  # a cross-field check names its keys itself
+        return message
+    return f"{key}: {message} (got {error['input']!r})"
+
+
+def validate(raw: dict[str, Any]) -> Config:
+    """Validate a config dict; every mistake becomes one UserError naming the keys."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_format_error(error) for error in exc.errors()]
+        raise UserError("invalid config:\n  " + "\n  ".join(lines)) from None
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply one `--set key.sub=value` (value parsed as YAML) to a raw config dict in place."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise UserError(f"--set {assignment!r}: expected KEY=VALUE, e.g. model.hidden=64")
+    try:
+        value = yaml.safe_load(text) if text else None
+    except yaml.YAMLError as exc:
+        raise UserError(f"--set {key}: value is not valid YAML: {exc}") from None
+    node = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from a file, or a UserError saying what is wrong with it."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read config: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML: {exc}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a config must be a YAML mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def load_config(path: Path, overrides: list[str] = ()) -> Config:
+    """Read, override and validate a config file."""
+    raw = read_yaml(path)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate(raw)
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML, every default filled in; `load_config` reads it back."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

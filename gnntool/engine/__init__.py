@@ -1,0 +1,1 @@
+"""Training, evaluation and embedding: everything that runs a model on a graph."""

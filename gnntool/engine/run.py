@@ -1,0 +1,141 @@
+"""`gnntool train`: one run directory, one or several seeds, every output written atomically.
+
+Order of writes: config.yaml first; per seed its model, history and metrics; then the top-level
+model.pt and embeddings.npy (the first seed's), run.json, and metrics.json last — its presence
+marks the run as finished.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch_geometric
+
+import gnntool
+from gnntool import log
+from gnntool.config import Config, dump_config, load_config
+from gnntool.data import load_dataset
+from gnntool.engine.device import resolve_device
+from gnntool.engine.embed import node_embeddings
+from gnntool.engine.evaluate import evaluate, summarise
+from gnntool.engine.inputs import graph_tensors
+from gnntool.engine.saved import save_model
+from gnntool.engine.train import fit
+from gnntool.errors import UserError
+from gnntool.outputs import (
+    CHECKPOINT,
+    CONFIG,
+    EMBEDDINGS,
+    HISTORY,
+    METRICS,
+    MODEL,
+    RUN_INFO,
+    clear_run,
+    has_progress,
+    is_finished,
+    read_json,
+    write_csv,
+    write_json,
+    write_text,
+    write_with,
+)
+
+def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) -> bool:
+    """Check what `run_dir` holds against the flags; return False if there is nothing to do."""
+    config_path = run_dir / CONFIG
+    if is_finished(run_dir):
+        if resume:
+            log.info(f"{run_dir}: run already finished; nothing to resume")
+            return False
+        if not force:
+            raise UserError(f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory")
+        clear_run(run_dir)
+    elif has_progress(run_dir):
+        if force:
+            clear_run(run_dir)
+        elif not resume:
+            raise UserError(f"{run_dir}: holds an unfinished run; use --resume to continue it or --force to start over")
+        elif load_config(config_path) != config:
+            raise UserError(
+                f"{run_dir}: the config differs from the run's {CONFIG}; resume with the same config, or --force"
+            )
+    elif resume:
+        log.info(f"{run_dir}: nothing to resume; starting a new run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(config_path, dump_config(config))
+    return True
+
+
+def train_one_seed(config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path) -> dict[str, Any]:
+    """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics."""
+    metrics_path = seed_dir / METRICS
+    if seed_dir != run_dir and metrics_path.is_file():
+        log.info(f"{label}: already finished")
+        return read_json(metrics_path)
+    data = load_dataset(config.dataset, seed)
+    graph = graph_tensors(data, device)
+    result = fit(config, graph, seed, seed_dir / CHECKPOINT, label)
+    metrics = evaluate(result.model, graph)
+    write_csv(
+        seed_dir / HISTORY,
+        list(result.history[0]),
+        ([row[key] for key in row] for row in result.history),
+    )
+    save_model(seed_dir / MODEL, config, result.model, seed, graph.num_features, graph.num_classes, result.best_epoch)
+    if first:
+        embeddings = node_embeddings(result.model, graph)
+        write_with(run_dir / EMBEDDINGS, lambda handle: np.save(handle, embeddings))
+        if seed_dir != run_dir:
+            shutil.copyfile(seed_dir / MODEL, run_dir / MODEL)
+    if seed_dir != run_dir:
+        write_json(metrics_path, metrics)
+    (seed_dir / CHECKPOINT).unlink(missing_ok=True)
+    test = metrics["test"]["accuracy"]
+    log.info(f"{label}: test accuracy {test:.4f} (val {metrics['val']['accuracy']:.4f})")
+    return metrics
+
+
+def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bool) -> Path:
+    """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`."""
+    device = resolve_device(config.device)
+    if not prepare_run_dir(run_dir, config, resume, force):
+        return run_dir
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    seed_list = list(range(config.seed, config.seed + seeds))
+    log.info(f"training {config.model.arch} on {config.dataset.name} ({device}) into {run_dir}")
+    runs = []
+    for index, seed in enumerate(seed_list):
+        seed_dir = run_dir / f"seed-{seed}" if seeds > 1 else run_dir
+        label = f"seed {seed}" if seeds > 1 else "train"
+        runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir))
+
+    final = summarise([{"seed": seed, **run} for seed, run in zip(seed_list, runs)]) if seeds > 1 else runs[0]
+    write_json(
+        run_dir / RUN_INFO,
+        {
+            "gnntool": gnntool.__version__,
+            "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__,
+            "python": platform.python_version(),
+            "command": sys.argv,
+            "device": str(device),
+            "seeds": seed_list,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - clock, 3),
+        },
+    )
+    write_json(run_dir / METRICS, final)
+    if seeds > 1:
+        test, std = final["test"]["accuracy"], final["std"]["test"]["accuracy"]
+        log.info(f"test accuracy over {seeds} seeds: {100 * test:.1f} ± {100 * std:.1f}")
+    return run_dir

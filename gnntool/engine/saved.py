@@ -1,0 +1,60 @@
+"""Reading a finished run back: its resolved config and its trained model(s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gnntool.config import Config, read_yaml, validate
+from gnntool.errors import UserError
+from gnntool.models import GNN, build_model
+from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch
+
+
+@dataclass
+class SavedModel:
+    """A trained model with the seed and dimensions it was trained with."""
+
+    model: GNN
+    seed: int
+
+
+def save_model(path: Path, config: Config, model: GNN, seed: int, num_features: int, num_classes: int, best_epoch: int) -> None:
+    """model.pt: tensors and plain values only, so `torch.load(weights_only=True)` reads it."""
+    save_torch(
+        path,
+        {
+            "config": config.model_dump(mode="json"),
+            "state_dict": model.state_dict(),
+            "seed": seed,
+            "num_features": num_features,
+            "num_classes": num_classes,
+            "best_epoch": best_epoch,
+        },
+    )
+
+
+def load_model(path: Path, device: torch.device) -> SavedModel:
+    saved = load_torch(path)
+    config = validate(saved["config"])
+    model = build_model(config.model, saved["num_features"], saved["num_classes"])
+    model.load_state_dict(saved["state_dict"])
+    return SavedModel(model=model.to(device).eval(), seed=saved["seed"])
+
+
+def load_run_config(run_dir: Path) -> Config:
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run directory")
+    return validate(read_yaml(run_dir / CONFIG))
+
+
+def model_paths(run_dir: Path) -> list[Path]:
+    """The run's model files: one per seed (seed-N/model.pt) or the single model.pt."""
+    seed_models = sorted(run_dir.glob("seed-*/" + MODEL), key=lambda p: int(p.parent.name.removeprefix("seed-")))
+    if seed_models:
+        return seed_models
+    if not (run_dir / MODEL).is_file():
+        raise UserError(f"{run_dir}: holds no {MODEL} (is the run finished? `gnntool train --resume` continues it)")
+    return [run_dir / MODEL]

@@ -1,0 +1,186 @@
+"""Fit one model with one seed: full-batch Adam, early stopping, checkpoints and exact resume.
+
+Ctrl-C does not tear an epoch in half: the first SIGINT only asks the loop to stop at the end
+of the current epoch, where the whole state (model, optimiser, best-so-far, history, RNG) is
+consistent and saved to the checkpoint; resuming from it repeats the uninterrupted run exactly.
+A second Ctrl-C interrupts at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from gnntool import log
+from gnntool.config import Config
+from gnntool.engine.evaluate import evaluate
+from gnntool.engine.inputs import GraphTensors
+from gnntool.errors import Interrupted
+from gnntool.models import GNN, build_model
+from gnntool.outputs import load_torch, save_torch
+
+
+@dataclass
+class TrainState:
+    """Everything besides model and optimiser that the loop needs to continue exactly."""
+
+    epoch: int = 0
+    best_epoch: int = 0
+    best_score: tuple[float, ...] | None = None
+    best_weights: dict[str, torch.Tensor] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class FitResult:
+    model: GNN
+    history: list[dict[str, float]]
+    best_epoch: int
+
+
+class StopRequest:
+    """Set by the first SIGINT; the loop checks it at epoch boundaries."""
+
+    requested = False
+
+
+@contextmanager
+def stop_on_sigint() -> Iterator[StopRequest]:
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach the main thread only
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+        log.warn("interrupt: stopping after this epoch to save a checkpoint (Ctrl-C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def score(metrics: dict[str, float], monitor: str) -> tuple[float, ...]:
+    """Higher is better. Accuracy ties (common on 500 nodes) are broken by the lower loss."""
+    if monitor == "val_accuracy":
+        return (metrics["accuracy"], -metrics["loss"])
+    return (-metrics["loss"],)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    path: Path, config: Config, model: GNN, optimizer: torch.optim.Optimizer, state: TrainState, device: torch.device
+) -> None:
+    save_torch(
+        path,
+        {
+            "config": config.model_dump(mode="json"),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": state.epoch,
+            "best_epoch": state.best_epoch,
+            "best_score": list(state.best_score) if state.best_score is not None else None,
+            "best_weights": state.best_weights,
+            "history": state.history,
+            "rng": rng_state(device),
+        },
+    )
+
+
+def load_checkpoint(path: Path, model: GNN, optimizer: torch.optim.Optimizer) -> TrainState:
+    checkpoint = load_torch(path)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    set_rng_state(checkpoint["rng"])
+    best_score = checkpoint["best_score"]
+    return TrainState(
+        epoch=checkpoint["epoch"],
+        best_epoch=checkpoint["best_epoch"],
+        best_score=tuple(best_score) if best_score is not None else None,
+        best_weights=checkpoint["best_weights"],
+        history=checkpoint["history"],
+    )
+
+
+def train_step(model: GNN, optimizer: torch.optim.Optimizer, graph: GraphTensors) -> float:
+    """One full-batch step: cross-entropy over the training nodes."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(graph.x, graph.ops)
+    mask = graph.masks["train"]
+    loss = F.cross_entropy(logits[mask], graph.y[mask])
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def fit(config: Config, graph: GraphTensors, seed: int, checkpoint: Path, label: str) -> FitResult:
+    """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
+
+    Raises `Interrupted` after saving `checkpoint` when Ctrl-C arrives.
+    """
+    device = graph.x.device
+    torch.manual_seed(seed)
+    model = build_model(config.model, graph.num_features, graph.num_classes).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    if checkpoint.is_file():
+        state = load_checkpoint(checkpoint, model, optimizer)
+        log.info(f"{label}: resuming from {checkpoint} after epoch {state.epoch}")
+    else:
+        state = TrainState()
+
+    monitor = config.train.monitor
+    with stop_on_sigint() as stop, log.EpochProgress(config.train.epochs, label, monitor) as progress:
+        while state.epoch < config.train.epochs and state.epoch - state.best_epoch < config.train.patience:
+            started = time.perf_counter()
+            loss = train_step(model, optimizer, graph)
+            val = evaluate(model, graph, ("val",))["val"]
+            state.epoch += 1
+            state.history.append(
+                {
+                    "epoch": state.epoch,
+                    "loss": loss,
+                    "val_loss": val["loss"],
+                    "val_accuracy": val["accuracy"],
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+            current = score(val, monitor)
+            if state.best_score is None or current > state.best_score:
+                state.best_score, state.best_epoch = current, state.epoch
+                state.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            progress.update(state.epoch, loss, val[monitor.removeprefix("val_")])
+            if stop.requested:
+                save_checkpoint(checkpoint, config, model, optimizer, state, device)
+                raise Interrupted(checkpoint)
+
+    if state.epoch < config.train.epochs:
+        log.info(f"{label}: early stop at epoch {state.epoch} (no {monitor} gain for {config.train.patience} epochs)")
+    model.load_state_dict(state.best_weights)
+    log.info(f"{label}: best {monitor} at epoch {state.best_epoch}")
+    return FitResult(model=model, history=state.history, best_epoch=state.best_epoch)

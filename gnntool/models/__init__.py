@@ -1,0 +1,33 @@
+"""The model registry: `model.arch` → a function that builds one message-passing layer.
+
+Adding an architecture means one module with a `make_conv` and one line here; the layer stack,
+normalisation and embedding read-out are shared (`gnntool.models.base.GNN`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from gnntool.config import ModelConfig
+from gnntool.models import cheb, gcn, sage
+from gnntool.models.base import GNN
+from gnntool.models.norms import build_norm
+
+ConvBuilder = Callable[[int, int, ModelConfig], nn.Module]
+
+MODELS: dict[str, ConvBuilder] = {
+    "gcn": gcn.make_conv,
+    "sage": sage.make_conv,
+    "cheb": cheb.make_conv,
+}
+
+
+def build_model(config: ModelConfig, in_dim: int, out_dim: int) -> GNN:
+    """The configured stack: `layers` convs of width `hidden`, the last one `out_dim` wide."""
+    make_conv = MODELS[config.arch]
+    widths = [in_dim] + [config.hidden] * (config.layers - 1) + [out_dim]
+    convs = [make_conv(w_in, w_out, config) for w_in, w_out in zip(widths[:-1], widths[1:])]
+    norms = [build_norm(config.norm, config.hidden, config.norm_args) for _ in range(config.layers - 1)]
+    return GNN(convs, norms, config.dropout, l2_normalize=config.l2_normalize)

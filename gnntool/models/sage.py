@@ -1,0 +1,235 @@
+"""GraphSAGE layers (Hamilton et al. 2017), one class per aggregator, full-batch.
+
+Every layer computes ``h_v' = W a_v + B h_v + b`` (methods.md 7.14.11; one bias), except the gcn
+aggregator, which has a single weight matrix and no separate self term. ``a_v`` aggregates the
+in-neighbours of ``v`` (``ops.target`` receives from ``ops.source``) and is a zero vector for a node
+without neighbours. ``x`` may be dense or sparse CSR; linear maps of ``x`` go through
+:func:`gnntool.models.base.linear`, and a linear map is applied before a mean aggregation whenever
+that makes the aggregated features narrower (mean aggregation commutes with a linear map).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.utils import scatter
+
+from gnntool.config import ModelConfig
+from gnntool.models.base import linear
+from gnntool.models.graph_ops import GraphOps
+
+
+def _mean_then_linear(adjacency: Tensor, layer: nn.Linear, x: Tensor) -> Tensor:
+    """``layer(adjacency @ x)``, projecting first when ``x`` is sparse or wider than the output.
+
+    Exact for a bias-free ``layer``, and for a biased one when every row of ``adjacency`` sums to
+    one (the gcn aggregator's, self included).
+    """
+    if x.layout == torch.sparse_csr or layer.in_features > layer.out_features:
+        return adjacency @ linear(layer, x)
+    return layer(adjacency @ x)
+
+
+class SAGEMeanConv(nn.Module):
+    r"""GraphSAGE with the mean aggregator (7.14.10):
+
+    .. math::
+        \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}_{u \in \mathcal{N}(v)} \mathbf{h}_u
+        + \mathbf{B} \mathbf{h}_v + \mathbf{b}
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.lin_neighbour = nn.Linear(in_channels, out_channels, bias=False)
+        self.lin_root = nn.Linear(in_channels, out_channels, bias=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin_neighbour.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
+        neighbour = _mean_then_linear(ops.mean_adjacency, self.lin_neighbour, x)
+        return neighbour + linear(self.lin_root, x)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr=mean)"
+
+
+class SAGEGCNConv(nn.Module):
+    r"""GraphSAGE with the gcn aggregator (Hamilton et al. eq. 2; 7.14.12-13), one weight matrix:
+
+    .. math::
+        \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}(\{\mathbf{h}_v\} \cup
+        \{\mathbf{h}_u : u \in \mathcal{N}(v)\}) + \mathbf{b}
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.lin = nn.Linear(in_channels, out_channels, bias=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+
+    def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
+        # Every row of gcn_mean_adjacency sums to one, so the bias commutes with the mean too.
+        return _mean_then_linear(ops.gcn_mean_adjacency, self.lin, x)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr=gcn)"
+
+
+class SAGELSTMConv(nn.Module):
+    r"""GraphSAGE with the LSTM aggregator (7.14.14) over a random permutation of the neighbours:
+
+    .. math::
+        \mathbf{a}_v = \mathrm{LSTM}\big(\mathbf{P}\mathbf{h}_{\pi(u_1)}, \dots,
+        \mathbf{P}\mathbf{h}_{\pi(u_{d_v})}\big)_{d_v}, \qquad
+        \mathbf{h}'_v = \mathbf{W} \mathbf{a}_v + \mathbf{B} \mathbf{h}_v + \mathbf{b}
+
+    Features are first projected by a bias-free :math:`\mathbf{P}` to ``hidden_channels`` (default
+    ``out_channels``), the LSTM's input and hidden width, so that the per-edge sequences stay narrow
+    (a low-rank factorisation of the LSTM's input weights). :math:`\mathbf{a}_v` is the hidden state
+    after ``v``'s own last neighbour, zero for a node without neighbours: nodes are grouped by
+    in-degree and each group runs as one unpadded batch. In training, :math:`\pi` is drawn afresh
+    each forward from the global RNG; in evaluation it comes from a private generator seeded with
+    ``seed``, so inference repeats exactly.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, hidden_channels: int | None = None, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.hidden_channels = hidden_channels or out_channels
+        self.seed = seed
+        self.proj = nn.Linear(in_channels, self.hidden_channels, bias=False)
+        self.lstm = nn.LSTM(self.hidden_channels, self.hidden_channels)
+        self.lin_neighbour = nn.Linear(self.hidden_channels, out_channels, bias=False)
+        self.lin_root = nn.Linear(in_channels, out_channels, bias=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.proj.reset_parameters()
+        self.lstm.reset_parameters()
+        self.lin_neighbour.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
+        projected = linear(self.proj, x)
+        generator = None
+        if not self.training:
+            generator = torch.Generator(device=ops.device).manual_seed(self.seed)
+        nodes, states = [], []
+        for group, sequences in neighbour_sequences(ops, generator):
+            _, (hidden, _) = self.lstm(projected[sequences])  # (degree, group size, width) in
+            nodes.append(group)
+            states.append(hidden[-1])
+        aggregated = projected.new_zeros(ops.num_nodes, self.hidden_channels)
+        if nodes:
+            aggregated = aggregated.index_copy(0, torch.cat(nodes), torch.cat(states))
+        return self.lin_neighbour(aggregated) + linear(self.lin_root, x)
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr=lstm, "
+            f"hidden={self.hidden_channels})"
+        )
+
+
+def neighbour_sequences(
+    ops: GraphOps, generator: torch.Generator | None = None
+) -> list[tuple[Tensor, Tensor]]:
+    """Every node's in-neighbours in a uniformly random order, grouped by in-degree.
+
+    One ``(nodes, sequences)`` pair per distinct positive in-degree ``d``: ``sequences[t, i]`` is
+    the ``t``-th neighbour of ``nodes[i]`` (a ``d × len(nodes)`` time-major index tensor). The
+    orders are drawn with ``generator`` (the global RNG when None); nodes without neighbours are
+    left out. Runs one LSTM call per distinct degree (37 on Cora) with no padding, so the final
+    hidden state of each sequence is the one after that node's own last neighbour.
+    """
+    num_edges = ops.source.numel()
+    # Shuffle the edges, then group them by target (stable sort): a random order within each node.
+    perm = torch.randperm(num_edges, generator=generator, device=ops.device)
+    perm = perm[torch.sort(ops.target[perm], stable=True).indices]
+    source = ops.source[perm]  # the in-neighbours of v are source[rowptr[v]:rowptr[v + 1]]
+    degrees, by_degree = torch.sort(ops.in_degree, stable=True)
+    values, counts = torch.unique_consecutive(degrees, return_counts=True)
+    groups = []
+    for degree, group in zip(values.tolist(), torch.split(by_degree, counts.tolist())):
+        if degree > 0:
+            steps = torch.arange(degree, device=ops.device).unsqueeze(1)
+            groups.append((group, source[ops.rowptr[group].unsqueeze(0) + steps]))
+    return groups
+
+
+class SAGEPoolConv(nn.Module):
+    r"""GraphSAGE with the pooling aggregator (7.14.15), max (default) or mean:
+
+    .. math::
+        \mathbf{a}_v = \max_{u \in \mathcal{N}(v)} \mathrm{ReLU}(\mathbf{W}_{pool} \mathbf{h}_u
+        + \mathbf{b}_{pool}), \qquad
+        \mathbf{h}'_v = \mathbf{W} \mathbf{a}_v + \mathbf{B} \mathbf{h}_v + \mathbf{b}
+
+    The max is elementwise and zero for a node without neighbours. The fully connected layer
+    maps ``in_channels`` to ``pool_channels`` (default ``out_channels``).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, pool_channels: int | None = None, reduce: str = "max"
+    ) -> None:
+        super().__init__()
+        if reduce not in ("max", "mean"):
+            raise ValueError(f"pool reduce must be max or mean, not {reduce!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.pool_channels = pool_channels or out_channels
+        self.reduce = reduce
+        self.lin_pool = nn.Linear(in_channels, self.pool_channels, bias=True)
+        self.lin_neighbour = nn.Linear(self.pool_channels, out_channels, bias=False)
+        self.lin_root = nn.Linear(in_channels, out_channels, bias=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin_pool.reset_parameters()
+        self.lin_neighbour.reset_parameters()
+        self.lin_root.reset_parameters()
+
+    def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
+        pooled = F.relu(linear(self.lin_pool, x))  # per node: the same for each of its out-edges
+        if self.reduce == "mean":
+            aggregated = ops.mean_adjacency @ pooled
+        else:
+            aggregated = scatter(pooled[ops.source], ops.target, 0, dim_size=ops.num_nodes, reduce="max")
+        return self.lin_neighbour(aggregated) + linear(self.lin_root, x)
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr=pool, "
+            f"reduce={self.reduce}, pool={self.pool_channels})"
+        )
+
+
+def make_conv(in_dim: int, out_dim: int, config: ModelConfig) -> nn.Module:
+    """The GraphSAGE layer for `config.aggregator`.
+
+    The lstm aggregator's LSTM and the pool aggregator's fully connected layer are
+    `config.hidden` wide in every layer (the output layer included), whatever `in_dim` is.
+    """
+    aggregator = config.aggregator or "mean"
+    if aggregator == "mean":
+        return SAGEMeanConv(in_dim, out_dim)
+    if aggregator == "gcn":
+        return SAGEGCNConv(in_dim, out_dim)
+    if aggregator == "lstm":
+        return SAGELSTMConv(in_dim, out_dim, hidden_channels=config.hidden)
+    if aggregator == "pool":
+        return SAGEPoolConv(in_dim, out_dim, pool_channels=config.hidden, reduce=config.pool)
+    raise ValueError(f"unknown GraphSAGE aggregator {aggregator!r}")

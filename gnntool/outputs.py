@@ -1,0 +1,122 @@
+"""The run directory: its file names, atomic writes, and the model/checkpoint formats.
+
+Every file is written to a temporary name in the same folder and renamed into place, so an
+interrupted run never leaves a half-written file that looks complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from gnntool.errors import UserError
+
+MODEL_FORMAT_VERSION = 1
+
+CONFIG = "config.yaml"
+MODEL = "model.pt"
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+EMBEDDINGS = "embeddings.npy"
+RUN_INFO = "run.json"
+RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
+
+
+@contextmanager
+def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside `path`; on success it replaces `path` in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
+    with atomic_open(path, "w") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_with(path: Path, save: Callable[[IO[bytes]], None]) -> None:
+    """Atomically write whatever `save(handle)` writes (torch.save, np.save, ...)."""
+    with atomic_open(path, "wb") as handle:
+        save(handle)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+
+
+def is_finished(run_dir: Path) -> bool:
+    """metrics.json is written last: its presence marks a finished run."""
+    return (run_dir / METRICS).is_file()
+
+
+def has_progress(run_dir: Path) -> bool:
+    """An unfinished run worth resuming: a checkpoint, or seeds already (partly) trained."""
+    return (run_dir / CHECKPOINT).is_file() or any(path.is_dir() for path in run_dir.glob("seed-*"))
+
+
+def clear_run(run_dir: Path) -> None:
+    """Remove the files a previous run wrote (and only those: --out may be a shared folder)."""
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for seed_dir in run_dir.glob("seed-*"):
+        if seed_dir.is_dir():
+            shutil.rmtree(seed_dir)
+
+
+def load_torch(path: Path) -> dict[str, Any]:
+    """Load a model or checkpoint file safely (`weights_only=True`), with user-facing errors."""
+    import pickle
+
+    import torch
+
+    if not path.is_file():
+        raise UserError(f"{path}: not found (is this a gnntool run directory?)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise UserError(f"{path}: not a readable gnntool file ({exc})") from None
+    if not isinstance(obj, dict) or obj.get("format_version") != MODEL_FORMAT_VERSION:
+        raise UserError(
+            f"{path}: unsupported format version {obj.get('format_version') if isinstance(obj, dict) else None!r}"
+            f" (this gnntool reads version {MODEL_FORMAT_VERSION})"
+        )
+    return obj
+
+
+def save_torch(path: Path, obj: dict[str, Any]) -> None:
+    import torch
+
+    write_with(path, lambda handle: torch.save({"format_version": MODEL_FORMAT_VERSION, **obj}, handle))

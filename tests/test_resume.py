@@ -1,0 +1,100 @@
+"""Ctrl-C during training: exit 130 with a checkpoint, and --resume reaching the same result."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gnntool import log
+from gnntool.cli import app
+
+
+@pytest.fixture
+def interrupt_at(monkeypatch):
+    """Send this process a real SIGINT when training reports the given epoch (once)."""
+
+    def arm(epoch: int) -> None:
+        original = log.EpochProgress.update
+        fired = []
+
+        def update(self, current: int, loss: float, monitored: float) -> None:
+            original(self, current, loss, monitored)
+            if current == epoch and not fired:
+                fired.append(current)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        monkeypatch.setattr(log.EpochProgress, "update", update)
+
+    return arm
+
+
+def train(runner, config: Path, run_dir: Path, *extra: str):
+    return runner.invoke(app, ["train", str(config), "--out", str(run_dir), *extra])
+
+
+@pytest.mark.parametrize("seeds", ["1", "2"])
+def test_resume_after_interrupt_matches_uninterrupted(runner, write_config, tmp_path, interrupt_at, seeds) -> None:
+    config = write_config({"train": {"epochs": 30}, "model": {"norm": "batch"}})
+    reference = tmp_path / "reference"
+    assert train(runner, config, reference, "--seeds", seeds).exit_code == 0
+
+    interrupt_at(12)
+    run_dir = tmp_path / "interrupted"
+    result = train(runner, config, run_dir, "--seeds", seeds)
+    assert result.exit_code == 130, result.output
+    assert "checkpoint saved" in result.stderr and result.stdout == ""
+    checkpoint = run_dir / ("checkpoint.pt" if seeds == "1" else "seed-0/checkpoint.pt")
+    state = torch.load(checkpoint, weights_only=True)  # tensors and plain values only
+    assert state["epoch"] == 12 and len(state["history"]) == 12
+    assert not (run_dir / "metrics.json").exists()
+
+    refused = train(runner, config, run_dir, "--seeds", seeds)
+    assert refused.exit_code == 2 and "--resume" in refused.stderr
+
+    resumed = train(runner, config, run_dir, "--seeds", seeds, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stdout == f"{run_dir}\n"
+    assert not checkpoint.exists()
+    assert (run_dir / "metrics.json").read_text() == (reference / "metrics.json").read_text()
+    assert np.array_equal(np.load(run_dir / "embeddings.npy"), np.load(reference / "embeddings.npy"))
+    history = lambda d: [line.split(",")[:4] for line in (d / "history.csv").read_text().splitlines()]  # noqa: E731
+    sub = "" if seeds == "1" else "seed-0"
+    assert history(run_dir / sub) == history(reference / sub)  # every epoch but its wall time
+
+
+def test_resume_with_another_config_is_refused(runner, write_config, tmp_path, interrupt_at) -> None:
+    interrupt_at(3)
+    run_dir = tmp_path / "run"
+    assert train(runner, write_config({"train": {"epochs": 10}}), run_dir).exit_code == 130
+    result = train(runner, write_config({"train": {"epochs": 10}, "model": {"hidden": 8}}), run_dir, "--resume")
+    assert result.exit_code == 2 and "config differs" in result.stderr
+
+
+@pytest.mark.slow
+def test_real_ctrl_c_on_the_command(write_config, tmp_path: Path) -> None:
+    """A SIGINT to the gnntool process itself (as a terminal's Ctrl-C) exits 130 with a checkpoint."""
+    config = write_config({"train": {"epochs": 100000, "patience": 100000}})
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gnntool", "train", str(config), "--out", str(run_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while process.poll() is None and not (run_dir / "config.yaml").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)  # let it train some epochs
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stdout == "" and "Traceback" not in stderr
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] > 0
