@@ -93,9 +93,9 @@ def train(
     set_: Annotated[
         Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable.")
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run directory [default: output.dir, else runs/<config stem>].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N [default: the config's device].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed [default: the config's seed].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed \\[default: the config's seed].")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
@@ -163,7 +163,7 @@ def embed(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
     output: Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = "-",
     format: Annotated[
-        Optional[EmbedFormat], typer.Option(help="[default: from the output's suffix, else tsv]")
+        Optional[EmbedFormat], typer.Option(help="\\[default: from the output's suffix, else tsv]")
     ] = None,
     header: Annotated[bool, typer.Option(help="csv/tsv: write a header row.")] = False,
 ) -> None:
@@ -177,6 +177,66 @@ def embed(
 
     embeddings, node_id = embed_run(run_dir)
     write_embeddings(embeddings, node_id, output, resolved, header)
+
+
+@app.command()
+@exit_codes
+def sweep(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file (the base of every cell).")],
+    grid: Annotated[
+        list[str],
+        typer.Option(
+            "--grid",
+            metavar="KEY=V1,V2,...",
+            help="Values of one config key (YAML, split on commas outside brackets: "
+            "train.fanout=[25,10],[10,5]); repeatable, the cells are the cartesian product.",
+        ),
+    ],
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per cell (seed..seed+N-1); report mean and std.")] = 1,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key for every cell (before the grid); repeatable."),
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep].")
+    ] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+) -> None:
+    """Train one run per cell of a grid of config values; print the results table on stdout.
+
+    Writes OUT/sweep.csv, OUT/sweep.json and one run directory per cell.
+
+    Run it again with the same --out to continue: finished cells are skipped, an interrupted cell resumes.
+    """
+    from gnntool.engine.sweep import display_table, run_sweep
+
+    log.set_quiet(quiet)
+    overrides = list(set_ or [])
+    if device is not None:
+        overrides.append(f"device={device}")
+    rows = run_sweep(config_path, grid, overrides, seeds=seeds, out=out)
+    print_sweep_table(*display_table(rows))
+
+
+def print_sweep_table(header: list[str], rows: list[list[str]]) -> None:
+    """A rich table on a terminal; else tab-separated lines under a header, for sort/cut/awk."""
+    from rich.console import Console
+
+    console = Console()
+    if console.is_terminal:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table()
+        for name in header:
+            table.add_column(Text(name), overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))  # Text: values like [a, b] are not markup
+        console.print(table)
+    else:
+        for line in [header, *rows]:
+            typer.echo("\t".join(line))
 
 
 def main() -> None:
