@@ -84,6 +84,7 @@ class EmbedFormat(str, Enum):
     csv = "csv"
     tsv = "tsv"
     pt = "pt"
+    parquet = "parquet"
 
 
 @app.command()
@@ -126,13 +127,22 @@ def train(
 def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
     split: Annotated[Split, typer.Option(help="Which split to score.")] = Split.all,
+    graph: Annotated[
+        Optional[Path], typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
 ) -> None:
-    """Reload a run's model and recompute its metrics."""
-    from gnntool.engine.evaluate import evaluate_run
+    """Reload a run's model and recompute its metrics (or score it on an unseen graph)."""
+    from gnntool.engine.evaluate import evaluate_graph, evaluate_run
 
-    splits = ("train", "val", "test") if split is Split.all else (split.value,)
-    metrics = evaluate_run(run_dir, splits)
+    if graph is not None:
+        if split is not Split.all:
+            raise UserError("--split chooses a split of the run's dataset; with --graph every node is scored")
+        splits: tuple[str, ...] = ("graph",)
+        metrics = evaluate_graph(run_dir, graph)
+    else:
+        splits = ("train", "val", "test") if split is Split.all else (split.value,)
+        metrics = evaluate_run(run_dir, splits)
     if as_json:
         typer.echo(json.dumps(metrics))
     else:
@@ -161,21 +171,24 @@ def print_metrics_table(metrics: dict[str, Any], splits: tuple[str, ...]) -> Non
 @exit_codes
 def embed(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    graph: Annotated[
+        Optional[Path], typer.Option(help="Embed this unseen graph (npz or folder) instead of the run's own.")
+    ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = "-",
     format: Annotated[
         Optional[EmbedFormat], typer.Option(help="\\[default: from the output's suffix, else tsv]")
     ] = None,
     header: Annotated[bool, typer.Option(help="csv/tsv: write a header row.")] = False,
 ) -> None:
-    """Write the node embeddings of the run's graph (first column: node id)."""
+    """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
     from gnntool.export import resolve_format
 
     resolved = resolve_format(output, format.value if format else None)
 
-    from gnntool.engine.embed import embed_run
+    from gnntool.engine.embed import embed_graph, embed_run
     from gnntool.export import write_embeddings
 
-    embeddings, node_id = embed_run(run_dir)
+    embeddings, node_id = embed_graph(run_dir, graph) if graph is not None else embed_run(run_dir)
     write_embeddings(embeddings, node_id, output, resolved, header)
 
 

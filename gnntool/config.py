@@ -24,11 +24,13 @@ class Section(BaseModel):
 
 
 class DatasetConfig(Section):
-    name: Literal["Cora", "CiteSeer", "PubMed"] = "Cora"
+    name: Literal["Cora", "CiteSeer", "PubMed", "PPI"] = "Cora"
     root: str | None = Field(
         default=None, description="raw-file folder; null: env GNNTOOL_DATA, else `data`"
     )
-    split: Literal["public", "full", "random"] = "public"
+    split: Literal["public", "full", "random", "inductive"] = Field(
+        default="public", description="PPI: its fixed 20/2/2 graphs (public)"
+    )
     normalize_features: bool = True
     train_per_class: int = Field(default=20, gt=0, description="random split: training nodes per class")
     num_val: int = Field(default=500, ge=0, description="random split: validation nodes")
@@ -38,8 +40,14 @@ class DatasetConfig(Section):
     @classmethod
     def _canonical_name(cls, value: Any) -> Any:
         # Accept any capitalisation, as PyG's Planetoid does.
-        known = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+        known = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI"}
         return known.get(str(value).lower(), value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _split_fits_dataset(self) -> "DatasetConfig":
+        if self.name == "PPI" and self.split != "public":
+            raise ValueError("dataset.split: PPI comes with its own split of graphs (20/2/2); leave split: public")
+        return self
 
 
 NormName = Literal["none", "batch", "batchrenorm", "layer", "instance", "group"]
@@ -96,7 +104,12 @@ class TrainConfig(Section):
     lr: float = Field(default=0.01, gt=0.0)
     weight_decay: float = Field(default=5.0e-4, ge=0.0)
     patience: int = Field(default=100, gt=0, description="epochs without improvement before stopping")
-    monitor: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+    monitor: Literal["val_accuracy", "val_loss", "val_micro_f1"] = Field(
+        default="val_accuracy", description="val_micro_f1 for multi-label data (PPI)"
+    )
+    batch_size: int | None = Field(
+        default=None, gt=0, description="graphs per step on multi-graph data; null: all at once"
+    )
 
 
 class OutputConfig(Section):
@@ -116,6 +129,20 @@ class Config(Section):
     def _device_syntax(cls, value: str) -> str:
         check_device_syntax(value)
         return value
+
+    @model_validator(mode="after")
+    def _task_fits_dataset(self) -> "Config":
+        multilabel = self.dataset.name == "PPI"
+        if multilabel and self.train.monitor == "val_accuracy":
+            raise ValueError("train.monitor: PPI is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss")
+        if not multilabel and self.train.monitor == "val_micro_f1":
+            raise ValueError(f"train.monitor: {self.dataset.name} is single-label; use val_accuracy or val_loss")
+        if self.train.batch_size is not None and self.dataset.name != "PPI":
+            raise ValueError(
+                f"train.batch_size counts graphs per step on multi-graph data; {self.dataset.name} is one graph "
+                "(leave it null for full-batch training)"
+            )
+        return self
 
 
 def check_device_syntax(device: str) -> None:

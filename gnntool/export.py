@@ -1,7 +1,8 @@
-"""Per-node tables (embeddings) to a file or stdout, in npy, pt, csv or tsv.
+"""Per-node tables (embeddings) to a file or stdout, in npy, pt, csv, tsv or parquet.
 
-Text formats are written in chunks of rows so a large graph never becomes one giant string;
-binary formats cannot go to stdout (a terminal or pipe would get bytes it cannot use).
+Text and parquet are written in chunks of rows so a large graph never becomes one giant string
+or table; binary formats cannot go to stdout (a terminal or pipe would get bytes it cannot use).
+Parquet needs pyarrow (`pip install 'gnntool[parquet]'`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from gnntool.errors import UserError
 from gnntool.outputs import atomic_open, write_with
 
-FORMATS = ("npy", "csv", "tsv", "pt")
+FORMATS = ("npy", "csv", "tsv", "pt", "parquet")
 TEXT_FORMATS = {"csv": ",", "tsv": "\t"}
 CHUNK_BYTES = 1 << 20  # text is formatted and written about a megabyte at a time
 
@@ -60,6 +61,8 @@ def write_embeddings(
                 write_text_table(handle, node_id, embeddings, TEXT_FORMATS[format], columns)
     elif format == "npy":
         write_with(Path(output), lambda handle: np.save(handle, embeddings))
+    elif format == "parquet":
+        write_parquet(Path(output), node_id, embeddings)
     elif format == "pt":
         import torch
 
@@ -68,3 +71,19 @@ def write_embeddings(
             "node_id": torch.from_numpy(node_id.astype(np.int64)),
         }
         write_with(Path(output), lambda handle: torch.save(payload, handle))
+
+
+def write_parquet(path: Path, node_id: np.ndarray, values: np.ndarray) -> None:
+    """Columns `id`, `dim_0`, ...; one row group per chunk of rows."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError("--format parquet needs pyarrow: pip install 'gnntool[parquet]'") from None
+    schema = pa.schema([("id", pa.int64())] + [(f"dim_{i}", pa.float32()) for i in range(values.shape[1])])
+    chunk_rows = max(1, CHUNK_BYTES // (4 * (values.shape[1] + 2)))
+    with atomic_open(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+        for start in range(0, len(values), chunk_rows):
+            columns = [pa.array(node_id[start : start + chunk_rows].astype(np.int64))]
+            columns += [pa.array(column) for column in values[start : start + chunk_rows].T.astype(np.float32)]
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))

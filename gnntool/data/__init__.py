@@ -1,7 +1,8 @@
 """Datasets: the registry of loaders by `dataset.name`, and `load_dataset`.
 
 A loader takes the dataset section of the config and the run's seed (used for random splits only)
-and returns one `torch_geometric.data.Data` with x, edge_index, y and train/val/test masks.
+and returns a `GraphDataset`: the dataset's graphs and, per split, the graphs it runs on and the
+nodes it scores.
 Importing this package imports torch and PyG; the CLI imports it lazily.
 """
 
@@ -9,22 +10,29 @@ from __future__ import annotations
 
 from typing import Callable
 
-from torch_geometric.data import Data
-
 from gnntool.config import DatasetConfig
+from gnntool.data.dataset import GraphDataset
 from gnntool.data.planetoid import load_planetoid
+from gnntool.data.ppi import load_ppi
+from gnntool.data.splits import single_graph_dataset
 from gnntool.errors import UserError
 
-__all__ = ["DATASETS", "load_dataset", "load_planetoid"]
+__all__ = ["DATASETS", "load_dataset"]
 
-DATASETS: dict[str, Callable[[DatasetConfig, int], Data]] = {
-    "Cora": load_planetoid,
-    "CiteSeer": load_planetoid,
-    "PubMed": load_planetoid,
+
+def planetoid(config: DatasetConfig, seed: int) -> GraphDataset:
+    return single_graph_dataset(load_planetoid(config, seed), inductive=config.split == "inductive")
+
+
+DATASETS: dict[str, Callable[[DatasetConfig, int], GraphDataset]] = {
+    "Cora": planetoid,
+    "CiteSeer": planetoid,
+    "PubMed": planetoid,
+    "PPI": load_ppi,
 }
 
 
-def load_dataset(config: DatasetConfig, seed: int) -> Data:
+def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset:
     """The dataset named by `config.name`, split and normalised as the config says."""
     try:
         loader = DATASETS[config.name]

@@ -9,7 +9,8 @@ import torch
 
 from gnntool.data import load_dataset
 from gnntool.engine.device import resolve_device
-from gnntool.engine.inputs import GraphTensors, graph_tensors
+from gnntool.data.graphfile import read_graph
+from gnntool.engine.inputs import GraphTensors, Task, graph_tensors, task_tensors
 from gnntool.engine.saved import load_model, load_run_config
 from gnntool.models import GNN
 from gnntool.outputs import MODEL
@@ -22,10 +23,25 @@ def node_embeddings(model: GNN, graph: GraphTensors) -> np.ndarray:
     return model.embed(graph.x, graph.ops).float().cpu().numpy()
 
 
+def dataset_embeddings(model: GNN, task: Task) -> np.ndarray:
+    """One row per node of every graph of the dataset, in dataset order (each graph on its own)."""
+    return np.concatenate(
+        [node_embeddings(model, task.tensors(graph)) for graph in task.dataset.graphs]
+    )
+
+
 def embed_run(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings of the run's own graph by its (first seed's) model, and the node ids."""
     config = load_run_config(run_dir)
     device = resolve_device("auto")
     saved = load_model(run_dir / MODEL, device)
-    graph = graph_tensors(load_dataset(config.dataset, saved.seed), device)
-    return node_embeddings(saved.model, graph), np.arange(graph.num_nodes)
+    embeddings = dataset_embeddings(saved.model, task_tensors(load_dataset(config.dataset, saved.seed), device))
+    return embeddings, np.arange(len(embeddings))
+
+
+def embed_graph(run_dir: Path, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings of an unseen graph (npz or folder) by the run's model, and its node ids."""
+    device = resolve_device("auto")
+    saved = load_model(run_dir / MODEL, device)
+    graph_file = read_graph(path, num_features=saved.num_features)
+    return node_embeddings(saved.model, graph_tensors(graph_file.data, device)), graph_file.node_id

@@ -1,4 +1,4 @@
-"""A dataset's graph as the tensors a model consumes, on the chosen device, built once per run."""
+"""A dataset as the tensors a model consumes, on the chosen device, converted once per run."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 
+from gnntool.data.dataset import SPLITS, GraphDataset
 from gnntool.models.graph_ops import GraphOps
-
-SPLITS = ("train", "val", "test")
 
 # Below this fraction of non-zeros the input features are kept as sparse CSR: dropout and the
 # first linear map then touch the stored values only (Cora: 1.3% non-zeros, 40x less work).
@@ -19,18 +18,52 @@ SPARSE_DENSITY = 0.1
 
 @dataclass
 class GraphTensors:
-    """Features, labels, split masks and cached operators of one graph."""
+    """Features, labels (None when unlabelled) and cached operators of one graph or batch."""
 
     x: Tensor
-    y: Tensor
-    masks: dict[str, Tensor]
+    y: Tensor | None
     ops: GraphOps
-    num_features: int
-    num_classes: int
 
     @property
     def num_nodes(self) -> int:
         return self.ops.num_nodes
+
+
+@dataclass
+class Part:
+    """A graph on the device and the nodes of it that a split scores."""
+
+    graph: GraphTensors
+    mask: Tensor
+
+
+@dataclass
+class Task:
+    """Everything a run trains and scores on: per split, its parts; plus the task's shape."""
+
+    dataset: GraphDataset
+    splits: dict[str, list[Part]]
+    device: torch.device
+    converted: dict[int, GraphTensors]  # id of a dataset graph → its tensors, each converted once
+    full_train: Part | None = None  # all training graphs as one batch, built on first use
+
+    def tensors(self, data: Data) -> GraphTensors:
+        """`data` (a graph of the dataset) on the device; converted on first use only."""
+        if id(data) not in self.converted:
+            self.converted[id(data)] = graph_tensors(data, self.device)
+        return self.converted[id(data)]
+
+    @property
+    def num_features(self) -> int:
+        return self.dataset.num_features
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes
+
+    @property
+    def multilabel(self) -> bool:
+        return self.dataset.multilabel
 
 
 def feature_tensor(x: Tensor) -> Tensor:
@@ -41,13 +74,33 @@ def feature_tensor(x: Tensor) -> Tensor:
 
 
 def graph_tensors(data: Data, device: torch.device) -> GraphTensors:
-    """Move a dataset's graph to `device` once and wrap its structure in `GraphOps`."""
-    y = data.y.to(device)
+    """Move one graph (or a `Batch` of graphs) to `device` and wrap its structure in `GraphOps`."""
+    batch = getattr(data, "batch", None)
+    num_graphs = getattr(data, "num_graphs", None) if batch is not None else None
     return GraphTensors(
         x=feature_tensor(data.x).to(device),
-        y=y,
-        masks={split: getattr(data, f"{split}_mask").to(device) for split in SPLITS},
-        ops=GraphOps(data.edge_index.to(device), data.num_nodes),
-        num_features=data.num_features,
-        num_classes=int(y.max()) + 1,
+        y=data.y.to(device) if getattr(data, "y", None) is not None else None,
+        ops=GraphOps(
+            data.edge_index.to(device),
+            data.num_nodes,
+            batch=batch.to(device) if batch is not None else None,
+            num_graphs=num_graphs,
+        ),
     )
+
+
+def batch_parts(graphs: list[Data], masks: list[Tensor], device: torch.device) -> Part:
+    """Several graphs as one disjoint-union batch (per-graph statistics via its `batch` vector)."""
+    if len(graphs) == 1:
+        return Part(graph_tensors(graphs[0], device), masks[0].to(device))
+    return Part(graph_tensors(Batch.from_data_list(graphs), device), torch.cat(masks).to(device))
+
+
+def task_tensors(dataset: GraphDataset, device: torch.device) -> Task:
+    """Convert each distinct graph of the dataset once (transductive splits share one graph)."""
+    task = Task(dataset=dataset, splits={}, device=device, converted={})
+    task.splits = {
+        split: [Part(task.tensors(part.graph), part.mask.to(device)) for part in dataset.splits[split]]
+        for split in SPLITS
+    }
+    return task

@@ -24,9 +24,9 @@ from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.device import resolve_device
-from gnntool.engine.embed import node_embeddings
-from gnntool.engine.evaluate import evaluate, summarise
-from gnntool.engine.inputs import graph_tensors
+from gnntool.engine.embed import dataset_embeddings
+from gnntool.engine.evaluate import evaluate, main_metric, summarise
+from gnntool.engine.inputs import task_tensors
 from gnntool.engine.saved import save_model
 from gnntool.engine.train import fit
 from gnntool.errors import UserError
@@ -80,26 +80,25 @@ def train_one_seed(config: Config, seed: int, seed_dir: Path, device: torch.devi
     if seed_dir != run_dir and metrics_path.is_file():
         log.info(f"{label}: already finished")
         return read_json(metrics_path)
-    data = load_dataset(config.dataset, seed)
-    graph = graph_tensors(data, device)
-    result = fit(config, graph, seed, seed_dir / CHECKPOINT, label)
-    metrics = evaluate(result.model, graph)
+    task = task_tensors(load_dataset(config.dataset, seed), device)
+    result = fit(config, task, seed, seed_dir / CHECKPOINT, label)
+    metrics = evaluate(result.model, task)
     write_csv(
         seed_dir / HISTORY,
         list(result.history[0]),
         ([row[key] for key in row] for row in result.history),
     )
-    save_model(seed_dir / MODEL, config, result.model, seed, graph.num_features, graph.num_classes, result.best_epoch)
+    save_model(seed_dir / MODEL, config, result.model, seed, task, result.best_epoch)
     if first:
-        embeddings = node_embeddings(result.model, graph)
+        embeddings = dataset_embeddings(result.model, task)
         write_with(run_dir / EMBEDDINGS, lambda handle: np.save(handle, embeddings))
         if seed_dir != run_dir:
             shutil.copyfile(seed_dir / MODEL, run_dir / MODEL)
     if seed_dir != run_dir:
         write_json(metrics_path, metrics)
     (seed_dir / CHECKPOINT).unlink(missing_ok=True)
-    test = metrics["test"]["accuracy"]
-    log.info(f"{label}: test accuracy {test:.4f} (val {metrics['val']['accuracy']:.4f})")
+    metric = main_metric(task.multilabel)
+    log.info(f"{label}: test {metric} {metrics['test'][metric]:.4f} (val {metrics['val'][metric]:.4f})")
     return metrics
 
 
@@ -136,6 +135,7 @@ def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bo
     )
     write_json(run_dir / METRICS, final)
     if seeds > 1:
-        test, std = final["test"]["accuracy"], final["std"]["test"]["accuracy"]
-        log.info(f"test accuracy over {seeds} seeds: {100 * test:.1f} ± {100 * std:.1f}")
+        metric = "micro_f1" if "micro_f1" in final["test"] else "accuracy"
+        test, std = final["test"][metric], final["std"]["test"][metric]
+        log.info(f"test {metric} over {seeds} seeds: {100 * test:.1f} ± {100 * std:.1f}")
     return run_dir

@@ -9,19 +9,23 @@ import torch
 
 from gnntool.config import Config, read_yaml, validate
 from gnntool.errors import UserError
+from gnntool.engine.inputs import Task
 from gnntool.models import GNN, build_model
 from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch
 
 
 @dataclass
 class SavedModel:
-    """A trained model with the seed and dimensions it was trained with."""
+    """A trained model with the seed and the task shape it was trained with."""
 
     model: GNN
     seed: int
+    num_features: int
+    num_classes: int
+    multilabel: bool
 
 
-def save_model(path: Path, config: Config, model: GNN, seed: int, num_features: int, num_classes: int, best_epoch: int) -> None:
+def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, best_epoch: int) -> None:
     """model.pt: tensors and plain values only, so `torch.load(weights_only=True)` reads it."""
     save_torch(
         path,
@@ -29,8 +33,9 @@ def save_model(path: Path, config: Config, model: GNN, seed: int, num_features: 
             "config": config.model_dump(mode="json"),
             "state_dict": model.state_dict(),
             "seed": seed,
-            "num_features": num_features,
-            "num_classes": num_classes,
+            "num_features": task.num_features,
+            "num_classes": task.num_classes,
+            "multilabel": task.multilabel,
             "best_epoch": best_epoch,
         },
     )
@@ -41,7 +46,13 @@ def load_model(path: Path, device: torch.device) -> SavedModel:
     config = validate(saved["config"])
     model = build_model(config.model, saved["num_features"], saved["num_classes"])
     model.load_state_dict(saved["state_dict"])
-    return SavedModel(model=model.to(device).eval(), seed=saved["seed"])
+    return SavedModel(
+        model=model.to(device).eval(),
+        seed=saved["seed"],
+        num_features=saved["num_features"],
+        num_classes=saved["num_classes"],
+        multilabel=saved["multilabel"],
+    )
 
 
 def load_run_config(run_dir: Path) -> Config:

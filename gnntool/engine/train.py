@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from gnntool import log
 from gnntool.config import Config
-from gnntool.engine.evaluate import evaluate
-from gnntool.engine.inputs import GraphTensors
+from gnntool.engine.evaluate import evaluate, loss_fn
+from gnntool.engine.inputs import Part, Task, batch_parts
 from gnntool.errors import Interrupted
 from gnntool.models import GNN, build_model
 from gnntool.outputs import load_torch, save_torch
@@ -74,10 +73,10 @@ def stop_on_sigint() -> Iterator[StopRequest]:
 
 
 def score(metrics: dict[str, float], monitor: str) -> tuple[float, ...]:
-    """Higher is better. Accuracy ties (common on 500 nodes) are broken by the lower loss."""
-    if monitor == "val_accuracy":
-        return (metrics["accuracy"], -metrics["loss"])
-    return (-metrics["loss"],)
+    """Higher is better. Accuracy (or F1) ties, common on 500 nodes, go to the lower loss."""
+    if monitor == "val_loss":
+        return (-metrics["loss"],)
+    return (metrics[monitor.removeprefix("val_")], -metrics["loss"])
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:
@@ -127,26 +126,53 @@ def load_checkpoint(path: Path, model: GNN, optimizer: torch.optim.Optimizer) ->
     )
 
 
-def train_step(model: GNN, optimizer: torch.optim.Optimizer, graph: GraphTensors) -> float:
-    """One full-batch step: cross-entropy over the training nodes."""
+def training_batches(task: Task, batch_size: int | None) -> Iterator[Part]:
+    """The epoch's steps: every training graph at once (full batch, converted once and kept), or
+    `batch_size` graphs per step in a fresh order each epoch (drawn from the seeded global RNG)."""
+    parts = task.splits["train"]
+    if batch_size is None or len(parts) <= batch_size:
+        if len(parts) == 1:
+            yield parts[0]
+        else:
+            yield full_training_batch(task)
+        return
+    graphs = task.dataset.splits["train"]
+    order = torch.randperm(len(graphs)).tolist()
+    for start in range(0, len(order), batch_size):
+        chosen = [graphs[i] for i in order[start : start + batch_size]]
+        yield batch_parts([part.graph for part in chosen], [part.mask for part in chosen], task.device)
+
+
+def full_training_batch(task: Task) -> Part:
+    """All training graphs as one batch, built on first use and cached on the task."""
+    if task.full_train is None:
+        graphs = task.dataset.splits["train"]
+        task.full_train = batch_parts([part.graph for part in graphs], [part.mask for part in graphs], task.device)
+    return task.full_train
+
+
+def train_epoch(model: GNN, optimizer: torch.optim.Optimizer, task: Task, batch_size: int | None) -> float:
+    """One pass over the training graphs; returns the mean loss of its steps."""
     model.train()
-    optimizer.zero_grad(set_to_none=True)
-    logits = model(graph.x, graph.ops)
-    mask = graph.masks["train"]
-    loss = F.cross_entropy(logits[mask], graph.y[mask])
-    loss.backward()
-    optimizer.step()
-    return loss.item()
+    losses = []
+    for part in training_batches(task, batch_size):
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(part.graph.x, part.graph.ops)
+        loss = loss_fn(logits[part.mask], part.graph.y[part.mask], task.multilabel)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    return torch.stack(losses).mean().item()
 
 
-def fit(config: Config, graph: GraphTensors, seed: int, checkpoint: Path, label: str) -> FitResult:
+def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str) -> FitResult:
     """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
 
     Raises `Interrupted` after saving `checkpoint` when Ctrl-C arrives.
     """
-    device = graph.x.device
+    device = task.device
     torch.manual_seed(seed)
-    model = build_model(config.model, graph.num_features, graph.num_classes).to(device)
+    model = build_model(config.model, task.num_features, task.num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     if checkpoint.is_file():
         state = load_checkpoint(checkpoint, model, optimizer)
@@ -158,15 +184,15 @@ def fit(config: Config, graph: GraphTensors, seed: int, checkpoint: Path, label:
     with stop_on_sigint() as stop, log.EpochProgress(config.train.epochs, label, monitor) as progress:
         while state.epoch < config.train.epochs and state.epoch - state.best_epoch < config.train.patience:
             started = time.perf_counter()
-            loss = train_step(model, optimizer, graph)
-            val = evaluate(model, graph, ("val",))["val"]
+            loss = train_epoch(model, optimizer, task, config.train.batch_size)
+            val = evaluate(model, task, ("val",))["val"]
             state.epoch += 1
             state.history.append(
                 {
                     "epoch": state.epoch,
                     "loss": loss,
                     "val_loss": val["loss"],
-                    "val_accuracy": val["accuracy"],
+                    **{f"val_{name}": value for name, value in val.items() if name != "loss"},
                     "seconds": time.perf_counter() - started,
                 }
             )

@@ -1,0 +1,40 @@
+"""What every dataset loader returns: the graphs, the nodes each split scores, and the task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+from torch_geometric.data import Data
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class SplitPart:
+    """One graph a split runs the model on, and the nodes of it whose labels count in that split.
+
+    Transductive splits share one graph with different masks; inductive ones run on subgraphs
+    (training never sees validation or test nodes); multi-graph datasets (PPI) give one part per
+    graph with every node masked in.
+    """
+
+    graph: Data
+    mask: Tensor
+
+
+@dataclass
+class GraphDataset:
+    """A loaded dataset.
+
+    `graphs` holds every graph of the dataset once, in dataset order: embeddings.npy has one row
+    per node of these, in this order. `splits` maps train/val/test to the parts each split runs.
+    Every graph has `x` (nodes × features, float) and `edge_index`; labelled ones have `y`: class
+    ids (long, nodes) or, when `multilabel`, a 0/1 float matrix (nodes × num_classes).
+    """
+
+    graphs: list[Data]
+    splits: dict[str, list[SplitPart]]
+    num_features: int
+    num_classes: int
+    multilabel: bool = False
