@@ -195,12 +195,17 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
         value = yaml.safe_load(text) if text else None
     except yaml.YAMLError as exc:
         raise UserError(f"--set {key}: value is not valid YAML: {exc}") from None
+    set_key(raw, key, value)
+
+
+def set_key(raw: dict[str, Any], key: str, value: Any, option: str = "--set") -> None:
+    """Set dotted `key` of a raw config dict to an already-parsed value, creating sections."""
     node = raw
     parts = key.split(".")
     for depth, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise UserError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a section")
+            raise UserError(f"{option} {key}: {'.'.join(parts[:depth + 1])} is not a section")
         node = child
     node[parts[-1]] = value
 

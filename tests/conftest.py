@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,25 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO / "data"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own GNNTOOL_* settings must not leak into the tests."""
+    for var in ("GNNTOOL_DATA", "GNNTOOL_MIRROR", "GNNTOOL_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+class TouchesFile:
+    """Unpickling this creates `path` through subprocess.call: a global that torch's weights_only
+    unpickler refuses with an "add_safe_globals" hint, which is what makes PyG 2.8.1's
+    `fs.torch_load` retry with weights_only=False (os.system is blocked outright, so no retry)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (subprocess.call, (["touch", str(self.path)],))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from gnntool.config import DatasetConfig
 from gnntool.data import DATASETS, load_dataset, planetoid
 from gnntool.data.planetoid import load_planetoid, raw_file_names
 from gnntool.errors import UserError
+
+from conftest import TouchesFile
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "Planetoid"
 CORA_FILES = raw_file_names("Cora")
@@ -39,22 +40,6 @@ class RunsCommand:
         return (os.system, (self.command,))
 
 
-class TouchesFile:
-    """Unpickling this creates `path` through subprocess.call: a global that torch's weights_only
-    unpickler refuses with an "add_safe_globals" hint, which is what makes PyG 2.8.1's
-    `fs.torch_load` retry with weights_only=False (os.system is blocked outright, so no retry)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self):
-        return (subprocess.call, (["touch", str(self.path)],))
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("GNNTOOL_DATA", "GNNTOOL_MIRROR", "GNNTOOL_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="module")

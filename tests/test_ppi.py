@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import zipfile
@@ -29,6 +28,8 @@ from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset
 from gnntool.data.ppi import load_ppi, raw_file_names
 from gnntool.errors import UserError
+
+from conftest import TouchesFile
 
 PPI_FILES = raw_file_names()
 GRAPH_SIZES = {  # nodes per graph, per raw split prefix
@@ -88,20 +89,6 @@ def raw_of(root: Path) -> Path:
     return root / "PPI" / "raw"
 
 
-class TouchesFile:
-    """Unpickling this creates `path` (a global that weights_only refuses, PyG would retry unsafely)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __reduce__(self):
-        return (subprocess.call, (["touch", str(self.path)],))
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("GNNTOOL_DATA", "GNNTOOL_MIRROR", "GNNTOOL_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from gnntool import log
-from gnntool.config import Config, apply_override, load_config, read_yaml, validate
+from gnntool.config import Config, apply_override, load_config, read_yaml, set_key, validate
 from gnntool.errors import Interrupted, UserError
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
 
@@ -205,18 +205,6 @@ def describe(values: dict[str, Any]) -> str:
 # --- planning -----------------------------------------------------------------------------------
 
 
-def _assign(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set dotted `key` of a raw config dict to an already-parsed value."""
-    node = raw
-    parts = key.split(".")
-    for depth, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise UserError(f"--grid {key}: {'.'.join(parts[:depth + 1])} is not a section")
-        node = child
-    node[parts[-1]] = copy.deepcopy(value)
-
-
 def default_out(config_path: Path) -> Path:
     return Path("runs") / f"{config_path.stem}-sweep"
 
@@ -233,7 +221,7 @@ def plan_sweep(config_path: Path, grid_specs: Sequence[str], overrides: Sequence
     for values, name in zip(cells, names):
         raw = copy.deepcopy(base)
         for key, value in values.items():
-            _assign(raw, key, value)
+            set_key(raw, key, copy.deepcopy(value), option="--grid")
         try:
             planned.append(Cell(values, name, validate(raw)))
         except UserError as exc:

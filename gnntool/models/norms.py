@@ -29,42 +29,38 @@ class Identity(nn.Module):
         return f"{self.__class__.__name__}()"
 
 
-class BatchAgnostic(nn.Module):
-    r"""A library layer called as ``module(x)``: its statistics ignore which graph a node is in."""
+class LibraryNorm(nn.Module):
+    r"""A torch or PyG layer behind the common signature.
 
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def reset_parameters(self) -> None:
-        self.module.reset_parameters()
-
-    def forward(self, x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        return self.module(x)
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.module})"
-
-
-class BatchAware(nn.Module):
-    r"""A PyG layer called as ``module(x, batch, batch_size)``.
-
-    `batch` is always passed, even for a single graph: PyG's ``LayerNorm(mode="graph")`` without it
-    computes ``(x - mu) / (sigma + eps)`` over the whole input, not the definition.
+    With `per_graph`, it is called as ``module(x, batch, num_graphs)``: `batch` is always passed,
+    even for a single graph, since PyG's ``LayerNorm(mode="graph")`` without it computes
+    ``(x - mu) / (sigma + eps)`` over the whole input, not the definition. Otherwise it is called
+    as ``module(x)`` and its statistics ignore which graph a node is in.
     """
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, per_graph: bool) -> None:
         super().__init__()
         self.module = module
+        self.per_graph = per_graph
 
     def reset_parameters(self) -> None:
         self.module.reset_parameters()
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        return self.module(x, batch, num_graphs)
+        return self.module(x, batch, num_graphs) if self.per_graph else self.module(x)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.module})"
+        return f"{self.__class__.__name__}({self.module}, per_graph={self.per_graph})"
+
+
+def add_affine_parameters(module: nn.Module, channels: int, affine: bool) -> None:
+    """Per-channel `weight` (gamma) and `bias` (beta), or None for both when not `affine`."""
+    if affine:
+        module.weight = nn.Parameter(torch.empty(channels))
+        module.bias = nn.Parameter(torch.empty(channels))
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
 
 
 class GroupNorm(nn.Module):
@@ -83,12 +79,7 @@ class GroupNorm(nn.Module):
         self.groups = groups
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = nn.Parameter(torch.empty(channels))
-            self.bias = nn.Parameter(torch.empty(channels))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        add_affine_parameters(self, channels, affine)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -146,12 +137,7 @@ class BatchRenorm(nn.Module):
         self.r_max = r_max
         self.d_max = d_max
         self.warmup_steps = warmup_steps
-        if affine:
-            self.weight = nn.Parameter(torch.empty(channels))
-            self.bias = nn.Parameter(torch.empty(channels))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        add_affine_parameters(self, channels, affine)
         # The paper keeps the running std, not the variance; the step count is a buffer so that
         # the warm-up resumes where it was when a checkpoint is loaded.
         self.register_buffer("running_mean", torch.zeros(channels))
@@ -211,18 +197,18 @@ NORMS: dict[str, NormBuilder] = {
     "none": lambda channels, args: Identity(),
     # torch's BatchNorm1d normalises with the biased batch variance, as the definition; its running
     # variance is the unbiased one, which only inference reads.
-    "batch": lambda channels, args: BatchAgnostic(
-        nn.BatchNorm1d(channels, eps=args.eps, momentum=args.momentum, affine=args.affine)
+    "batch": lambda channels, args: LibraryNorm(
+        nn.BatchNorm1d(channels, eps=args.eps, momentum=args.momentum, affine=args.affine), per_graph=False
     ),
     "batchrenorm": lambda channels, args: BatchRenorm(
         channels, args.eps, args.momentum, args.affine, args.r_max, args.d_max, args.warmup_steps
     ),
-    "layer": lambda channels, args: BatchAware(
-        LayerNorm(channels, eps=args.eps, affine=args.affine, mode=args.mode)
+    "layer": lambda channels, args: LibraryNorm(
+        LayerNorm(channels, eps=args.eps, affine=args.affine, mode=args.mode), per_graph=True
     ),
     # Without running statistics PyG's InstanceNorm uses each graph's own statistics in eval too.
-    "instance": lambda channels, args: BatchAware(
-        InstanceNorm(channels, eps=args.eps, affine=args.affine, track_running_stats=False)
+    "instance": lambda channels, args: LibraryNorm(
+        InstanceNorm(channels, eps=args.eps, affine=args.affine, track_running_stats=False), per_graph=True
     ),
     "group": lambda channels, args: GroupNorm(channels, args.groups, args.eps, args.affine),
 }
