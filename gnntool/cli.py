@@ -181,9 +181,9 @@ def embed(
     header: Annotated[bool, typer.Option(help="csv/tsv: write a header row.")] = False,
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
-    from gnntool.export import resolve_format
+    from gnntool.export import EMBED_FORMATS, resolve_format
 
-    resolved = resolve_format(output, format.value if format else None)
+    resolved = resolve_format(output, format.value if format else None, EMBED_FORMATS)
 
     from gnntool.engine.embed import embed_graph, embed_run
     from gnntool.export import write_embeddings
@@ -250,6 +250,38 @@ def print_sweep_table(header: list[str], rows: list[list[str]]) -> None:
     else:
         for line in [header, *rows]:
             typer.echo("\t".join(line))
+
+
+class PredictFormat(str, Enum):
+    csv = "csv"
+    tsv = "tsv"
+    npy = "npy"
+    parquet = "parquet"
+
+
+@app.command()
+@exit_codes
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (a supervised run).")],
+    graph: Annotated[
+        Optional[Path], typer.Option(help="Predict for this unseen graph (npz or folder) instead of the run's own.")
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = "-",
+    format: Annotated[
+        Optional[PredictFormat], typer.Option(help="\\[default: from the output's suffix, else tsv]")
+    ] = None,
+    header: Annotated[bool, typer.Option(help="csv/tsv: write a header row.")] = False,
+) -> None:
+    """Per node: id, predicted class (or label set), and the class probabilities."""
+    from gnntool.export import PREDICT_FORMATS, resolve_format
+
+    resolved = resolve_format(output, format.value if format else None, PREDICT_FORMATS)
+
+    from gnntool.engine.predict import predict_run
+    from gnntool.export import write_predictions
+
+    node_id, probabilities, multilabel = predict_run(run_dir, graph)
+    write_predictions(probabilities, node_id, multilabel, output, resolved, header)
 
 
 def main() -> None:

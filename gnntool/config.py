@@ -23,30 +23,54 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+PLANETOID = ("Cora", "CiteSeer", "PubMed")
+
+
 class DatasetConfig(Section):
-    name: Literal["Cora", "CiteSeer", "PubMed", "PPI"] = "Cora"
+    name: Literal["Cora", "CiteSeer", "PubMed", "PPI", "graph"] = "Cora"
     root: str | None = Field(
         default=None, description="raw-file folder; null: env GNNTOOL_DATA, else `data`"
     )
-    split: Literal["public", "full", "random", "inductive"] = Field(
-        default="public", description="PPI: its fixed 20/2/2 graphs (public)"
+    path: str | None = Field(default=None, description="graph only: an .npz file or a folder")
+    split: Literal["public", "full", "random", "inductive", "masks"] | None = Field(
+        default=None, description="null: public (Planetoid, PPI's fixed graphs) or masks (graph)"
     )
-    normalize_features: bool = True
-    train_per_class: int = Field(default=20, gt=0, description="random split: training nodes per class")
-    num_val: int = Field(default=500, ge=0, description="random split: validation nodes")
-    num_test: int = Field(default=1000, ge=0, description="random split: test nodes")
+    normalize_features: bool | None = Field(
+        default=None, description="divide each node's features by their sum; null: true for Planetoid only"
+    )
+    train_per_class: int = Field(default=20, gt=0, description="Planetoid random split: training nodes per class")
+    num_val: int = Field(default=500, ge=0, description="Planetoid random split: validation nodes")
+    num_test: int = Field(default=1000, ge=0, description="Planetoid random split: test nodes")
+    train_frac: float = Field(default=0.6, gt=0.0, lt=1.0, description="graph random split: training fraction")
+    val_frac: float = Field(default=0.2, ge=0.0, lt=1.0, description="graph random split: validation fraction")
 
     @field_validator("name", mode="before")
     @classmethod
     def _canonical_name(cls, value: Any) -> Any:
         # Accept any capitalisation, as PyG's Planetoid does.
-        known = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI"}
+        known = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI", "graph": "graph"}
         return known.get(str(value).lower(), value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _split_fits_dataset(self) -> "DatasetConfig":
+        if self.split is None:
+            self.split = "masks" if self.name == "graph" else "public"
+        if self.normalize_features is None:
+            self.normalize_features = self.name in PLANETOID
         if self.name == "PPI" and self.split != "public":
             raise ValueError("dataset.split: PPI comes with its own split of graphs (20/2/2); leave split: public")
+        if self.name == "graph":
+            if self.path is None:
+                raise ValueError("dataset.path is required for dataset.name: graph (an .npz file or a folder)")
+            if self.split not in ("masks", "random"):
+                raise ValueError(f"dataset.split: a graph file splits by its masks or at random, not {self.split!r}")
+            if self.train_frac + self.val_frac >= 1.0:
+                raise ValueError("dataset.train_frac + dataset.val_frac must leave nodes for the test split")
+        else:
+            if self.path is not None:
+                raise ValueError(f"dataset.path is for dataset.name: graph, not {self.name}")
+            if self.split == "masks":
+                raise ValueError(f"dataset.split: masks is for dataset.name: graph; {self.name} has public/full/random")
         return self
 
 
@@ -104,12 +128,19 @@ class TrainConfig(Section):
     lr: float = Field(default=0.01, gt=0.0)
     weight_decay: float = Field(default=5.0e-4, ge=0.0)
     patience: int = Field(default=100, gt=0, description="epochs without improvement before stopping")
-    monitor: Literal["val_accuracy", "val_loss", "val_micro_f1"] = Field(
-        default="val_accuracy", description="val_micro_f1 for multi-label data (PPI)"
+    monitor: Literal["val_accuracy", "val_loss", "val_micro_f1"] | None = Field(
+        default=None, description="null: val_micro_f1 on PPI, val_loss unsupervised, else val_accuracy"
     )
     batch_size: int | None = Field(
         default=None, gt=0, description="graphs per step on multi-graph data; null: all at once"
     )
+    objective: Literal["supervised", "unsupervised"] = Field(
+        default="supervised", description="unsupervised: GraphSAGE's random-walk loss, no labels needed"
+    )
+    walk_length: int = Field(default=5, gt=0, description="unsupervised: steps of each random walk")
+    walks_per_node: int = Field(default=1, gt=0, description="unsupervised: walks started from every node")
+    window: int = Field(default=2, gt=0, description="unsupervised: co-occurrence window on a walk")
+    negatives: int = Field(default=1, gt=0, description="unsupervised: negatives per positive pair")
 
 
 class OutputConfig(Section):
@@ -133,9 +164,14 @@ class Config(Section):
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> "Config":
         multilabel = self.dataset.name == "PPI"
+        unsupervised = self.train.objective == "unsupervised"
+        if self.train.monitor is None:
+            self.train.monitor = "val_loss" if unsupervised else "val_micro_f1" if multilabel else "val_accuracy"
+        if unsupervised and self.train.monitor != "val_loss":
+            raise ValueError("train.monitor: unsupervised training watches the loss of held-out pairs; use val_loss")
         if multilabel and self.train.monitor == "val_accuracy":
             raise ValueError("train.monitor: PPI is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss")
-        if not multilabel and self.train.monitor == "val_micro_f1":
+        if self.dataset.name in PLANETOID and self.train.monitor == "val_micro_f1":
             raise ValueError(f"train.monitor: {self.dataset.name} is single-label; use val_accuracy or val_loss")
         if self.train.batch_size is not None and self.dataset.name != "PPI":
             raise ValueError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gnntool.engine.evaluate import f1_scores, metrics_of, summarise
+from gnntool.engine.metrics import f1_scores, metrics_of, summarise
 
 
 def test_f1_by_hand() -> None:

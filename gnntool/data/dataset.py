@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from torch import Tensor
 from torch_geometric.data import Data
 
@@ -30,7 +31,9 @@ class GraphDataset:
     `graphs` holds every graph of the dataset once, in dataset order: embeddings.npy has one row
     per node of these, in this order. `splits` maps train/val/test to the parts each split runs.
     Every graph has `x` (nodes × features, float) and `edge_index`; labelled ones have `y`: class
-    ids (long, nodes) or, when `multilabel`, a 0/1 float matrix (nodes × num_classes).
+    ids (long, nodes) or, when `multilabel`, a 0/1 float matrix (nodes × num_classes); an
+    unlabelled dataset has `num_classes` 0. `node_id` holds the input's own node ids (one per row
+    of embeddings.npy) when the input gave them, else None (ids are then row positions).
     """
 
     graphs: list[Data]
@@ -38,3 +41,8 @@ class GraphDataset:
     num_features: int
     num_classes: int
     multilabel: bool = False
+    node_id: np.ndarray | None = None
+
+    @property
+    def labelled(self) -> bool:
+        return self.num_classes > 0

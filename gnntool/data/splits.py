@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import torch
 from torch_geometric.data import Data
 
 from gnntool.data.dataset import SPLITS, GraphDataset, SplitPart
 
 
-def single_graph_dataset(data: Data, inductive: bool = False) -> GraphDataset:
+def random_masks(data: Data, train_frac: float, val_frac: float, seed: int) -> None:
+    """Set `data`'s train/val/test masks to a seeded random split by fractions (test: the rest)."""
+    order = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(seed))
+    num_train = round(train_frac * data.num_nodes)
+    num_val = round(val_frac * data.num_nodes)
+    for split, nodes in zip(SPLITS, torch.split(order, [num_train, num_val, data.num_nodes - num_train - num_val])):
+        mask = torch.zeros(data.num_nodes, dtype=torch.bool)
+        mask[nodes] = True
+        data[f"{split}_mask"] = mask
+
+
+def single_graph_dataset(data: Data, inductive: bool = False, multilabel: bool = False) -> GraphDataset:
     """Split one graph by its `train_mask`, `val_mask` and `test_mask`.
 
     Transductive: every split runs on the whole graph and scores its own nodes. Inductive (the
@@ -25,9 +37,14 @@ def single_graph_dataset(data: Data, inductive: bool = False) -> GraphDataset:
             "val": [SplitPart(val_graph, val_graph.val_mask)],
             "test": [SplitPart(data, data.test_mask)],
         }
+    if data.y is None:
+        num_classes = 0
+    else:
+        num_classes = data.y.size(1) if multilabel else int(data.y.max()) + 1
     return GraphDataset(
         graphs=[data],
         splits=splits,
         num_features=data.num_features,
-        num_classes=int(data.y.max()) + 1,
+        num_classes=num_classes,
+        multilabel=multilabel,
     )

@@ -17,17 +17,17 @@ from gnntool.outputs import MODEL
 
 
 @torch.no_grad()
-def node_embeddings(model: GNN, graph: GraphTensors) -> np.ndarray:
-    """float32 array, one row per node of `graph`, in node order."""
+def node_embeddings(model: GNN, graph: GraphTensors, final: bool = False) -> np.ndarray:
+    """float32 array, one row per node of `graph`, in node order: the representation entering the
+    last layer, or with `final` (unsupervised models, whose last layer outputs z) its output."""
     model.eval()
-    return model.embed(graph.x, graph.ops).float().cpu().numpy()
+    out = model(graph.x, graph.ops) if final else model.embed(graph.x, graph.ops)
+    return out.float().cpu().numpy()
 
 
-def dataset_embeddings(model: GNN, task: Task) -> np.ndarray:
+def dataset_embeddings(model: GNN, task: Task, final: bool = False) -> np.ndarray:
     """One row per node of every graph of the dataset, in dataset order (each graph on its own)."""
-    return np.concatenate(
-        [node_embeddings(model, task.tensors(graph)) for graph in task.dataset.graphs]
-    )
+    return np.concatenate([node_embeddings(model, task.tensors(graph), final) for graph in task.dataset.graphs])
 
 
 def embed_run(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -35,8 +35,9 @@ def embed_run(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     config = load_run_config(run_dir)
     device = resolve_device("auto")
     saved = load_model(run_dir / MODEL, device)
-    embeddings = dataset_embeddings(saved.model, task_tensors(load_dataset(config.dataset, saved.seed), device))
-    return embeddings, np.arange(len(embeddings))
+    dataset = load_dataset(config.dataset, saved.seed)
+    embeddings = dataset_embeddings(saved.model, task_tensors(dataset, device), final=saved.unsupervised)
+    return embeddings, dataset.node_id if dataset.node_id is not None else np.arange(len(embeddings))
 
 
 def embed_graph(run_dir: Path, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -44,4 +45,5 @@ def embed_graph(run_dir: Path, path: Path) -> tuple[np.ndarray, np.ndarray]:
     device = resolve_device("auto")
     saved = load_model(run_dir / MODEL, device)
     graph_file = read_graph(path, num_features=saved.num_features)
-    return node_embeddings(saved.model, graph_tensors(graph_file.data, device)), graph_file.node_id
+    embeddings = node_embeddings(saved.model, graph_tensors(graph_file.data, device), final=saved.unsupervised)
+    return embeddings, graph_file.node_id

@@ -1,54 +1,22 @@
-"""Losses and metrics per split: accuracy for single-label tasks, micro/macro-F1 for multi-label."""
+"""Scoring a model: metrics per split of its dataset, of a saved run, or on an unseen graph."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnntool.data import load_dataset
 from gnntool.data.dataset import SPLITS
-from gnntool.engine.device import resolve_device
 from gnntool.data.graphfile import read_graph
+from gnntool.engine.device import resolve_device
 from gnntool.engine.inputs import Part, Task, graph_tensors, task_tensors
+from gnntool.engine.metrics import metrics_of, summarise
 from gnntool.engine.saved import SavedModel, load_model, load_run_config, model_paths
+from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
-
-
-def loss_fn(logits: Tensor, y: Tensor, multilabel: bool) -> Tensor:
-    """Cross-entropy for class ids; per-class binary cross-entropy for a 0/1 label matrix."""
-    if multilabel:
-        return F.binary_cross_entropy_with_logits(logits, y.float())
-    return F.cross_entropy(logits, y)
-
-
-def f1_scores(predicted: Tensor, target: Tensor) -> dict[str, float]:
-    """Micro-F1 (counts pooled over every node and label) and macro-F1 (mean of per-label F1).
-
-    A label with no positives and no positive predictions scores 0, as scikit-learn's default.
-    """
-    predicted, target = predicted.bool(), target.bool()
-    tp = (predicted & target).sum(0).double()
-    fp = (predicted & ~target).sum(0).double()
-    fn = (~predicted & target).sum(0).double()
-    micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()).clamp(min=1)
-    per_label = 2 * tp / (2 * tp + fp + fn).clamp(min=1)
-    return {"micro_f1": micro.item(), "macro_f1": per_label.mean().item()}
-
-
-def main_metric(multilabel: bool) -> str:
-    """The metric results are quoted in: micro-F1 for multi-label tasks (as the literature), else accuracy."""
-    return "micro_f1" if multilabel else "accuracy"
-
-
-def metrics_of(logits: Tensor, y: Tensor, multilabel: bool) -> dict[str, float]:
-    """Loss plus accuracy (single-label) or micro/macro-F1 (multi-label, logits > 0 predicted)."""
-    scores = f1_scores(logits > 0, y) if multilabel else {"accuracy": (logits.argmax(-1) == y).float().mean().item()}
-    return {**scores, "loss": loss_fn(logits, y, multilabel).item()}
 
 
 @torch.no_grad()
@@ -70,19 +38,6 @@ def evaluate(model: nn.Module, task: Task, splits: tuple[str, ...] = SPLITS) -> 
     return results
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Means per split and metric, plus `std` (sample std, 0 for one seed) and every run."""
-    summary: dict[str, Any] = {}
-    std: dict[str, dict[str, float]] = {}
-    for split in (key for key in runs[0] if key != "seed"):
-        summary[split], std[split] = {}, {}
-        for metric in runs[0][split]:
-            values = np.array([run[split][metric] for run in runs])
-            summary[split][metric] = float(values.mean())
-            std[split][metric] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return {**summary, "std": std, "runs": runs}
-
-
 def evaluate_run(run_dir: Path, splits: tuple[str, ...]) -> dict[str, Any]:
     """Recompute a run's metrics from its saved model(s), in metrics.json's shape."""
     config = load_run_config(run_dir)
@@ -91,7 +46,10 @@ def evaluate_run(run_dir: Path, splits: tuple[str, ...]) -> dict[str, Any]:
     for path in model_paths(run_dir):
         saved = load_model(path, device)
         task = task_tensors(load_dataset(config.dataset, saved.seed), device)
-        runs.append({"seed": saved.seed, **evaluate(saved.model, task, splits)})
+        if saved.unsupervised:
+            runs.append({"seed": saved.seed, **evaluate_unsupervised(saved.model, task, config.train, saved.seed, splits)})
+        else:
+            runs.append({"seed": saved.seed, **evaluate(saved.model, task, splits)})
     if len(runs) == 1:
         runs[0].pop("seed")
         return runs[0]
@@ -113,6 +71,8 @@ def evaluate_graph(run_dir: Path, path: Path) -> dict[str, Any]:
     load_run_config(run_dir)  # a clear error if this is no run directory
     device = resolve_device("auto")
     saved_models = [load_model(model_path, device) for model_path in model_paths(run_dir)]
+    if saved_models[0].unsupervised:
+        raise UserError(f"{run_dir}: trained without labels (unsupervised): it has no classifier to score on a graph")
     graph_file = read_graph(path, num_features=saved_models[0].num_features)
     if not graph_file.has_labels:
         raise UserError(f"{path}: has no labels (y, or labels.npy/csv); eval --graph needs them — embed it instead")

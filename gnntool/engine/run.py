@@ -23,12 +23,15 @@ import gnntool
 from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
+from gnntool.data.dataset import SPLITS
 from gnntool.engine.device import resolve_device
 from gnntool.engine.embed import dataset_embeddings
-from gnntool.engine.evaluate import evaluate, main_metric, summarise
-from gnntool.engine.inputs import task_tensors
+from gnntool.engine.evaluate import evaluate
+from gnntool.engine.metrics import main_metric, summarise
+from gnntool.engine.inputs import Task, task_tensors
 from gnntool.engine.saved import save_model
-from gnntool.engine.train import fit
+from gnntool.engine.train import fit, output_width
+from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
 from gnntool.outputs import (
     CHECKPOINT,
@@ -74,30 +77,45 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
     return True
 
 
+def check_task(config: Config, task: Task) -> None:
+    """What only the loaded data can tell: are there labels, and of the kind the config expects?"""
+    if config.train.objective == "supervised" and not task.dataset.labelled:
+        raise UserError(
+            f"{config.dataset.path or config.dataset.name}: has no labels; add them (y / labels.npy|csv) "
+            "or train without: train.objective: unsupervised"
+        )
+    if task.multilabel and config.train.monitor == "val_accuracy":
+        raise UserError("train.monitor: the labels are multi-label (a 0/1 matrix); use val_micro_f1 or val_loss")
+
+
 def train_one_seed(config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path) -> dict[str, Any]:
     """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics."""
     metrics_path = seed_dir / METRICS
     if seed_dir != run_dir and metrics_path.is_file():
         log.info(f"{label}: already finished")
         return read_json(metrics_path)
+    unsupervised = config.train.objective == "unsupervised"
     task = task_tensors(load_dataset(config.dataset, seed), device)
+    check_task(config, task)
     result = fit(config, task, seed, seed_dir / CHECKPOINT, label)
-    metrics = evaluate(result.model, task)
+    metrics = (
+        evaluate_unsupervised(result.model, task, config.train, seed, SPLITS) if unsupervised else evaluate(result.model, task)
+    )
     write_csv(
         seed_dir / HISTORY,
         list(result.history[0]),
         ([row[key] for key in row] for row in result.history),
     )
-    save_model(seed_dir / MODEL, config, result.model, seed, task, result.best_epoch)
+    save_model(seed_dir / MODEL, config, result.model, seed, task, output_width(config, task), result.best_epoch)
     if first:
-        embeddings = dataset_embeddings(result.model, task)
+        embeddings = dataset_embeddings(result.model, task, final=unsupervised)
         write_with(run_dir / EMBEDDINGS, lambda handle: np.save(handle, embeddings))
         if seed_dir != run_dir:
             shutil.copyfile(seed_dir / MODEL, run_dir / MODEL)
     if seed_dir != run_dir:
         write_json(metrics_path, metrics)
     (seed_dir / CHECKPOINT).unlink(missing_ok=True)
-    metric = main_metric(task.multilabel)
+    metric = main_metric(metrics["test"])
     log.info(f"{label}: test {metric} {metrics['test'][metric]:.4f} (val {metrics['val'][metric]:.4f})")
     return metrics
 
@@ -135,7 +153,7 @@ def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bo
     )
     write_json(run_dir / METRICS, final)
     if seeds > 1:
-        metric = "micro_f1" if "micro_f1" in final["test"] else "accuracy"
+        metric = main_metric(final["test"])
         test, std = final["test"][metric], final["std"]["test"][metric]
         log.info(f"test {metric} over {seeds} seeds: {100 * test:.1f} ± {100 * std:.1f}")
     return run_dir

@@ -23,9 +23,10 @@ class SavedModel:
     num_features: int
     num_classes: int
     multilabel: bool
+    unsupervised: bool  # the last layer outputs the embedding, not class logits
 
 
-def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, best_epoch: int) -> None:
+def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, num_outputs: int, best_epoch: int) -> None:
     """model.pt: tensors and plain values only, so `torch.load(weights_only=True)` reads it."""
     save_torch(
         path,
@@ -35,6 +36,7 @@ def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, be
             "seed": seed,
             "num_features": task.num_features,
             "num_classes": task.num_classes,
+            "num_outputs": num_outputs,
             "multilabel": task.multilabel,
             "best_epoch": best_epoch,
         },
@@ -44,7 +46,7 @@ def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, be
 def load_model(path: Path, device: torch.device) -> SavedModel:
     saved = load_torch(path)
     config = validate(saved["config"])
-    model = build_model(config.model, saved["num_features"], saved["num_classes"])
+    model = build_model(config.model, saved["num_features"], saved["num_outputs"])
     model.load_state_dict(saved["state_dict"])
     return SavedModel(
         model=model.to(device).eval(),
@@ -52,6 +54,7 @@ def load_model(path: Path, device: torch.device) -> SavedModel:
         num_features=saved["num_features"],
         num_classes=saved["num_classes"],
         multilabel=saved["multilabel"],
+        unsupervised=config.train.objective == "unsupervised",
     )
 
 

@@ -21,8 +21,10 @@ import torch
 
 from gnntool import log
 from gnntool.config import Config
-from gnntool.engine.evaluate import evaluate, loss_fn
+from gnntool.engine.evaluate import evaluate
+from gnntool.engine.metrics import loss_fn
 from gnntool.engine.inputs import Part, Task, batch_parts
+from gnntool.engine.unsupervised import pair_loss, split_pairs, unsupervised_epoch
 from gnntool.errors import Interrupted
 from gnntool.models import GNN, build_model
 from gnntool.outputs import load_torch, save_torch
@@ -165,14 +167,20 @@ def train_epoch(model: GNN, optimizer: torch.optim.Optimizer, task: Task, batch_
     return torch.stack(losses).mean().item()
 
 
+def output_width(config: Config, task: Task) -> int:
+    """Classes (logits) for supervised training; the embedding width for unsupervised."""
+    return config.model.hidden if config.train.objective == "unsupervised" else task.num_classes
+
+
 def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str) -> FitResult:
     """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
 
     Raises `Interrupted` after saving `checkpoint` when Ctrl-C arrives.
     """
     device = task.device
+    unsupervised = config.train.objective == "unsupervised"
     torch.manual_seed(seed)
-    model = build_model(config.model, task.num_features, task.num_classes).to(device)
+    model = build_model(config.model, task.num_features, output_width(config, task)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     if checkpoint.is_file():
         state = load_checkpoint(checkpoint, model, optimizer)
@@ -181,11 +189,16 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str) -> 
         state = TrainState()
 
     monitor = config.train.monitor
+    val_pairs = split_pairs(task, config.train, seed)["val"] if unsupervised else None
     with stop_on_sigint() as stop, log.EpochProgress(config.train.epochs, label, monitor) as progress:
         while state.epoch < config.train.epochs and state.epoch - state.best_epoch < config.train.patience:
             started = time.perf_counter()
-            loss = train_epoch(model, optimizer, task, config.train.batch_size)
-            val = evaluate(model, task, ("val",))["val"]
+            if unsupervised:
+                loss = unsupervised_epoch(model, optimizer, task, config.train)
+                val = {"loss": pair_loss(model, task.splits["val"][0], val_pairs)}
+            else:
+                loss = train_epoch(model, optimizer, task, config.train.batch_size)
+                val = evaluate(model, task, ("val",))["val"]
             state.epoch += 1
             state.history.append(
                 {

@@ -1,0 +1,58 @@
+"""Losses and metrics: accuracy for single-label tasks, micro/macro-F1 for multi-label ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def loss_fn(logits: Tensor, y: Tensor, multilabel: bool) -> Tensor:
+    """Cross-entropy for class ids; per-class binary cross-entropy for a 0/1 label matrix."""
+    if multilabel:
+        return F.binary_cross_entropy_with_logits(logits, y.float())
+    return F.cross_entropy(logits, y)
+
+
+def f1_scores(predicted: Tensor, target: Tensor) -> dict[str, float]:
+    """Micro-F1 (counts pooled over every node and label) and macro-F1 (mean of per-label F1).
+
+    A label with no positives and no positive predictions scores 0, as scikit-learn's default.
+    """
+    predicted, target = predicted.bool(), target.bool()
+    tp = (predicted & target).sum(0).double()
+    fp = (predicted & ~target).sum(0).double()
+    fn = (~predicted & target).sum(0).double()
+    micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()).clamp(min=1)
+    per_label = 2 * tp / (2 * tp + fp + fn).clamp(min=1)
+    return {"micro_f1": micro.item(), "macro_f1": per_label.mean().item()}
+
+
+def main_metric(metrics: dict[str, float]) -> str:
+    """The metric a result is quoted in: (probe) micro-F1 for multi-label tasks, as the literature,
+    else (probe) accuracy; the loss when there is nothing else (unsupervised, no labels)."""
+    for name in ("micro_f1", "accuracy", "probe_micro_f1", "probe_accuracy"):
+        if name in metrics:
+            return name
+    return "loss"
+
+
+def metrics_of(logits: Tensor, y: Tensor, multilabel: bool) -> dict[str, float]:
+    """Loss plus accuracy (single-label) or micro/macro-F1 (multi-label, logits > 0 predicted)."""
+    scores = f1_scores(logits > 0, y) if multilabel else {"accuracy": (logits.argmax(-1) == y).float().mean().item()}
+    return {**scores, "loss": loss_fn(logits, y, multilabel).item()}
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means per split and metric, plus `std` (sample std, 0 for one seed) and every run."""
+    summary: dict[str, Any] = {}
+    std: dict[str, dict[str, float]] = {}
+    for split in (key for key in runs[0] if key != "seed"):
+        summary[split], std[split] = {}, {}
+        for metric in runs[0][split]:
+            values = np.array([run[split][metric] for run in runs])
+            summary[split][metric] = float(values.mean())
+            std[split][metric] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return {**summary, "std": std, "runs": runs}
