@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from gnntool.cli import app
@@ -120,7 +122,7 @@ def test_predict_reproduces_eval_accuracy(runner, tmp_path, cora) -> None:
 def test_predict_on_an_unseen_graph_and_formats(runner, tmp_path, cora) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     run_dir = train(runner, tmp_path, {"name": "Cora", "root": str(DATA_ROOT)}, "cora")
-    sub = cora.subgraph(__import__("torch").arange(40))
+    sub = cora.subgraph(torch.arange(40))
     graph = tmp_path / "g.npz"
     np.savez(graph, x=sub.x.numpy(), edge_index=sub.edge_index.numpy(), node_id=np.arange(40) + 9000)
     out = tmp_path / "p.npy"
@@ -143,3 +145,20 @@ def test_unlabelled_graph_needs_the_unsupervised_objective(runner, tmp_path, cor
     assert result.exit_code == 2 and "has no labels" in result.stderr and "unsupervised" in result.stderr
     masks = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "m"), "--set", "dataset.split=masks"])
     assert masks.exit_code == 2 and "has no train_mask" in masks.stderr
+
+
+def test_shipped_graph_example_runs_and_is_reproducible(runner, tmp_path, monkeypatch) -> None:
+    repo = DATA_ROOT.parent
+    spec = importlib.util.spec_from_file_location("make_tiny_graph", repo / "examples" / "make_tiny_graph.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = np.load(repo / "examples" / "tiny_graph.npz")
+    for name, array in module.tiny_graph().items():  # the committed file is what the script writes
+        np.testing.assert_array_equal(shipped[name], array)
+    monkeypatch.chdir(repo)  # the config's path is relative to the repository root
+    run_dir = tmp_path / "example"
+    result = runner.invoke(app, ["train", "configs/graph_example.yaml", "--out", str(run_dir), "-q"])
+    assert result.exit_code == 0, result.output
+    assert metrics(run_dir)["test"]["accuracy"] > 0.8  # three well-separated communities
+    lines = runner.invoke(app, ["predict", str(run_dir)]).stdout.splitlines()
+    assert [int(line.split("\t")[0]) for line in lines] == list(range(1000, 1120))
