@@ -79,6 +79,14 @@ class Split(str, Enum):
     all = "all"
 
 
+# Options that embed and predict share.
+RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
+GraphOption = Annotated[Optional[Path], typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
+OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
+HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
+FORMAT_HELP = "\\[default: from the output's suffix, else tsv]"
+
+
 class EmbedFormat(str, Enum):
     npy = "npy"
     csv = "csv"
@@ -170,15 +178,11 @@ def print_metrics_table(metrics: dict[str, Any], splits: tuple[str, ...]) -> Non
 @app.command()
 @exit_codes
 def embed(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
-    graph: Annotated[
-        Optional[Path], typer.Option(help="Embed this unseen graph (npz or folder) instead of the run's own.")
-    ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = "-",
-    format: Annotated[
-        Optional[EmbedFormat], typer.Option(help="\\[default: from the output's suffix, else tsv]")
-    ] = None,
-    header: Annotated[bool, typer.Option(help="csv/tsv: write a header row.")] = False,
+    run_dir: RunDirArgument,
+    graph: GraphOption = None,
+    output: OutputOption = "-",
+    format: Annotated[Optional[EmbedFormat], typer.Option(help=FORMAT_HELP)] = None,
+    header: HeaderOption = False,
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
     from gnntool.export import EMBED_FORMATS, resolve_format
@@ -262,15 +266,11 @@ class PredictFormat(str, Enum):
 @app.command()
 @exit_codes
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (a supervised run).")],
-    graph: Annotated[
-        Optional[Path], typer.Option(help="Predict for this unseen graph (npz or folder) instead of the run's own.")
-    ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")] = "-",
-    format: Annotated[
-        Optional[PredictFormat], typer.Option(help="\\[default: from the output's suffix, else tsv]")
-    ] = None,
-    header: Annotated[bool, typer.Option(help="csv/tsv: write a header row.")] = False,
+    run_dir: RunDirArgument,
+    graph: GraphOption = None,
+    output: OutputOption = "-",
+    format: Annotated[Optional[PredictFormat], typer.Option(help=FORMAT_HELP)] = None,
+    header: HeaderOption = False,
 ) -> None:
     """Per node: id, predicted class (or label set), and the class probabilities."""
     from gnntool.export import PREDICT_FORMATS, resolve_format
