@@ -167,6 +167,8 @@ class Config(Section):
         unsupervised = self.train.objective == "unsupervised"
         if self.train.monitor is None:
             self.train.monitor = "val_loss" if unsupervised else "val_micro_f1" if multilabel else "val_accuracy"
+        if unsupervised and multilabel:
+            raise ValueError("train.objective: unsupervised training runs on one graph; PPI has 24 (train it supervised)")
         if unsupervised and self.train.monitor != "val_loss":
             raise ValueError("train.monitor: unsupervised training watches the loss of held-out pairs; use val_loss")
         if multilabel and self.train.monitor == "val_accuracy":

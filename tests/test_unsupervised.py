@@ -64,3 +64,8 @@ def test_unlabelled_graph_trains_unsupervised(runner, tmp_path: Path, cora) -> N
 def test_unsupervised_needs_the_loss_monitor() -> None:
     with pytest.raises(Exception, match="val_loss"):
         validate({"train": {"objective": "unsupervised", "monitor": "val_accuracy"}})
+
+
+def test_unsupervised_runs_on_one_graph() -> None:
+    with pytest.raises(Exception, match="one graph"):
+        validate({"dataset": {"name": "PPI"}, "train": {"objective": "unsupervised"}})
