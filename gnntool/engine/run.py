@@ -8,7 +8,6 @@ marks the run as finished.
 from __future__ import annotations
 
 import platform
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -111,7 +110,8 @@ def train_one_seed(config: Config, seed: int, seed_dir: Path, device: torch.devi
         embeddings = dataset_embeddings(result.model, task, final=unsupervised)
         write_with(run_dir / EMBEDDINGS, lambda handle: np.save(handle, embeddings))
         if seed_dir != run_dir:
-            shutil.copyfile(seed_dir / MODEL, run_dir / MODEL)
+            model_bytes = (seed_dir / MODEL).read_bytes()
+            write_with(run_dir / MODEL, lambda handle: handle.write(model_bytes))  # atomic, like every output
     if seed_dir != run_dir:
         write_json(metrics_path, metrics)
     (seed_dir / CHECKPOINT).unlink(missing_ok=True)
