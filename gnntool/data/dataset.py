@@ -46,3 +46,9 @@ class GraphDataset:
     @property
     def labelled(self) -> bool:
         return self.num_classes > 0
+
+    def output_ids(self) -> np.ndarray:
+        """The id of every output row: the input's own ids, else row positions over all graphs."""
+        if self.node_id is not None:
+            return self.node_id
+        return np.arange(sum(graph.num_nodes for graph in self.graphs))

@@ -37,7 +37,7 @@ def embed_run(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     saved = load_model(run_dir / MODEL, device)
     dataset = load_dataset(config.dataset, saved.seed)
     embeddings = dataset_embeddings(saved.model, task_tensors(dataset, device), final=saved.unsupervised)
-    return embeddings, dataset.node_id if dataset.node_id is not None else np.arange(len(embeddings))
+    return embeddings, dataset.output_ids()
 
 
 def embed_graph(run_dir: Path, path: Path) -> tuple[np.ndarray, np.ndarray]:

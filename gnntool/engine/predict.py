@@ -42,6 +42,4 @@ def predict_run(run_dir: Path, graph_path: Path | None) -> tuple[np.ndarray, np.
         return graph_file.node_id, probabilities(saved, graph_tensors(graph_file.data, device)), saved.multilabel
     dataset = load_dataset(config.dataset, saved.seed)
     rows = [probabilities(saved, graph_tensors(graph, device)) for graph in dataset.graphs]
-    result = np.concatenate(rows)
-    node_id = dataset.node_id if dataset.node_id is not None else np.arange(len(result))
-    return node_id, result, saved.multilabel
+    return dataset.output_ids(), np.concatenate(rows), saved.multilabel
