@@ -27,7 +27,7 @@ PLANETOID = ("Cora", "CiteSeer", "PubMed")
 
 
 class DatasetConfig(Section):
-    name: Literal["Cora", "CiteSeer", "PubMed", "PPI", "graph"] = "Cora"
+    name: Literal["Cora", "CiteSeer", "PubMed", "PPI", "synthetic", "graph"] = "Cora"
     root: str | None = Field(
         default=None, description="raw-file folder; null: env GNNTOOL_DATA, else `data`"
     )
@@ -41,37 +41,61 @@ class DatasetConfig(Section):
     train_per_class: int = Field(default=20, gt=0, description="Planetoid random split: training nodes per class")
     num_val: int = Field(default=500, ge=0, description="Planetoid random split: validation nodes")
     num_test: int = Field(default=1000, ge=0, description="Planetoid random split: test nodes")
-    train_frac: float = Field(default=0.6, gt=0.0, lt=1.0, description="graph random split: training fraction")
-    val_frac: float = Field(default=0.2, ge=0.0, lt=1.0, description="graph random split: validation fraction")
+    train_frac: float = Field(default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction")
+    val_frac: float = Field(default=0.2, ge=0.0, lt=1.0, description="graph, synthetic random split: validation fraction")
+    nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
+    avg_degree: float | None = Field(
+        default=None, gt=0.0, description="synthetic only: directed edge_index entries per node; null: 10"
+    )
+    features: int | None = Field(default=None, gt=0, description="synthetic only: feature width; null: 128")
+    classes: int | None = Field(default=None, ge=2, description="synthetic only: number of classes (blocks); null: 10")
+    homophily: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="synthetic only: share of edges drawn inside a class; null: 0.7"
+    )
 
     @field_validator("name", mode="before")
     @classmethod
     def _canonical_name(cls, value: Any) -> Any:
         # Accept any capitalisation, as PyG's Planetoid does.
-        known = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI", "graph": "graph"}
+        known = {
+            "cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI", "synthetic": "synthetic", "graph": "graph"
+        }
         return known.get(str(value).lower(), value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _split_fits_dataset(self) -> "DatasetConfig":
         if self.split is None:
-            self.split = "masks" if self.name == "graph" else "public"
+            self.split = {"graph": "masks", "synthetic": "random"}.get(self.name, "public")
+        self._synthetic_defaults()
         if self.normalize_features is None:
             self.normalize_features = self.name in PLANETOID
         if self.name == "PPI" and self.split != "public":
             raise ValueError("dataset.split: PPI comes with its own split of graphs (20/2/2); leave split: public")
+        if self.name == "synthetic" and self.split != "random":
+            raise ValueError(f"dataset.split: synthetic graphs split at random by train_frac/val_frac, not {self.split!r}")
+        if self.name in ("graph", "synthetic") and self.train_frac + self.val_frac >= 1.0:
+            raise ValueError("dataset.train_frac + dataset.val_frac must leave nodes for the test split")
         if self.name == "graph":
             if self.path is None:
                 raise ValueError("dataset.path is required for dataset.name: graph (an .npz file or a folder)")
             if self.split not in ("masks", "random"):
                 raise ValueError(f"dataset.split: a graph file splits by its masks or at random, not {self.split!r}")
-            if self.train_frac + self.val_frac >= 1.0:
-                raise ValueError("dataset.train_frac + dataset.val_frac must leave nodes for the test split")
         else:
             if self.path is not None:
                 raise ValueError(f"dataset.path is for dataset.name: graph, not {self.name}")
             if self.split == "masks":
                 raise ValueError(f"dataset.split: masks is for dataset.name: graph; {self.name} has public/full/random")
         return self
+
+    def _synthetic_defaults(self) -> None:
+        """Fill the synthetic graph's shape for `synthetic`; refuse those keys on other datasets."""
+        defaults = {"nodes": 10000, "avg_degree": 10.0, "features": 128, "classes": 10, "homophily": 0.7}
+        for key, default in defaults.items():
+            if self.name == "synthetic":
+                if getattr(self, key) is None:
+                    setattr(self, key, default)
+            elif getattr(self, key) is not None:
+                raise ValueError(f"dataset.{key} is for dataset.name: synthetic, not {self.name}")
 
 
 NormName = Literal["none", "batch", "batchrenorm", "layer", "instance", "group"]
@@ -132,8 +156,22 @@ class TrainConfig(Section):
         default=None, description="null: val_micro_f1 on PPI, val_loss unsupervised, else val_accuracy"
     )
     batch_size: int | None = Field(
-        default=None, gt=0, description="graphs per step on multi-graph data; null: all at once"
+        default=None,
+        gt=0,
+        description="graphs per step on multi-graph data, or seed nodes per step (neighbour sampling) on one graph; "
+        "null: full batch",
     )
+    fanout: list[int] | None = Field(
+        default=None,
+        description="neighbour sampling: neighbours sampled per layer (len = model.layers, -1: all); "
+        "null with batch_size: all neighbours",
+    )
+    chunk_size: int = Field(
+        default=16384,
+        gt=0,
+        description="after sampled training, eval and embed run layer by layer over chunks of this many nodes",
+    )
+    amp: bool = Field(default=False, description="bf16 autocast for the forward pass (CUDA only)")
     objective: Literal["supervised", "unsupervised"] = Field(
         default="supervised", description="unsupervised: GraphSAGE's random-walk loss, no labels needed"
     )
@@ -141,6 +179,13 @@ class TrainConfig(Section):
     walks_per_node: int = Field(default=1, gt=0, description="unsupervised: walks started from every node")
     window: int = Field(default=2, gt=0, description="unsupervised: co-occurrence window on a walk")
     negatives: int = Field(default=1, gt=0, description="unsupervised: negatives per positive pair")
+
+    @field_validator("fanout")
+    @classmethod
+    def _fanout_values(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(count == 0 or count < -1 for count in value):
+            raise ValueError("fanout entries are neighbours per layer: positive, or -1 for all")
+        return value
 
 
 class OutputConfig(Section):
@@ -175,12 +220,28 @@ class Config(Section):
             raise ValueError("train.monitor: PPI is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss")
         if self.dataset.name in PLANETOID and self.train.monitor == "val_micro_f1":
             raise ValueError(f"train.monitor: {self.dataset.name} is single-label; use val_accuracy or val_loss")
-        if self.train.batch_size is not None and self.dataset.name != "PPI":
-            raise ValueError(
-                f"train.batch_size counts graphs per step on multi-graph data; {self.dataset.name} is one graph "
-                "(leave it null for full-batch training)"
-            )
+        self._sampling_fits()
         return self
+
+    def _sampling_fits(self) -> None:
+        """Neighbour sampling (batch_size on one graph) and the models and objectives it supports."""
+        train = self.train
+        if self.dataset.name == "PPI":  # batch_size counts graphs there
+            if train.fanout is not None:
+                raise ValueError("train.fanout: PPI trains on whole graphs (train.batch_size graphs per step); leave fanout null")
+            return
+        if train.fanout is not None and train.batch_size is None:
+            raise ValueError("train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)")
+        if train.fanout is not None and len(train.fanout) != self.model.layers:
+            raise ValueError(
+                f"train.fanout has {len(train.fanout)} entries; it needs one per layer (model.layers: {self.model.layers})"
+            )
+        if train.batch_size is None:
+            return
+        if self.model.arch == "cheb":
+            raise ValueError("train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage")
+        if train.objective == "unsupervised":
+            raise ValueError("train.batch_size: unsupervised training is full-batch; leave batch_size null")
 
 
 def check_device_syntax(device: str) -> None:
@@ -210,7 +271,7 @@ def _format_error(error: dict[str, Any]) -> str:
         hint = f" — did you mean {matches[0]}?" if matches else ""
         return f"{key}: unknown key{hint}"
     message = error["msg"].removeprefix("Value error, ")
-    if not key or isinstance(error["input"], dict):  # a cross-field check names its keys itself
+    if not key or isinstance(error["input"], (dict, BaseModel)):  # a cross-field check names its keys itself
         return message
     return f"{key}: {message} (got {error['input']!r})"
 
