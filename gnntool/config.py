@@ -206,6 +206,16 @@ class Config(Section):
         check_device_syntax(value)
         return value
 
+    @property
+    def neighbour_sampling(self) -> bool:
+        """Mini-batches of seed nodes with sampled neighbourhoods: batch_size on a one-graph dataset."""
+        return self.train.batch_size is not None and self.dataset.name != "PPI"
+
+    @property
+    def inference_chunk(self) -> int | None:
+        """Nodes per chunk of layer-wise inference (used after sampled training), else None."""
+        return self.train.chunk_size if self.neighbour_sampling else None
+
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> "Config":
         multilabel = self.dataset.name == "PPI"

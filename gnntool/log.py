@@ -17,6 +17,13 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def silence() -> None:
+    """Print nothing at all (the other ranks of a torchrun job: rank 0 reports for them)."""
+    global console
+    set_quiet(True)
+    console = Console(stderr=True, quiet=True)
+
+
 def info(message: str) -> None:
     if not _quiet:
         console.print(message, markup=False)

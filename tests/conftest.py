@@ -9,6 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from gnntool import log
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO / "data"
 
@@ -18,6 +20,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own GNNTOOL_* settings must not leak into the tests."""
     for var in ("GNNTOOL_DATA", "GNNTOOL_MIRROR", "GNNTOOL_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def loud_log():
+    """A test that ran `--quiet` must not silence the logs of the tests after it."""
+    yield
+    log.set_quiet(False)
 
 
 class TouchesFile:

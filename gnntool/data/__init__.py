@@ -15,6 +15,7 @@ from gnntool.data.dataset import GraphDataset
 from gnntool.data.planetoid import load_planetoid
 from gnntool.data.ppi import load_ppi
 from gnntool.data.splits import single_graph_dataset
+from gnntool.data.synthetic import load_synthetic
 from gnntool.data.usergraph import load_graph
 from gnntool.errors import UserError
 
@@ -31,6 +32,7 @@ DATASETS: dict[str, Callable[[DatasetConfig, int], GraphDataset]] = {
     "PubMed": planetoid,
     "PPI": load_ppi,
     "graph": load_graph,
+    "synthetic": load_synthetic,
 }
 
 

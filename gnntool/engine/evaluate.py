@@ -6,36 +6,48 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from gnntool.data import load_dataset
 from gnntool.data.dataset import SPLITS
 from gnntool.data.graphfile import read_graph
 from gnntool.engine.device import resolve_device
+from gnntool.engine.distributed import SINGLE, Ranks, sum_over_ranks
+from gnntool.engine.inference import infer
 from gnntool.engine.inputs import Part, Task, graph_tensors, task_tensors
-from gnntool.engine.metrics import metrics_of, summarise
+from gnntool.engine.metrics import metric_sums, metrics_from_sums, summarise
+from gnntool.models import GNN
 from gnntool.engine.saved import SavedModel, load_model, load_run_config, model_paths
 from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
 
 
-@torch.no_grad()
-def masked_outputs(model: nn.Module, parts: list[Part]) -> tuple[Tensor, Tensor]:
-    """Logits and labels of the masked nodes of every part, concatenated."""
-    logits = [model(part.graph.x, part.graph.ops)[part.mask] for part in parts]
-    labels = [part.graph.y[part.mask] for part in parts]
-    return torch.cat(logits), torch.cat(labels)
+def split_sums(
+    model: GNN, parts: list[Part], multilabel: bool, chunk_size: int | None, ranks: Ranks, outputs: dict[int, Tensor]
+) -> dict[str, Tensor]:
+    """The metric sums of a split's masked nodes, over all ranks (each scores every
+    `world`-th node). `outputs` caches each graph's logits, so splits sharing a graph
+    (transductive) share one inference pass."""
+    logits, labels = [], []
+    for part in parts:
+        if id(part.graph) not in outputs:
+            outputs[id(part.graph)] = infer(model, part.graph, chunk_size)
+        nodes = part.mask.nonzero().view(-1)[ranks.rank :: ranks.world]
+        logits.append(outputs[id(part.graph)][nodes])
+        labels.append(part.graph.y[nodes])
+    return sum_over_ranks(metric_sums(torch.cat(logits), torch.cat(labels), multilabel), ranks)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, task: Task, splits: tuple[str, ...] = SPLITS) -> dict[str, dict[str, float]]:
+def evaluate(
+    model: GNN, task: Task, splits: tuple[str, ...] = SPLITS, ranks: Ranks = SINGLE
+) -> dict[str, dict[str, float]]:
     """`{split: {metric: value}}` of the model in eval mode (no dropout, running statistics)."""
-    model.eval()
-    results = {}
-    for split in splits:
-        logits, y = masked_outputs(model, task.splits[split])
-        results[split] = metrics_of(logits, y, task.multilabel)
-    return results
+    outputs: dict[int, Tensor] = {}
+    return {
+        split: metrics_from_sums(split_sums(model, task.splits[split], task.multilabel, task.chunk_size, ranks, outputs))
+        for split in splits
+    }
 
 
 def evaluate_run(run_dir: Path, splits: tuple[str, ...]) -> dict[str, Any]:
@@ -45,7 +57,7 @@ def evaluate_run(run_dir: Path, splits: tuple[str, ...]) -> dict[str, Any]:
     runs = []
     for path in model_paths(run_dir):
         saved = load_model(path, device)
-        task = task_tensors(load_dataset(config.dataset, saved.seed), device)
+        task = task_tensors(load_dataset(config.dataset, saved.seed), device, config.inference_chunk)
         if saved.unsupervised:
             runs.append({"seed": saved.seed, **evaluate_unsupervised(saved.model, task, config.train, saved.seed, splits)})
         else:
@@ -68,7 +80,7 @@ def check_labels_fit(path: Path, y: Tensor, saved: SavedModel) -> None:
 
 def evaluate_graph(run_dir: Path, path: Path) -> dict[str, Any]:
     """Metrics of the run's model(s) on every node of an unseen labelled graph, as `{"graph": {...}}`."""
-    load_run_config(run_dir)  # a clear error if this is no run directory
+    chunk_size = load_run_config(run_dir).inference_chunk  # also a clear error if this is no run directory
     device = resolve_device("auto")
     saved_models = [load_model(model_path, device) for model_path in model_paths(run_dir)]
     if saved_models[0].unsupervised:
@@ -77,13 +89,12 @@ def evaluate_graph(run_dir: Path, path: Path) -> dict[str, Any]:
     if not graph_file.has_labels:
         raise UserError(f"{path}: has no labels (y, or labels.npy/csv); eval --graph needs them — embed it instead")
     check_labels_fit(path, graph_file.data.y, saved_models[0])
-    graph = graph_tensors(graph_file.data, device)
+    graph = graph_tensors(graph_file.data, device, sparse_features=chunk_size is None)
     part = Part(graph, torch.ones(graph.num_nodes, dtype=torch.bool, device=device))
     runs = []
     for saved in saved_models:
-        saved.model.eval()
-        logits, y = masked_outputs(saved.model, [part])
-        runs.append({"seed": saved.seed, "graph": metrics_of(logits, y, saved.multilabel)})
+        sums = split_sums(saved.model, [part], saved.multilabel, chunk_size, SINGLE, outputs={})
+        runs.append({"seed": saved.seed, "graph": metrics_from_sums(sums)})
     if len(runs) == 1:
         return {"graph": runs[0]["graph"]}
     return summarise(runs)

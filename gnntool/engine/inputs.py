@@ -38,19 +38,35 @@ class Part:
 
 
 @dataclass
+class Step:
+    """One optimisation step: features, structure (one graph, or one block per layer whose
+    targets shrink to the seed nodes) and the labels of the output rows the loss scores."""
+
+    x: Tensor
+    ops: GraphOps | list[GraphOps]
+    y: Tensor
+    rows: Tensor | None = None  # which output rows `y` labels; None: all of them, in order
+
+
+@dataclass
 class Task:
-    """Everything a run trains and scores on: per split, its parts; plus the task's shape."""
+    """Everything a run trains and scores on: per split, its parts; plus the task's shape.
+
+    `chunk_size` set means inference runs layer-wise over chunks of that many nodes (after
+    neighbour-sampled training, on graphs too large for one pass); features then stay dense.
+    """
 
     dataset: GraphDataset
     splits: dict[str, list[Part]]
     device: torch.device
     converted: dict[int, GraphTensors]  # id of a dataset graph → its tensors, each converted once
     full_train: Part | None = None  # all training graphs as one batch, built on first use
+    chunk_size: int | None = None
 
     def tensors(self, data: Data) -> GraphTensors:
         """`data` (a graph of the dataset) on the device; converted on first use only."""
         if id(data) not in self.converted:
-            self.converted[id(data)] = graph_tensors(data, self.device)
+            self.converted[id(data)] = graph_tensors(data, self.device, sparse_features=self.chunk_size is None)
         return self.converted[id(data)]
 
     @property
@@ -66,19 +82,24 @@ class Task:
         return self.dataset.multilabel
 
 
-def feature_tensor(x: Tensor) -> Tensor:
-    """Dense float features, stored as sparse CSR when mostly zeros."""
+def feature_tensor(x: Tensor, sparse: bool = True) -> Tensor:
+    """Float features, stored as sparse CSR when mostly zeros and `sparse` allows it."""
     x = x.to(torch.float)
+    if not sparse:
+        return x
     density = torch.count_nonzero(x).item() / max(1, x.numel())
     return x.to_sparse_csr() if density < SPARSE_DENSITY else x
 
 
-def graph_tensors(data: Data, device: torch.device) -> GraphTensors:
-    """Move one graph (or a `Batch` of graphs) to `device` and wrap its structure in `GraphOps`."""
+def graph_tensors(data: Data, device: torch.device, sparse_features: bool = True) -> GraphTensors:
+    """Move one graph (or a `Batch` of graphs) to `device` and wrap its structure in `GraphOps`.
+
+    Layer-wise inference gathers feature rows by index, which needs `sparse_features` False.
+    """
     batch = getattr(data, "batch", None)
     num_graphs = getattr(data, "num_graphs", None) if batch is not None else None
     return GraphTensors(
-        x=feature_tensor(data.x).to(device),
+        x=feature_tensor(data.x, sparse_features).to(device),
         y=data.y.to(device) if getattr(data, "y", None) is not None else None,
         ops=GraphOps(
             data.edge_index.to(device),
@@ -96,9 +117,9 @@ def batch_parts(graphs: list[Data], masks: list[Tensor], device: torch.device) -
     return Part(graph_tensors(Batch.from_data_list(graphs), device), torch.cat(masks).to(device))
 
 
-def task_tensors(dataset: GraphDataset, device: torch.device) -> Task:
+def task_tensors(dataset: GraphDataset, device: torch.device, chunk_size: int | None = None) -> Task:
     """Convert each distinct graph of the dataset once (transductive splits share one graph)."""
-    task = Task(dataset=dataset, splits={}, device=device, converted={})
+    task = Task(dataset=dataset, splits={}, device=device, converted={}, chunk_size=chunk_size)
     task.splits = {
         split: [Part(task.tensors(part.graph), part.mask.to(device)) for part in dataset.splits[split]]
         for split in SPLITS

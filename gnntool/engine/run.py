@@ -24,6 +24,14 @@ from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.data.dataset import SPLITS
 from gnntool.engine.device import resolve_device
+from gnntool.engine.distributed import (
+    SINGLE,
+    Ranks,
+    broadcast_from_main,
+    launched_by_torchrun,
+    local_device,
+    process_group,
+)
 from gnntool.engine.embed import dataset_embeddings
 from gnntool.engine.evaluate import evaluate
 from gnntool.engine.metrics import main_metric, summarise
@@ -87,19 +95,29 @@ def check_task(config: Config, task: Task) -> None:
         raise UserError("train.monitor: the labels are multi-label (a 0/1 matrix); use val_micro_f1 or val_loss")
 
 
-def train_one_seed(config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path) -> dict[str, Any]:
-    """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics."""
+def train_one_seed(
+    config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path, ranks: Ranks
+) -> dict[str, Any]:
+    """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics.
+
+    Under torchrun every rank trains and evaluates; rank 0 alone writes.
+    """
     metrics_path = seed_dir / METRICS
-    if seed_dir != run_dir and metrics_path.is_file():
+    done = broadcast_from_main(seed_dir != run_dir and metrics_path.is_file(), ranks)
+    if done:
         log.info(f"{label}: already finished")
-        return read_json(metrics_path)
+        return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
     unsupervised = config.train.objective == "unsupervised"
-    task = task_tensors(load_dataset(config.dataset, seed), device)
+    task = task_tensors(load_dataset(config.dataset, seed), device, config.inference_chunk)
     check_task(config, task)
-    result = fit(config, task, seed, seed_dir / CHECKPOINT, label)
+    result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks)
     metrics = (
-        evaluate_unsupervised(result.model, task, config.train, seed, SPLITS) if unsupervised else evaluate(result.model, task)
+        evaluate_unsupervised(result.model, task, config.train, seed, SPLITS)
+        if unsupervised
+        else evaluate(result.model, task, ranks=ranks)
     )
+    if not ranks.main:
+        return metrics
     write_csv(
         seed_dir / HISTORY,
         list(result.history[0]),
@@ -121,19 +139,52 @@ def train_one_seed(config: Config, seed: int, seed_dir: Path, device: torch.devi
 
 
 def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bool) -> Path:
-    """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`."""
+    """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`.
+
+    Under torchrun, one process per rank trains with DDP (see `gnntool.engine.distributed`).
+    """
     device = resolve_device(config.device)
-    if not prepare_run_dir(run_dir, config, resume, force):
+    if not launched_by_torchrun():
+        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE)
+    if not config.neighbour_sampling:
+        raise UserError(
+            "torchrun: multi-process training shares out the seed nodes of neighbour-sampled mini-batches; "
+            "set train.batch_size (seed nodes per step) and train.fanout, or run full-batch training without torchrun"
+        )
+    device = local_device(device)
+    with process_group(device) as ranks:
+        if not ranks.main:
+            log.silence()  # rank 0 speaks for all
+        return train_ranks(config, run_dir, seeds, resume, force, device, ranks)
+
+
+def train_ranks(
+    config: Config, run_dir: Path, seeds: int, resume: bool, force: bool, device: torch.device, ranks: Ranks
+) -> Path:
+    """`train_run` on this rank: rank 0 prepares and writes the run directory, every rank trains."""
+    outcome: str | bool | None = None
+    if ranks.main:
+        try:
+            outcome = prepare_run_dir(run_dir, config, resume, force)
+        except UserError as error:
+            outcome = str(error)
+    outcome = broadcast_from_main(outcome, ranks)  # so that no rank waits on one that has failed
+    if isinstance(outcome, str):
+        raise UserError(outcome)
+    if not outcome:
         return run_dir
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     seed_list = list(range(config.seed, config.seed + seeds))
-    log.info(f"training {config.model.arch} on {config.dataset.name} ({device}) into {run_dir}")
+    processes = f", {ranks.world} processes" if ranks.distributed else ""
+    log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
     runs = []
     for index, seed in enumerate(seed_list):
         seed_dir = run_dir / f"seed-{seed}" if seeds > 1 else run_dir
         label = f"seed {seed}" if seeds > 1 else "train"
-        runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir))
+        runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks))
+    if not ranks.main:
+        return run_dir
 
     final = summarise([{"seed": seed, **run} for seed, run in zip(seed_list, runs)]) if seeds > 1 else runs[0]
     write_json(
@@ -145,6 +196,7 @@ def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bo
             "python": platform.python_version(),
             "command": sys.argv,
             "device": str(device),
+            "processes": ranks.world,
             "seeds": seed_list,
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -11,21 +11,25 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from gnntool import log
 from gnntool.config import Config
+from gnntool.engine.distributed import SINGLE, Ranks, any_rank, mean_over_ranks
 from gnntool.engine.evaluate import evaluate
+from gnntool.engine.inputs import Part, Step, Task, batch_parts
 from gnntool.engine.metrics import loss_fn
-from gnntool.engine.inputs import Part, Task, batch_parts
+from gnntool.engine.sampled import SampledSteps
 from gnntool.engine.unsupervised import pair_loss, split_pairs, unsupervised_epoch
-from gnntool.errors import Interrupted
+from gnntool.errors import Interrupted, UserError
 from gnntool.models import GNN, build_model
 from gnntool.outputs import load_torch, save_torch
 
@@ -129,7 +133,7 @@ def load_checkpoint(path: Path, model: GNN, optimizer: torch.optim.Optimizer) ->
 
 
 def training_batches(task: Task, batch_size: int | None) -> Iterator[Part]:
-    """The epoch's steps: every training graph at once (full batch, converted once and kept), or
+    """The epoch's parts: every training graph at once (full batch, converted once and kept), or
     `batch_size` graphs per step in a fresh order each epoch (drawn from the seeded global RNG)."""
     parts = task.splits["train"]
     if batch_size is None or len(parts) <= batch_size:
@@ -153,17 +157,37 @@ def full_training_batch(task: Task) -> Part:
     return task.full_train
 
 
-def train_epoch(model: GNN, optimizer: torch.optim.Optimizer, task: Task, batch_size: int | None) -> float:
-    """One pass over the training graphs; returns the mean loss of its steps."""
+def graph_steps(task: Task, batch_size: int | None) -> Iterator[Step]:
+    """Whole-graph training steps: each scores the masked nodes of its part."""
+    for part in training_batches(task, batch_size):
+        yield Step(x=part.graph.x, ops=part.graph.ops, y=part.graph.y[part.mask], rows=part.mask)
+
+
+def mixed_precision(amp: bool, device: torch.device) -> AbstractContextManager[Any]:
+    """bf16 autocast on CUDA when `amp`; plain float32 otherwise."""
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def train_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, steps: Iterable[Step], multilabel: bool, amp: bool = False
+) -> float:
+    """One pass over the epoch's steps; returns the mean loss of its steps."""
     model.train()
     losses = []
-    for part in training_batches(task, batch_size):
+    for step in steps:
         optimizer.zero_grad(set_to_none=True)
-        logits = model(part.graph.x, part.graph.ops)
-        loss = loss_fn(logits[part.mask], part.graph.y[part.mask], task.multilabel)
+        with mixed_precision(amp, step.x.device):
+            logits = model(step.x, step.ops)
+        if step.rows is not None:
+            logits = logits[step.rows]
+        loss = loss_fn(logits.float(), step.y, multilabel)  # the loss in float32 under autocast too
         loss.backward()
         optimizer.step()
         losses.append(loss.detach())
+    if not losses:
+        raise UserError("no training step this epoch: fewer training nodes than processes")
     return torch.stack(losses).mean().item()
 
 
@@ -172,10 +196,11 @@ def output_width(config: Config, task: Task) -> int:
     return config.model.hidden if config.train.objective == "unsupervised" else task.num_classes
 
 
-def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str) -> FitResult:
+def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ranks: Ranks = SINGLE) -> FitResult:
     """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
 
-    Raises `Interrupted` after saving `checkpoint` when Ctrl-C arrives.
+    Under torchrun every rank runs this with the same arguments; rank 0 alone saves. Raises
+    `Interrupted` after saving `checkpoint` when Ctrl-C arrives (on any rank).
     """
     device = task.device
     unsupervised = config.train.objective == "unsupervised"
@@ -187,6 +212,15 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str) -> 
         log.info(f"{label}: resuming from {checkpoint} after epoch {state.epoch}")
     else:
         state = TrainState()
+    trained: nn.Module = model
+    if ranks.distributed:
+        # Same initial weights everywhere (DDP also broadcasts rank 0's); then each rank draws
+        # its own neighbour samples and dropout masks.
+        trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        torch.manual_seed(seed + 7919 * ranks.rank)
+    sampled = SampledSteps(config, task, ranks) if config.neighbour_sampling else None
+    if config.train.amp and device.type != "cuda":
+        log.warn("train.amp: bf16 autocast runs on CUDA only; training in float32 on the CPU")
 
     monitor = config.train.monitor
     val_pairs = split_pairs(task, config.train, seed)["val"] if unsupervised else None
@@ -197,8 +231,10 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str) -> 
                 loss = unsupervised_epoch(model, optimizer, task, config.train)
                 val = {"loss": pair_loss(model, task.splits["val"][0], val_pairs)}
             else:
-                loss = train_epoch(model, optimizer, task, config.train.batch_size)
-                val = evaluate(model, task, ("val",))["val"]
+                steps = sampled.steps(state.epoch) if sampled else graph_steps(task, config.train.batch_size)
+                loss = train_epoch(trained, optimizer, steps, task.multilabel, config.train.amp)
+                loss = mean_over_ranks(loss, ranks, device)
+                val = evaluate(model, task, ("val",), ranks)["val"]
             state.epoch += 1
             state.history.append(
                 {
@@ -214,8 +250,9 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str) -> 
                 state.best_score, state.best_epoch = current, state.epoch
                 state.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             progress.update(state.epoch, loss, val[monitor.removeprefix("val_")])
-            if stop.requested:
-                save_checkpoint(checkpoint, config, model, optimizer, state, device)
+            if any_rank(stop.requested, ranks, device):
+                if ranks.main:
+                    save_checkpoint(checkpoint, config, model, optimizer, state, device)
                 raise Interrupted(checkpoint)
 
     if state.epoch < config.train.epochs:

@@ -6,6 +6,8 @@ the normalisation layers between convs and the embedding read-out live here, onc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -38,6 +40,24 @@ def linear(layer: nn.Linear, x: Tensor) -> Tensor:
     return layer(x)
 
 
+def aggregate_linear(adjacency: Tensor, layer: nn.Linear, x: Tensor) -> Tensor:
+    """``layer(adjacency @ x)`` for a `targets × nodes` aggregation operator, in the cheaper order.
+
+    Projecting first costs ``nodes·in·out + edges·out``, aggregating first ``edges·in +
+    targets·in·out``: on a whole graph that means projecting first whenever the layer narrows the
+    features, while a block with far more sources than targets (layer-wise inference) aggregates
+    first. A sparse `x` is always projected first. Exact for a bias-free `layer`, and for a biased
+    one when every row of `adjacency` sums to one.
+    """
+    targets, nodes = adjacency.shape
+    edges = adjacency.values().numel()
+    project_cost = nodes * layer.in_features * layer.out_features + edges * layer.out_features
+    aggregate_cost = edges * layer.in_features + targets * layer.in_features * layer.out_features
+    if x.layout == torch.sparse_csr or project_cost < aggregate_cost:
+        return adjacency @ linear(layer, x)
+    return layer(adjacency @ x)
+
+
 class GNN(nn.Module):
     """A stack of message-passing layers.
 
@@ -66,15 +86,24 @@ class GNN(nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def embed(self, x: Tensor, ops: GraphOps) -> Tensor:
-        """The hidden representation entering the last layer."""
-        for conv, norm in zip(self.convs[:-1], self.norms):
-            x = conv(dropout_features(x, self.dropout, self.training), ops)
-            x = F.relu(norm(x, ops.batch, ops.num_graphs))
-            if self.l2_normalize:
-                x = F.normalize(x, p=2.0, dim=-1)
+    def activate(self, index: int, x: Tensor, ops: GraphOps) -> Tensor:
+        """What follows hidden conv `index`: its norm, ReLU and optional L2 normalisation."""
+        x = F.relu(self.norms[index](x, ops.batch[: x.size(0)], ops.num_graphs))
+        return F.normalize(x, p=2.0, dim=-1) if self.l2_normalize else x
+
+    def embed(self, x: Tensor, ops: GraphOps | Sequence[GraphOps]) -> Tensor:
+        """The hidden representation entering the last layer.
+
+        `ops` is one graph for every layer, or one block per layer whose targets are the next
+        block's nodes (a sampled mini-batch trimmed to each layer's receptive field).
+        """
+        for index, conv in enumerate(self.convs[:-1]):
+            layer_ops = ops if isinstance(ops, GraphOps) else ops[index]
+            x = conv(dropout_features(x, self.dropout, self.training), layer_ops)
+            x = self.activate(index, x, layer_ops)
         return x
 
-    def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
+    def forward(self, x: Tensor, ops: GraphOps | Sequence[GraphOps]) -> Tensor:
         hidden = self.embed(x, ops)
-        return self.convs[-1](dropout_features(hidden, self.dropout, self.training), ops)
+        last_ops = ops if isinstance(ops, GraphOps) else ops[-1]
+        return self.convs[-1](dropout_features(hidden, self.dropout, self.training), last_ops)

@@ -6,15 +6,15 @@ import torch
 from torch import Tensor, nn
 
 from gnntool.config import ModelConfig
-from gnntool.models.base import linear
+from gnntool.models.base import aggregate_linear
 from gnntool.models.graph_ops import GraphOps
 
 
 class GCNConv(nn.Module):
     r"""H' = Â H W + b, with Â = D~^{-1/2} (A + I) D~^{-1/2} computed once per graph.
 
-    H W is formed first: the hidden width is far smaller than the input width, so the sparse
-    product with Â then touches narrow rows only.
+    H W is formed first when the layer narrows the features, so that the sparse product with Â
+    touches narrow rows only (see `aggregate_linear`).
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
@@ -30,7 +30,7 @@ class GCNConv(nn.Module):
         nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
-        return torch.sparse.mm(ops.gcn_adjacency, linear(self.lin, x)) + self.bias
+        return aggregate_linear(ops.gcn_adjacency, self.lin, x) + self.bias
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"

@@ -17,11 +17,9 @@ from torch import Tensor
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 
-def sparse_csr(row: Tensor, col: Tensor, value: Tensor, num_nodes: int) -> Tensor:
-    """A `num_nodes × num_nodes` CSR matrix with `value` at (row, col); duplicates are summed."""
-    matrix = torch.sparse_coo_tensor(
-        torch.stack([row, col]), value, (num_nodes, num_nodes), check_invariants=False
-    ).coalesce()
+def sparse_csr(row: Tensor, col: Tensor, value: Tensor, shape: tuple[int, int]) -> Tensor:
+    """A CSR matrix of `shape` with `value` at (row, col); duplicates are summed."""
+    matrix = torch.sparse_coo_tensor(torch.stack([row, col]), value, shape, check_invariants=False).coalesce()
     return matrix.to_sparse_csr()
 
 
@@ -33,6 +31,13 @@ class GraphOps:
     zeros for a single graph) so that normalisation layers can take per-graph statistics.
     Self-loops and duplicate edges in `edge_index` are dropped: every operator defines its own
     treatment of the node itself.
+
+    A *block* computes outputs for part of the nodes only (layer-wise inference over chunks, or
+    the shrinking receptive field of a sampled mini-batch): the first `num_targets` nodes are the
+    targets, every edge points into one of them, operators are `num_targets × num_nodes` and a
+    layer returns `num_targets` rows. `degree` then gives every node's in-degree in the whole
+    graph, for operators that weigh an edge by its source's degree (GCN), and `node_ids` the
+    nodes' ids in the whole graph, for anything that must not depend on how nodes were chunked.
     """
 
     def __init__(
@@ -41,6 +46,9 @@ class GraphOps:
         num_nodes: int,
         batch: Tensor | None = None,
         num_graphs: int | None = None,
+        num_targets: int | None = None,
+        degree: Tensor | None = None,
+        node_ids: Tensor | None = None,
     ) -> None:
         source, target = edge_index
         keep = source != target
@@ -48,13 +56,31 @@ class GraphOps:
         self.source = key % num_nodes
         self.target = key // num_nodes
         self.num_nodes = num_nodes
+        self.num_targets = num_nodes if num_targets is None else num_targets
         device = edge_index.device
         self.batch = batch if batch is not None else torch.zeros(num_nodes, dtype=torch.long, device=device)
         self.num_graphs = num_graphs if num_graphs is not None else int(self.batch.max()) + 1 if num_nodes else 0
+        self._degree = degree
+        self.node_ids = node_ids if node_ids is not None else torch.arange(num_nodes, device=device)
+        self._blocks: dict[int, list[tuple[Tensor, GraphOps]]] = {}
 
     @property
     def device(self) -> torch.device:
         return self.source.device
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(targets, nodes): the shape of every aggregation operator."""
+        return self.num_targets, self.num_nodes
+
+    def targets(self, x: Tensor) -> Tensor:
+        """The rows of per-node features `x` that belong to the targets."""
+        return x if self.num_targets == x.size(0) else x[: self.num_targets]
+
+    @property
+    def degree(self) -> Tensor:
+        """In-degree of every node in the whole graph (in this edge set unless given)."""
+        return self._degree if self._degree is not None else self.in_degree
 
     @cached_property
     def in_degree(self) -> Tensor:
@@ -71,24 +97,58 @@ class GraphOps:
     @cached_property
     def gcn_adjacency(self) -> Tensor:
         """Â = D~^{-1/2} (A + I) D~^{-1/2} (Kipf & Welling's renormalisation trick), sparse CSR."""
-        loops = torch.arange(self.num_nodes, device=self.device)
+        loops = torch.arange(self.num_targets, device=self.device)
         row = torch.cat([self.target, loops])
         col = torch.cat([self.source, loops])
-        deg_inv_sqrt = (self.in_degree + 1).to(torch.float).rsqrt()
+        deg_inv_sqrt = (self.degree + 1).to(torch.float).rsqrt()
         value = deg_inv_sqrt[row] * deg_inv_sqrt[col]
-        return sparse_csr(row, col, value, self.num_nodes)
+        return sparse_csr(row, col, value, self.shape)
 
     @cached_property
     def mean_adjacency(self) -> Tensor:
         """Row-normalised A: (M h)_v is the mean of v's in-neighbours' h; zero without neighbours."""
         value = 1.0 / self.in_degree[self.target].to(torch.float)
-        return sparse_csr(self.target, self.source, value, self.num_nodes)
+        return sparse_csr(self.target, self.source, value, self.shape)
 
     @cached_property
     def gcn_mean_adjacency(self) -> Tensor:
         """(M h)_v = mean of {h_v} ∪ {h_u : u ∈ N(v)} (GraphSAGE's gcn aggregator), sparse CSR."""
-        loops = torch.arange(self.num_nodes, device=self.device)
+        loops = torch.arange(self.num_targets, device=self.device)
         row = torch.cat([self.target, loops])
         col = torch.cat([self.source, loops])
         value = 1.0 / (self.in_degree[row] + 1).to(torch.float)
-        return sparse_csr(row, col, value, self.num_nodes)
+        return sparse_csr(row, col, value, self.shape)
+
+    def blocks(self, chunk_size: int) -> list[tuple[Tensor, "GraphOps"]]:
+        """The graph cut into blocks of `chunk_size` consecutive target nodes, for layer-wise
+        inference; built once per chunk size and cached.
+
+        Each block is ``(nodes, ops)``: `nodes` are indices into this graph, the chunk's nodes
+        first, then their in-neighbours outside the chunk; `ops` holds every edge into the chunk,
+        so a layer applied to ``h[nodes]`` gives exactly the chunk's rows of the whole-graph layer.
+        """
+        if chunk_size not in self._blocks:
+            self._blocks[chunk_size] = [
+                self._block(start, min(start + chunk_size, self.num_nodes))
+                for start in range(0, self.num_nodes, chunk_size)
+            ]
+        return self._blocks[chunk_size]
+
+    def _block(self, start: int, end: int) -> tuple[Tensor, "GraphOps"]:
+        low, high = int(self.rowptr[start]), int(self.rowptr[end])  # the chunk's edges are contiguous
+        source, target = self.source[low:high], self.target[low:high] - start
+        inside = (source >= start) & (source < end)
+        outside, outside_local = torch.unique(source[~inside], return_inverse=True)
+        local_source = torch.where(inside, source - start, 0)
+        local_source[~inside] = outside_local + (end - start)
+        nodes = torch.cat([torch.arange(start, end, device=self.device), outside])
+        ops = GraphOps(
+            torch.stack([local_source, target]),
+            nodes.numel(),
+            batch=self.batch[nodes],
+            num_graphs=self.num_graphs,
+            num_targets=end - start,
+            degree=self.degree[nodes],
+            node_ids=self.node_ids[nodes],
+        )
+        return nodes, ops

@@ -4,8 +4,9 @@ Every layer computes ``h_v' = W a_v + B h_v + b`` (methods.md 7.14.11; one bias)
 aggregator, which has a single weight matrix and no separate self term. ``a_v`` aggregates the
 in-neighbours of ``v`` (``ops.target`` receives from ``ops.source``) and is a zero vector for a node
 without neighbours. ``x`` may be dense or sparse CSR; linear maps of ``x`` go through
-:func:`gnntool.models.base.linear`, and a linear map is applied before a mean aggregation whenever
-that makes the aggregated features narrower (mean aggregation commutes with a linear map).
+:func:`gnntool.models.base.linear`, and a mean aggregation and the linear map after it run in the
+cheaper order (:func:`gnntool.models.base.aggregate_linear`; they commute). On a block
+(`GraphOps.num_targets` < nodes) a layer returns the targets' rows only.
 """
 
 from __future__ import annotations
@@ -16,19 +17,8 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from gnntool.config import ModelConfig
-from gnntool.models.base import linear
+from gnntool.models.base import aggregate_linear, linear
 from gnntool.models.graph_ops import GraphOps
-
-
-def _mean_then_linear(adjacency: Tensor, layer: nn.Linear, x: Tensor) -> Tensor:
-    """``layer(adjacency @ x)``, projecting first when ``x`` is sparse or wider than the output.
-
-    Exact for a bias-free ``layer``, and for a biased one when every row of ``adjacency`` sums to
-    one (the gcn aggregator's, self included).
-    """
-    if x.layout == torch.sparse_csr or layer.in_features > layer.out_features:
-        return adjacency @ linear(layer, x)
-    return layer(adjacency @ x)
 
 
 class SAGEMeanConv(nn.Module):
@@ -52,8 +42,8 @@ class SAGEMeanConv(nn.Module):
         self.lin_root.reset_parameters()
 
     def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
-        neighbour = _mean_then_linear(ops.mean_adjacency, self.lin_neighbour, x)
-        return neighbour + linear(self.lin_root, x)
+        neighbour = aggregate_linear(ops.mean_adjacency, self.lin_neighbour, x)
+        return neighbour + linear(self.lin_root, ops.targets(x))
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr=mean)"
@@ -79,7 +69,7 @@ class SAGEGCNConv(nn.Module):
 
     def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
         # Every row of gcn_mean_adjacency sums to one, so the bias commutes with the mean too.
-        return _mean_then_linear(ops.gcn_mean_adjacency, self.lin, x)
+        return aggregate_linear(ops.gcn_mean_adjacency, self.lin, x)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr=gcn)"
@@ -98,8 +88,9 @@ class SAGELSTMConv(nn.Module):
     (a low-rank factorisation of the LSTM's input weights). :math:`\mathbf{a}_v` is the hidden state
     after ``v``'s own last neighbour, zero for a node without neighbours: nodes are grouped by
     in-degree and each group runs as one unpadded batch. In training, :math:`\pi` is drawn afresh
-    each forward from the global RNG; in evaluation it comes from a private generator seeded with
-    ``seed``, so inference repeats exactly.
+    each forward from the global RNG; in evaluation every neighbourhood is ordered by a
+    pseudo-random priority of the nodes' ids fixed by ``seed``, so inference repeats exactly and
+    does not depend on how the graph was chunked.
     """
 
     def __init__(
@@ -124,18 +115,19 @@ class SAGELSTMConv(nn.Module):
 
     def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
         projected = linear(self.proj, x)
-        generator = None
-        if not self.training:
-            generator = torch.Generator(device=ops.device).manual_seed(self.seed)
+        if self.training:
+            order = torch.randperm(ops.source.numel(), device=ops.device)
+        else:
+            order = torch.argsort(seeded_priority(ops.node_ids[ops.source], self.seed), stable=True)
         nodes, states = [], []
-        for group, sequences in neighbour_sequences(ops, generator):
+        for group, sequences in neighbour_sequences(ops, order):
             _, (hidden, _) = self.lstm(projected[sequences])  # (degree, group size, width) in
             nodes.append(group)
             states.append(hidden[-1])
-        aggregated = projected.new_zeros(ops.num_nodes, self.hidden_channels)
+        aggregated = projected.new_zeros(ops.num_targets, self.hidden_channels)
         if nodes:
             aggregated = aggregated.index_copy(0, torch.cat(nodes), torch.cat(states))
-        return self.lin_neighbour(aggregated) + linear(self.lin_root, x)
+        return self.lin_neighbour(aggregated) + linear(self.lin_root, ops.targets(x))
 
     def __repr__(self) -> str:
         return (
@@ -144,23 +136,30 @@ class SAGELSTMConv(nn.Module):
         )
 
 
-def neighbour_sequences(
-    ops: GraphOps, generator: torch.Generator | None = None
-) -> list[tuple[Tensor, Tensor]]:
-    """Every node's in-neighbours in a uniformly random order, grouped by in-degree.
+def seeded_priority(node_ids: Tensor, seed: int) -> Tensor:
+    """A pseudo-random priority per node id, fixed by `seed`: two rounds of an affine map modulo
+    the prime 2^31 - 1 (a bijection there; int64 products stay below 2^62, so nothing overflows)."""
+    prime = 2**31 - 1
+    key = node_ids % prime
+    for multiplier, increment in ((48271, 12345 + seed), (69621, 2 * seed + 1)):
+        key = (key * multiplier + increment) % prime
+    return key
+
+
+def neighbour_sequences(ops: GraphOps, order: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """Every target's in-neighbours in the order `order` (a permutation of the edges) puts them,
+    grouped by in-degree.
 
     One ``(nodes, sequences)`` pair per distinct positive in-degree ``d``: ``sequences[t, i]`` is
-    the ``t``-th neighbour of ``nodes[i]`` (a ``d × len(nodes)`` time-major index tensor). The
-    orders are drawn with ``generator`` (the global RNG when None); nodes without neighbours are
-    left out. Runs one LSTM call per distinct degree (37 on Cora) with no padding, so the final
-    hidden state of each sequence is the one after that node's own last neighbour.
+    the ``t``-th neighbour of ``nodes[i]`` (a ``d × len(nodes)`` time-major index tensor); nodes
+    without neighbours are left out. A random `order` gives every node a uniformly random order
+    of its neighbours. Runs one LSTM call per distinct degree (37 on Cora) with no padding, so
+    the final hidden state of each sequence is the one after that node's own last neighbour.
     """
-    num_edges = ops.source.numel()
-    # Shuffle the edges, then group them by target (stable sort): a random order within each node.
-    perm = torch.randperm(num_edges, generator=generator, device=ops.device)
-    perm = perm[torch.sort(ops.target[perm], stable=True).indices]
-    source = ops.source[perm]  # the in-neighbours of v are source[rowptr[v]:rowptr[v + 1]]
-    degrees, by_degree = torch.sort(ops.in_degree, stable=True)
+    # Group the ordered edges by target (stable sort): `order`'s order within each node.
+    order = order[torch.sort(ops.target[order], stable=True).indices]
+    source = ops.source[order]  # the in-neighbours of v are source[rowptr[v]:rowptr[v + 1]]
+    degrees, by_degree = torch.sort(ops.in_degree[: ops.num_targets], stable=True)
     values, counts = torch.unique_consecutive(degrees, return_counts=True)
     groups = []
     for degree, group in zip(values.tolist(), torch.split(by_degree, counts.tolist())):
@@ -207,8 +206,8 @@ class SAGEPoolConv(nn.Module):
         if self.reduce == "mean":
             aggregated = ops.mean_adjacency @ pooled
         else:
-            aggregated = scatter(pooled[ops.source], ops.target, 0, dim_size=ops.num_nodes, reduce="max")
-        return self.lin_neighbour(aggregated) + linear(self.lin_root, x)
+            aggregated = scatter(pooled[ops.source], ops.target, 0, dim_size=ops.num_targets, reduce="max")
+        return self.lin_neighbour(aggregated) + linear(self.lin_root, ops.targets(x))
 
     def __repr__(self) -> str:
         return (

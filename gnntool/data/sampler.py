@@ -1,0 +1,180 @@
+"""Uniform neighbour sampling in plain torch, behind PyG's sampler and loader interfaces.
+
+PyG's `NeighborSampler` needs pyg-lib (or torch-sparse). `UniformNeighborSampler` does the same
+homogeneous, directed, non-disjoint sampling with vectorised torch ops, on the device its CSR
+lives on, and returns what PyG's sampler returns, so `NodeLoader` batches look like
+`NeighborLoader` batches.
+
+Hop k takes, for every node first reached at hop k-1 (the seeds for k = 1), a uniformly random
+subset of min(deg, fanout[k]) of its in-neighbours, without replacement: every subset of that
+size is equally likely. The subset comes from Floyd's algorithm (the one pyg-lib uses), run for
+all nodes at once: step j = 0..k-1 draws t uniformly from [0, d-k+j] and takes t, or d-k+j if t
+was taken already. Its cost is O(k²) per node whatever the degree, with no sort and no retry loop.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch_geometric.typing
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.loader import NodeLoader
+from torch_geometric.sampler import BaseSampler, EdgeSamplerInput, NodeSamplerInput, SamplerOutput
+
+__all__ = ["UniformNeighborSampler", "neighbor_loader", "neighbor_sampler"]
+
+# Marks a node that is not (yet) in the batch; the largest int64 so that `amin` keeps any real value.
+_UNSEEN = torch.iinfo(torch.int64).max
+
+
+def floyd_sample(degree: Tensor, k: int) -> Tensor:
+    """`(len(degree), k)` offsets, row i a uniform random k-subset of [0, degree[i]) (needs degree ≥ k).
+
+    Floyd's algorithm: after step j the row holds a uniform (j+1)-subset of [0, d-k+j]. Step j's
+    draw t ∈ [0, d-k+j] is `r mod (d-k+j+1)` for r uniform on [0, 2^62): off uniform by less than
+    (d-k+j+1) / 2^62.
+    """
+    upper = degree[:, None] - k + torch.arange(k, device=degree.device)  # step j draws from [0, upper]
+    draw = torch.randint(0, 2**62, upper.shape, device=degree.device) % (upper + 1)
+    for j in range(1, k):
+        taken = (draw[:, :j] == draw[:, j, None]).any(1)
+        draw[:, j] = torch.where(taken, upper[:, j], draw[:, j])
+    return draw
+
+
+class UniformNeighborSampler(BaseSampler):
+    """PyG's homogeneous, directed `NeighborSampler` (without replacement) in torch alone.
+
+    `rowptr`, `col`: CSR over targets, the in-neighbours of v being `col[rowptr[v]:rowptr[v+1]]`
+    (`GraphOps.rowptr`, `GraphOps.source`: held, not copied). `fanout[k]` neighbours per node at
+    hop k+1, -1 for all. `edge_id` maps a CSR position to the id that `SamplerOutput.edge` reports
+    (default: the position itself); give it when the loader's data holds edge attributes, whose
+    rows `filter_data` selects by that id. Sampling runs where `rowptr` lives, on that device's
+    global RNG (`torch.manual_seed` fixes it). Not thread-safe: a call uses a per-sampler buffer.
+
+    The output is pyg-lib's: `node` holds the seeds (input order), then the nodes first reached
+    at hop 1, hop 2, ..., each hop in order of first appearance; edge i carries a message from
+    `row[i]` (the sampled neighbour) to `col[i]` (the node it was sampled for), edges grouped
+    by hop, then by `col`. A seed that occurs several times keeps every slot, and each slot gets
+    its own sample (as in pyg-lib, which keeps every slot too); a node reached later maps to the
+    seed's first slot. (pyg-lib numbers nodes after a duplicated seed one slot short, so that
+    some of its edges point at the wrong node; here the ids stay consistent.)
+    """
+
+    def __init__(self, rowptr: Tensor, col: Tensor, fanout: list[int], edge_id: Tensor | None = None) -> None:
+        self.rowptr = rowptr
+        self.col = col
+        self.fanout = list(fanout)
+        self.edge_id = edge_id
+        self.num_nodes = rowptr.numel() - 1
+        self._local: Tensor | None = None  # global id -> local id within the batch being sampled
+
+    @property
+    def device(self) -> torch.device:
+        return self.rowptr.device
+
+    def sample_from_nodes(self, index: NodeSamplerInput, **kwargs) -> SamplerOutput:
+        seeds = index.node.to(self.device, torch.long)
+        if self._local is None:
+            self._local = torch.full((self.num_nodes,), _UNSEEN, dtype=torch.long, device=self.device)
+        try:
+            node, row, col, edge, num_nodes, num_edges = self._sample(seeds, self._local)
+        except BaseException:
+            self._local = None  # possibly left dirty: the next call starts a clean one
+            raise
+        self._local[node] = _UNSEEN  # undo only this batch's writes: O(batch), not O(num_nodes)
+        return SamplerOutput(
+            node=node,
+            row=row,
+            col=col,
+            edge=edge,
+            num_sampled_nodes=num_nodes,
+            num_sampled_edges=num_edges,
+            metadata=(index.input_id, index.time),
+        )
+
+    def _sample(self, seeds: Tensor, local: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, list[int], list[int]]:
+        device = self.device
+        positions = torch.arange(seeds.numel(), device=device)
+        local.scatter_reduce_(0, seeds, positions, "amin")  # a duplicated seed maps to its first slot
+        nodes, rows, cols, edges = [seeds], [], [], []
+        num_nodes, num_edges = [seeds.numel()], []
+        begin = 0
+        frontier = seeds
+        for k in self.fanout:
+            target, pos = self._hop(frontier, k)
+            neighbour = self.col[pos].long()
+            # New nodes in order of first appearance: `amin` leaves in each unseen neighbour's
+            # entry the first edge that reaches it (a temporary value, replaced below).
+            unseen = (local[neighbour] == _UNSEEN).nonzero().view(-1)
+            candidate = neighbour[unseen]
+            local.scatter_reduce_(0, candidate, unseen, "amin")
+            fresh = candidate[local[candidate] == unseen]
+            end = begin + frontier.numel()
+            local[fresh] = end + torch.arange(fresh.numel(), device=device)
+            nodes.append(fresh)
+            rows.append(local[neighbour])
+            cols.append(target + begin)
+            edges.append(pos if self.edge_id is None else self.edge_id[pos])
+            num_nodes.append(fresh.numel())
+            num_edges.append(pos.numel())
+            begin, frontier = end, fresh
+        return torch.cat(nodes), *self._cat(rows, cols, edges), num_nodes, num_edges
+
+    def _cat(self, *parts: list[Tensor]) -> tuple[Tensor, ...]:
+        return tuple(torch.cat(p) if p else torch.empty(0, dtype=torch.long, device=self.device) for p in parts)
+
+    def _hop(self, frontier: Tensor, k: int) -> tuple[Tensor, Tensor]:
+        """The sampled edges into `frontier` (global ids), as (index into frontier, CSR position).
+
+        Edges come grouped by frontier node, in frontier order (the order pyg-lib emits them).
+        """
+        device = self.device
+        start = self.rowptr[frontier]
+        degree = self.rowptr[frontier + 1] - start
+        count = degree if k < 0 else degree.clamp(max=k)
+        first = torch.cumsum(count, 0) - count  # where each node's edges start in the output
+        total = int(count.sum())
+        target = torch.repeat_interleave(torch.arange(frontier.numel(), device=device), count, output_size=total)
+        offset = torch.arange(total, device=device) - first[target]  # take-all: offsets 0..deg-1
+        if k >= 0:
+            sampled = (degree > k).nonzero().view(-1)
+            if sampled.numel():
+                slots = first[sampled, None] + torch.arange(k, device=device)
+                offset[slots.view(-1)] = floyd_sample(degree[sampled], k).view(-1)
+        return target, start[target] + offset
+
+    def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling=None) -> SamplerOutput:
+        raise NotImplementedError(f"{type(self).__name__} samples from nodes only")
+
+
+def neighbor_sampler(data: Data, rowptr: Tensor, col: Tensor, fanout: list[int]) -> BaseSampler:
+    """PyG's `NeighborSampler` over `data.edge_index` when pyg-lib is installed, else ours over
+    the CSR `(rowptr, col)` (which may differ from `data.edge_index` by self-loops and duplicates)."""
+    if torch_geometric.typing.WITH_PYG_LIB:
+        from torch_geometric.sampler import NeighborSampler
+
+        return NeighborSampler(data, num_neighbors=fanout)
+    return UniformNeighborSampler(rowptr, col, fanout)
+
+
+def neighbor_loader(data: Data, sampler: BaseSampler, input_nodes: Tensor, batch_size: int, shuffle: bool) -> NodeLoader:
+    """Mini-batches of `input_nodes` (ids or a mask) as `NeighborLoader` yields them.
+
+    A batch holds `data`'s node attributes at `n_id`, `edge_index` (local, row → col), `n_id`,
+    `e_id`, `batch_size`, `num_sampled_nodes`, `num_sampled_edges`, `input_id` (the seeds'
+    positions in `input_nodes`, or their ids when it is a mask) and the seeds first.
+    Shuffling draws from torch's global RNG.
+
+    `filter_data` writes `edge_index` only into a batch whose `data` has one, on that one's device.
+    `data` may hold none (the structure lives in the sampler): the loader then gets a shallow
+    copy of `data` with an empty `edge_index` on the device of `data.x`, so that the batch's edges
+    land with its features. Index tensors stay on the sampler's device.
+    """
+    if "edge_index" not in data:
+        device = data.x.device if "x" in data else torch.device("cpu")
+        data = copy.copy(data)
+        data.edge_index = torch.empty(2, 0, dtype=torch.long, device=device)
+    return NodeLoader(data, sampler, input_nodes=input_nodes, batch_size=batch_size, shuffle=shuffle)

@@ -1,0 +1,101 @@
+"""Multi-process training under `torchrun`: which process this is, and the collectives the loop needs.
+
+torchrun starts one process per GPU (or per CPU share) and tells each its place through the
+environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT). Every process trains the same model
+on its own shard of the seed nodes; gradients are averaged by DistributedDataParallel; losses,
+metrics and stop decisions are reduced here so that every rank takes the same branch and none
+waits forever on a collective another rank skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the training processes (rank 0 of 1 when not distributed)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    distributed: bool = False
+
+    @property
+    def main(self) -> bool:
+        """Rank 0 alone writes the run directory and prints progress."""
+        return self.rank == 0
+
+
+SINGLE = Ranks()
+
+
+def launched_by_torchrun() -> bool:
+    """torchrun (or any launcher of torch.distributed's env:// kind) set this process's rank."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+@contextmanager
+def process_group(device: torch.device) -> Iterator[Ranks]:
+    """Join the process group torchrun set up (nccl on CUDA, gloo on CPU) and leave it after."""
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend)
+    try:
+        yield Ranks(
+            rank=dist.get_rank(),
+            world=dist.get_world_size(),
+            local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+            distributed=True,
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def local_device(device: torch.device) -> torch.device:
+    """Under torchrun each process on a machine takes the GPU of its local rank."""
+    if device.type == "cuda" and launched_by_torchrun():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return device
+
+
+def _reduce(values: list[float], ranks: Ranks, op: dist.ReduceOp, device: torch.device) -> list[float]:
+    if not ranks.distributed:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=op)
+    return tensor.tolist()
+
+
+def mean_over_ranks(value: float, ranks: Ranks, device: torch.device) -> float:
+    """The mean of `value` over all ranks."""
+    return _reduce([value], ranks, dist.ReduceOp.SUM, device)[0] / ranks.world
+
+
+def any_rank(flag: bool, ranks: Ranks, device: torch.device) -> bool:
+    """True on every rank if it is true on any (an interrupt that reached one process)."""
+    return _reduce([float(flag)], ranks, dist.ReduceOp.MAX, device)[0] > 0
+
+
+def sum_over_ranks(sums: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:
+    """Every tensor of `sums` added up over all ranks (in place; the same keys on every rank)."""
+    if ranks.distributed:
+        for name in sorted(sums):  # one order on every rank, so the collectives pair up
+            dist.all_reduce(sums[name], op=dist.ReduceOp.SUM)
+    return sums
+
+
+def broadcast_from_main(value: object, ranks: Ranks) -> object:
+    """Rank 0's `value` on every rank (a picklable object)."""
+    if not ranks.distributed:
+        return value
+    holder = [value]
+    dist.broadcast_object_list(holder, src=0)
+    return holder[0]

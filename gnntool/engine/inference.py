@@ -1,0 +1,46 @@
+"""A model's outputs on a whole graph: in one pass, or layer by layer over chunks of nodes.
+
+Layer-wise inference (after neighbour-sampled training) computes each layer for every node
+before the next one, one chunk of target nodes at a time over their full neighbourhoods: the
+memory a chunk needs is bounded by the chunk and its in-neighbours, never by a multi-hop
+receptive field, and the result equals the one-pass output (both use every neighbour).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gnntool.engine.inputs import GraphTensors
+from gnntool.models import GNN
+from gnntool.models.graph_ops import GraphOps
+
+
+@torch.no_grad()
+def infer(model: GNN, graph: GraphTensors, chunk_size: int | None, final: bool = True) -> Tensor:
+    """The last layer's outputs (`final`) or the embeddings entering it, one row per node, in
+    eval mode: in one pass when `chunk_size` is None, else layer-wise over chunks of that size."""
+    model.eval()
+    if chunk_size is None:
+        return model(graph.x, graph.ops) if final else model.embed(graph.x, graph.ops)
+    return layerwise(model, graph.x, graph.ops, chunk_size, final)
+
+
+def layerwise(model: GNN, x: Tensor, ops: GraphOps, chunk_size: int, final: bool) -> Tensor:
+    """Every layer for all nodes, chunk by chunk; `x` must be dense.
+
+    A norm follows only once its layer is complete for every node, since norms with per-graph
+    statistics (instance, group, layer in graph mode) need the whole graph's rows.
+    """
+    blocks = ops.blocks(chunk_size)
+    last = len(model.convs) - 1
+    for index in range(last + 1 if final else last):
+        conv = model.convs[index]
+        out = None
+        for nodes, block in blocks:
+            rows = conv(x[nodes], block)
+            if out is None:
+                out = rows.new_empty(ops.num_nodes, rows.size(1))
+            out.index_copy_(0, nodes[: block.num_targets], rows)
+        x = model.activate(index, out, ops) if index < last else out
+    return x
