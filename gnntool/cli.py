@@ -126,8 +126,8 @@ def train(
 
     from gnntool.engine.run import train_run
 
-    train_run(config, run_dir, seeds, resume=resume, force=force)
-    typer.echo(str(run_dir))
+    if train_run(config, run_dir, seeds, resume=resume, force=force) is not None:
+        typer.echo(str(run_dir))
 
 
 @app.command("eval")

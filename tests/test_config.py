@@ -121,3 +121,31 @@ def test_empty_file_is_all_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")))
 def test_shipped_configs_validate(path: Path) -> None:
     load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"train": {"fanout": [10, 5]}}, "set train.batch_size"),
+        ({"train": {"batch_size": 64, "fanout": [10]}}, "train.fanout has 1 entries; it needs one per layer (model.layers: 2)"),
+        ({"train": {"batch_size": 64, "fanout": [10, 0]}}, "train.fanout: fanout entries are neighbours per layer"),
+        ({"train": {"batch_size": 64, "fanout": [10, -2]}}, "train.fanout"),
+        ({"model": {"arch": "cheb", "k": 2}, "train": {"batch_size": 64}}, "cheb filters reach k-1 hops"),
+        ({"train": {"batch_size": 64, "objective": "unsupervised"}}, "unsupervised training is full-batch"),
+        ({"dataset": {"name": "PPI"}, "train": {"batch_size": 2, "fanout": [5, 5]}}, "PPI trains on whole graphs"),
+        ({"dataset": {"nodes": 100}}, "dataset.nodes is for dataset.name: synthetic, not Cora"),
+        ({"dataset": {"name": "synthetic", "split": "public"}}, "synthetic graphs split at random"),
+        ({"dataset": {"name": "synthetic", "train_frac": 0.8, "val_frac": 0.2}}, "must leave nodes for the test split"),
+    ],
+)
+def test_sampling_and_synthetic_checks(raw: dict, expected: str) -> None:
+    assert expected in error_of(raw)
+
+
+def test_neighbour_sampling_on_one_graph_resolves() -> None:
+    config = validate({"dataset": {"name": "synthetic"}, "model": {"arch": "sage"}, "train": {"batch_size": 512, "fanout": [-1, 5]}})
+    assert config.neighbour_sampling and config.inference_chunk == config.train.chunk_size
+    assert (config.dataset.nodes, config.dataset.avg_degree, config.dataset.split) == (10000, 10.0, "random")
+    ppi = validate({"dataset": {"name": "PPI"}, "train": {"batch_size": 2}})
+    assert not ppi.neighbour_sampling and ppi.inference_chunk is None
+    assert validate({}).inference_chunk is None

@@ -138,13 +138,13 @@ class UniformNeighborSampler(BaseSampler):
         first = torch.cumsum(count, 0) - count  # where each node's edges start in the output
         total = int(count.sum())
         target = torch.repeat_interleave(torch.arange(frontier.numel(), device=device), count, output_size=total)
-        offset = torch.arange(total, device=device) - first[target]  # take-all: offsets 0..deg-1
+        pos = torch.arange(total, device=device) + (start - first)[target]  # take all: start, start+1, ...
         if k >= 0:
             sampled = (degree > k).nonzero().view(-1)
             if sampled.numel():
                 slots = first[sampled, None] + torch.arange(k, device=device)
-                offset[slots.view(-1)] = floyd_sample(degree[sampled], k).view(-1)
-        return target, start[target] + offset
+                pos[slots.view(-1)] = (start[sampled, None] + floyd_sample(degree[sampled], k)).view(-1)
+        return target, pos
 
     def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling=None) -> SamplerOutput:
         raise NotImplementedError(f"{type(self).__name__} samples from nodes only")

@@ -41,6 +41,11 @@ def launched_by_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun job, or a process that torchrun did not start."""
+    return int(os.environ.get("RANK", 0)) == 0
+
+
 @contextmanager
 def process_group(device: torch.device) -> Iterator[Ranks]:
     """Join the process group torchrun set up (nccl on CUDA, gloo on CPU) and leave it after."""

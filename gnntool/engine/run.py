@@ -28,6 +28,7 @@ from gnntool.engine.distributed import (
     SINGLE,
     Ranks,
     broadcast_from_main,
+    is_main_process,
     launched_by_torchrun,
     local_device,
     process_group,
@@ -138,24 +139,25 @@ def train_one_seed(
     return metrics
 
 
-def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bool) -> Path:
+def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bool) -> Path | None:
     """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`.
 
-    Under torchrun, one process per rank trains with DDP (see `gnntool.engine.distributed`).
+    Under torchrun, one process per rank trains with DDP (see `gnntool.engine.distributed`);
+    rank 0 alone reports and returns `run_dir`, the other ranks print nothing and return None.
     """
     device = resolve_device(config.device)
     if not launched_by_torchrun():
         return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE)
+    if not is_main_process():
+        log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
     if not config.neighbour_sampling:
         raise UserError(
             "torchrun: multi-process training shares out the seed nodes of neighbour-sampled mini-batches; "
             "set train.batch_size (seed nodes per step) and train.fanout, or run full-batch training without torchrun"
         )
-    device = local_device(device)
-    with process_group(device) as ranks:
-        if not ranks.main:
-            log.silence()  # rank 0 speaks for all
-        return train_ranks(config, run_dir, seeds, resume, force, device, ranks)
+    with process_group(local_device(device)) as ranks:
+        path = train_ranks(config, run_dir, seeds, resume, force, local_device(device), ranks)
+        return path if ranks.main else None
 
 
 def train_ranks(
