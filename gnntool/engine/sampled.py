@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.loader import NodeLoader
 
 from gnntool.config import Config
 from gnntool.data.sampler import neighbor_loader, neighbor_sampler
@@ -72,8 +73,12 @@ class SampledSteps:
         per_rank = self.seeds.numel() // self.ranks.world
         return self.seeds[order.to(self.seeds.device)[self.ranks.rank :: self.ranks.world][:per_rank]]
 
+    def loader(self, epoch: int) -> NodeLoader:
+        """The epoch's sampled mini-batches, as PyG's `NeighborLoader` yields them."""
+        return neighbor_loader(self.data, self.sampler, self.shard(epoch), self.batch_size, shuffle=False)
+
     def steps(self, epoch: int) -> Iterator[Step]:
-        loader = neighbor_loader(self.data, self.sampler, self.shard(epoch), self.batch_size, shuffle=False)
-        for batch in loader:
+        """The epoch's training steps: each batch as one block per layer."""
+        for batch in self.loader(epoch):
             blocks = layer_blocks(batch.edge_index, batch.num_sampled_nodes, batch.num_sampled_edges, self.layers)
             yield Step(x=batch.x, ops=blocks, y=batch.y[: batch.batch_size])

@@ -15,6 +15,28 @@ from torch import Tensor, nn
 from gnntool.models.graph_ops import GraphOps
 
 
+# From this many entries on, CPU dropout draws its mask from random 16-bit integers (see
+# `dropout`); below it, torch's own dropout costs little and keeps small-graph results as they were.
+LARGE_DROPOUT = 1 << 22
+
+
+def dropout(x: Tensor, p: float) -> Tensor:
+    """Inverted dropout (training mode) of a dense `x`.
+
+    On a large CPU tensor, torch's Bernoulli draws cost ~12 ns per entry, 80% of a sampled
+    GraphSAGE step. There the mask comes from 64-bit random words cut into four 16-bit
+    integers, about 10x cheaper: an entry is kept with probability round((1 - p) 2^16) / 2^16
+    (p rounded to a multiple of 2^-16) and scaled by the exact inverse of it, so that the
+    expectation of every entry is unchanged, as with torch's dropout.
+    """
+    if x.device.type != "cpu" or x.numel() < LARGE_DROPOUT:
+        return F.dropout(x, p, training=True)
+    kept = round((1.0 - p) * 65536)
+    words = torch.empty((x.numel() + 3) // 4, dtype=torch.int64).random_(-(2**63), None)  # every bit random
+    draws = words.view(torch.int16)[: x.numel()].view_as(x)  # uniform on [-32768, 32767]
+    return (x * (65536 / kept)).masked_fill_(draws >= kept - 32768, 0.0)
+
+
 def dropout_features(x: Tensor, p: float, training: bool) -> Tensor:
     """Dropout that also accepts a sparse CSR `x`.
 
@@ -25,11 +47,11 @@ def dropout_features(x: Tensor, p: float, training: bool) -> Tensor:
     if not training or p == 0.0:
         return x
     if x.layout == torch.sparse_csr:
-        values = F.dropout(x.values(), p, training=True)
+        values = dropout(x.values(), p)
         return torch.sparse_csr_tensor(
             x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False
         )
-    return F.dropout(x, p, training=True)
+    return dropout(x, p)
 
 
 def linear(layer: nn.Linear, x: Tensor) -> Tensor:

@@ -1,0 +1,370 @@
+"""Scale benchmark: gnntool against plain PyG on synthetic graphs, printed as one table.
+
+    python bench/bench_scale.py [--device cpu|cuda] [--sizes 100000 1000000] [--repeats 3]
+                                [--products] [--rows gcn sampled process]
+
+Rows (each measurement runs in a fresh process, so peak memory is that measurement's own; the
+two sides of a comparison alternate, gnntool, pyg, gnntool, pyg, ... `--repeats` times each):
+
+1. gcn: one full-batch GCN epoch (training step + validation pass, what `gnntool train` does per
+   epoch) on synthetic graphs (`--sizes` nodes, average degree 10, 128 features, 10 classes,
+   hidden 128): gnntool's own engine (`task_tensors`, `build_model`, `train_epoch`, `evaluate`)
+   against PyG's examples/gcn.py model (`GCNConv(cached=True)` ×2). Median epoch time over
+   `--epochs` epochs after `--warmup`, and the process's peak memory (peak RSS on the CPU,
+   `torch.cuda.max_memory_allocated` on CUDA).
+2. sampled: on the 1M-node graph, GraphSAGE (mean, hidden 128) with neighbour sampling (fanout
+   [25, 10], batch 1024): seed nodes per second of a training epoch, sampled edges per second of
+   the sampler alone, and one sampled epoch against one full-batch GraphSAGE training step.
+   Against PyG's `NeighborLoader` where pyg-lib or torch-sparse imports (else that column says so).
+3. process: `gnntool train` (full-batch GCN, 100k nodes, `--process-epochs` epochs) against
+   `bench/plain_pyg_train.py` doing the same work, as whole processes: wall time and peak RSS.
+4. products (`--products`): one sampled GraphSAGE epoch (`gnntool train`, epochs 1) on an
+   ogbn-products-sized synthetic graph: 2.4M nodes, average degree 50, 100 features, 47 classes,
+   train_frac 0.08, fanout [15, 10], batch 1024: wall time, the epoch's time, peak RSS.
+
+The synthetic graphs are generated on first use and cached under `--root` (default: data/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FEATURES, DEGREE, CLASSES, HIDDEN = 128, 10, 10, 128
+
+
+def peak_memory_mib(device: str) -> float:
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic_config(nodes: int, root: str, device: str, **overrides):
+    from gnntool.config import validate
+
+    raw = {
+        "device": device,
+        "dataset": {"name": "synthetic", "root": root, "nodes": nodes, "avg_degree": DEGREE, "features": FEATURES, "classes": CLASSES},
+        "model": {"arch": "gcn", "hidden": HIDDEN},
+    }
+    for key, value in overrides.items():
+        section, name = key.split("__")
+        raw.setdefault(section, {})[name] = value
+    return validate(raw)
+
+
+def timed_epochs(epoch, epochs: int, warmup: int, device: str) -> list[float]:
+    import torch
+
+    times = []
+    for index in range(warmup + epochs):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        epoch()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if index >= warmup:
+            times.append(time.perf_counter() - started)
+    return times
+
+
+# --- workers: one measurement each, in its own process ------------------------------------------
+
+
+def worker_gcn(args) -> dict:
+    import torch
+
+    from gnntool.data import load_dataset
+    from gnntool.engine.evaluate import evaluate
+    from gnntool.engine.inputs import task_tensors
+    from gnntool.engine.train import graph_steps, train_epoch
+    from gnntool.models import build_model
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    config = synthetic_config(args.nodes, args.root, args.device)
+    dataset = load_dataset(config.dataset, 0)
+    if args.impl == "gnntool":
+        task = task_tensors(dataset, device)
+        model = build_model(config.model, task.num_features, task.num_classes).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+
+        def epoch() -> None:
+            train_epoch(model, optimizer, graph_steps(task, None), False)
+            evaluate(model, task, ("val",))
+    else:
+        import torch.nn.functional as F
+
+        sys.path.insert(0, str(REPO / "bench"))
+        from plain_pyg_train import GCN
+
+        data = dataset.graphs[0].to(device)
+        model = GCN(data.num_features, HIDDEN, CLASSES).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+
+        def epoch() -> None:
+            model.train()
+            optimizer.zero_grad()
+            out = model(data.x, data.edge_index)
+            F.cross_entropy(out[data.train_mask], data.y[data.train_mask]).backward()
+            optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                pred = model(data.x, data.edge_index).argmax(-1)
+                (pred[data.val_mask] == data.y[data.val_mask]).float().mean().item()
+
+    times = timed_epochs(epoch, args.epochs, args.warmup, args.device)
+    return {"median_s": statistics.median(times), "peak_mib": peak_memory_mib(args.device)}
+
+
+def worker_sampled(args) -> dict:
+    import torch
+    import torch_geometric.typing
+
+    from gnntool.data import load_dataset
+    from gnntool.engine.distributed import SINGLE
+    from gnntool.engine.inputs import task_tensors
+    from gnntool.engine.sampled import SampledSteps
+    from gnntool.engine.train import graph_steps, train_epoch
+    from gnntool.models import build_model
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    config = synthetic_config(
+        args.nodes, args.root, args.device, model__arch="sage", train__batch_size=1024, train__fanout=[25, 10]
+    )
+    task = task_tensors(load_dataset(config.dataset, 0), device, config.inference_chunk)
+    model = build_model(config.model, task.num_features, task.num_classes).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    sampled = SampledSteps(config, task, SINGLE)
+    seeds = sampled.seeds.numel()
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    result: dict = {"seeds": seeds}
+    # Sampler alone: one epoch of batches (sampling, relabelling, gathering features).
+    loader_epochs = []
+    for epoch in range(args.repeats):
+        sync()
+        started = time.perf_counter()
+        edges = sum(batch.edge_index.size(1) for batch in sampled.loader(epoch))
+        sync()
+        loader_epochs.append((time.perf_counter() - started, edges))
+    seconds, edges = min(loader_epochs)
+    result["sampler_edges_per_s"] = edges / seconds
+    # Training: sampled epochs (first one warms up), then full-batch GraphSAGE training steps.
+    train_epoch(model, optimizer, sampled.steps(0), False)
+    epochs = []
+    for epoch in range(1, args.repeats + 1):
+        sync()
+        started = time.perf_counter()
+        train_epoch(model, optimizer, sampled.steps(epoch), False)
+        sync()
+        epochs.append(time.perf_counter() - started)
+    result["sampled_epoch_s"] = statistics.median(epochs)
+    result["seeds_per_s"] = seeds / result["sampled_epoch_s"]
+    full_task = task_tensors(task.dataset, device)
+    full = timed_epochs(lambda: train_epoch(model, optimizer, graph_steps(full_task, None), False), args.repeats, 1, args.device)
+    result["full_epoch_s"] = statistics.median(full)
+    result["pyg_neighborloader"] = torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE
+    if result["pyg_neighborloader"]:
+        result["pyg_seeds_per_s"] = pyg_sampled_seeds_per_s(task, args)
+    result["peak_mib"] = peak_memory_mib(args.device)
+    return result
+
+
+def pyg_sampled_seeds_per_s(task, args) -> float:
+    """PyG's NeighborLoader + SAGEConv, the way PyG's examples/graph_sage_unsup/reddit examples train."""
+    import torch
+    import torch.nn.functional as F
+    from torch_geometric.loader import NeighborLoader
+    from torch_geometric.nn import GraphSAGE
+
+    data = task.dataset.graphs[0]
+    device = torch.device(args.device)
+    model = GraphSAGE(data.num_features, HIDDEN, num_layers=2, out_channels=CLASSES, dropout=0.5).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    loader = NeighborLoader(data, num_neighbors=[25, 10], batch_size=1024, input_nodes=data.train_mask, shuffle=True)
+    times = []
+    for _ in range(args.repeats + 1):
+        started = time.perf_counter()
+        model.train()
+        for batch in loader:
+            batch = batch.to(device)
+            optimizer.zero_grad()
+            out = model(batch.x, batch.edge_index)[: batch.batch_size]
+            F.cross_entropy(out, batch.y[: batch.batch_size]).backward()
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return int(data.train_mask.sum()) / statistics.median(times[1:])
+
+
+WORKERS = {"gcn": worker_gcn, "sampled": worker_sampled}
+
+
+def run_worker(kind: str, **options) -> dict:
+    command = [sys.executable, __file__, "--worker", kind]
+    for key, value in options.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_process(command: list[str], env: dict | None = None) -> dict:
+    """Wall time and peak RSS of one whole process (os.wait4 gives the child's own rusage)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-4000:]}")
+    return {"wall_s": wall, "peak_mib": usage.ru_maxrss / 1024}
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def row(label: str, gnntool: float, pyg: float | None, unit: str) -> str:
+    if pyg is None:
+        return f"| {label} | {gnntool:,.3f} {unit} | n/a | n/a |"
+    return f"| {label} | {gnntool:,.3f} {unit} | {pyg:,.3f} {unit} | {gnntool / pyg:.2f} |"
+
+
+def bench_gcn(args) -> list[str]:
+    lines = []
+    for nodes in args.sizes:
+        runs = {"gnntool": [], "pyg": []}
+        for _ in range(args.repeats):
+            for impl in runs:
+                runs[impl].append(
+                    run_worker("gcn", impl=impl, nodes=nodes, device=args.device, root=args.root, epochs=args.epochs, warmup=args.warmup)
+                )
+        name = f"{nodes // 1000}k" if nodes < 10**6 else f"{nodes / 10**6:g}M"
+        lines.append(row(f"GCN epoch, {name} nodes: median time", median_of(runs["gnntool"], "median_s"), median_of(runs["pyg"], "median_s"), "s"))
+        lines.append(row(f"GCN epoch, {name} nodes: peak memory", median_of(runs["gnntool"], "peak_mib"), median_of(runs["pyg"], "peak_mib"), "MiB"))
+    return lines
+
+
+def bench_sampled(args) -> list[str]:
+    nodes = max(args.sizes)
+    result = run_worker("sampled", impl="gnntool", nodes=nodes, device=args.device, root=args.root, repeats=args.repeats)
+    name = f"{nodes / 10**6:g}M" if nodes >= 10**6 else f"{nodes // 1000}k"
+    pyg = result.get("pyg_seeds_per_s")
+    return [
+        row(f"sampled GraphSAGE [25, 10] ×1024, {name} nodes: seed nodes/s", result["seeds_per_s"], pyg, "/s")
+        + ("" if result["pyg_neighborloader"] else " (no pyg-lib/torch-sparse: PyG's NeighborLoader cannot run)"),
+        row(f"sampler alone, {name} nodes: sampled edges/s", result["sampler_edges_per_s"], None, "/s"),
+        f"| one sampled epoch ({result['seeds']:,} seeds) vs one full-batch GraphSAGE step, {name} nodes | "
+        f"{result['sampled_epoch_s']:.2f} s | {result['full_epoch_s']:.2f} s (full batch, gnntool) | "
+        f"{result['sampled_epoch_s'] / result['full_epoch_s']:.2f} |",
+    ]
+
+
+def bench_process(args) -> list[str]:
+    from gnntool.config import dump_config
+    from gnntool.data.synthetic import cache_path
+
+    nodes = min(args.sizes)
+    config = synthetic_config(nodes, args.root, args.device, train__epochs=args.process_epochs, train__patience=args.process_epochs)
+    runs = {"gnntool": [], "pyg": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        config_path = Path(scratch) / "gcn_synthetic.yaml"
+        config_path.write_text(dump_config(config))
+        # Generate the cached graph once, outside the timings.
+        run_worker("gcn", impl="pyg", nodes=nodes, device=args.device, root=args.root, epochs=1, warmup=0)
+        for repeat in range(args.repeats):
+            out = Path(scratch) / f"run-{repeat}"
+            runs["gnntool"].append(run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(out / "gnntool"), "--quiet"]))
+            runs["pyg"].append(run_process([sys.executable, str(REPO / "bench" / "plain_pyg_train.py"), "--graph", str(cache_path(config.dataset)),
+                                            "--epochs", str(args.process_epochs), "--out", str(out / "pyg"), "--device", args.device]))
+    label = f"whole process, GCN {args.process_epochs} epochs, {nodes // 1000}k nodes"
+    return [
+        row(f"{label}: wall time", median_of(runs["gnntool"], "wall_s"), median_of(runs["pyg"], "wall_s"), "s"),
+        row(f"{label}: peak RSS", median_of(runs["gnntool"], "peak_mib"), median_of(runs["pyg"], "peak_mib"), "MiB"),
+    ]
+
+
+def bench_products(args) -> list[str]:
+    from gnntool.config import dump_config, validate
+
+    raw = {
+        "device": args.device,
+        "dataset": {"name": "synthetic", "root": args.root, "nodes": 2_400_000, "avg_degree": 50, "features": 100,
+                    "classes": 47, "train_frac": 0.08, "val_frac": 0.02},
+        "model": {"arch": "sage", "hidden": 256},
+        "train": {"epochs": 1, "batch_size": 1024, "fanout": [15, 10]},
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        config_path = Path(scratch) / "products.yaml"
+        config_path.write_text(dump_config(validate(raw)))
+        # First run generates and caches the graph; the measured one reads the cache.
+        run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "warm"), "--quiet"])
+        result = run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "run"), "--quiet"])
+        history = (Path(scratch) / "run" / "history.csv").read_text().splitlines()
+        epoch_s = float(history[1].split(",")[-1])
+    return [
+        f"| products-sized sampled epoch (2.4M nodes, degree 50, 192k seeds): epoch incl. validation | {epoch_s:.1f} s | | |",
+        f"| products-sized: whole `gnntool train` process (load, epoch, eval, embeddings) | {result['wall_s']:.1f} s, "
+        f"peak RSS {result['peak_mib'] / 1024:.2f} GiB | | |",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--process-epochs", type=int, default=50)
+    parser.add_argument("--root", default=str(REPO / "data"))
+    parser.add_argument("--rows", nargs="+", default=["gcn", "sampled", "process"], choices=["gcn", "sampled", "process"])
+    parser.add_argument("--products", action="store_true")
+    parser.add_argument("--worker", choices=sorted(WORKERS))
+    parser.add_argument("--impl", default="gnntool")
+    parser.add_argument("--nodes", type=int)
+    args = parser.parse_args()
+    os.chdir(REPO)
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args)))
+        return
+
+    import torch
+
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {device_name}; torch {torch.__version__}")
+    print("| measurement | gnntool | plain PyG | ratio |")
+    print("|---|---|---|---|")
+    sections = {"gcn": bench_gcn, "sampled": bench_sampled, "process": bench_process}
+    for name in args.rows:
+        for line in sections[name](args):
+            print(line, flush=True)
+    if args.products:
+        for line in bench_products(args):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
