@@ -104,3 +104,15 @@ def test_trimmed_blocks_give_the_seeds_the_untrimmed_outputs(arch: str, aggregat
         trimmed = model(x, layer_blocks(edge_index, hop_sizes, edge_counts, layers=2))
     assert trimmed.shape == (hop_sizes[0], CLASSES)
     torch.testing.assert_close(trimmed, untrimmed, rtol=0, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(("arch", "aggregator", "norm"), MODELS)
+def test_layerwise_on_cuda_equals_cpu(arch: str, aggregator: str | None, norm: str) -> None:
+    model, graph = model_for(arch, aggregator, norm), random_graph()
+    expected = infer(model, graph, None)
+    cuda = torch.device("cuda")
+    graph_cuda = GraphTensors(graph.x.to(cuda), None, GraphOps(torch.stack([graph.ops.source, graph.ops.target]).to(cuda), NUM_NODES))
+    chunked = infer(model.to(cuda), graph_cuda, 64)
+    assert chunked.device.type == "cuda"
+    torch.testing.assert_close(chunked.cpu(), expected, rtol=1e-4, atol=1e-4)

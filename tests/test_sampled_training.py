@@ -102,3 +102,13 @@ def test_full_batch_under_torchrun_is_a_usage_error(tmp_path: Path, write_config
     assert "train.batch_size" in result.stderr
     assert result.stderr.count("error: torchrun") == 1  # one message, from rank 0
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_sampled_training_on_cuda_with_bf16_autocast(runner, tmp_path: Path) -> None:
+    config_path = sampled_config(tmp_path, amp=True)
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(config_path), "--out", str(run_dir), "--device", "cuda"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run_dir / "run.json").read_text())["device"].startswith("cuda")
+    assert json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"] > 0.6
