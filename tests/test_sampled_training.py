@@ -82,9 +82,9 @@ def torchrun(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 def test_two_processes_under_torchrun_match_one(runner, tmp_path: Path) -> None:
     config_path = sampled_config(tmp_path)
     single = tmp_path / "single"
-    assert runner.invoke(app, ["train", str(config_path), "--out", str(single)]).exit_code == 0
+    assert runner.invoke(app, ["train", str(config_path), "--out", str(single), "--device", "cpu"]).exit_code == 0
     double = tmp_path / "double"
-    result = torchrun("train", str(config_path), "--out", str(double))
+    result = torchrun("train", str(config_path), "--out", str(double), "--device", "cpu")  # gloo
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [str(double)]  # rank 0 alone prints
     assert json.loads((double / "run.json").read_text())["processes"] == 2

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from gnntool.errors import UserError
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -66,9 +68,15 @@ def process_group(device: torch.device) -> Iterator[Ranks]:
 
 def local_device(device: torch.device) -> torch.device:
     """Under torchrun each process on a machine takes the GPU of its local rank."""
-    if device.type == "cuda" and launched_by_torchrun():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return device
+    if device.type != "cuda" or not launched_by_torchrun():
+        return device
+    local_rank, count = int(os.environ.get("LOCAL_RANK", 0)), torch.cuda.device_count()
+    if local_rank >= count:
+        raise UserError(
+            f"torchrun: process {local_rank} on this machine needs a GPU of its own and torch sees {count}; "
+            f"start at most --nproc_per_node={count}, or train on the CPU (--device cpu, gloo)"
+        )
+    return torch.device("cuda", local_rank)
 
 
 def _reduce(values: list[float], ranks: Ranks, op: dist.ReduceOp, device: torch.device) -> list[float]:

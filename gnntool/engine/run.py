@@ -155,8 +155,9 @@ def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bo
             "torchrun: multi-process training shares out the seed nodes of neighbour-sampled mini-batches; "
             "set train.batch_size (seed nodes per step) and train.fanout, or run full-batch training without torchrun"
         )
-    with process_group(local_device(device)) as ranks:
-        path = train_ranks(config, run_dir, seeds, resume, force, local_device(device), ranks)
+    device = local_device(device)
+    with process_group(device) as ranks:
+        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks)
         return path if ranks.main else None
 
 
