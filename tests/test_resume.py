@@ -100,3 +100,20 @@ def test_real_ctrl_c_on_the_command(write_config, tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert stdout == "" and "Traceback" not in stderr
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] > 0
+
+
+def test_sampled_training_resumes_exactly(runner, write_config, tmp_path, interrupt_at) -> None:
+    # Each epoch's seed order comes from (seed, epoch) and the neighbour samples from the
+    # checkpointed RNG, so a resumed sampled run repeats the uninterrupted one too.
+    config = write_config(
+        {"model": {"arch": "sage", "norm": "batch"}, "train": {"epochs": 8, "batch_size": 64, "fanout": [10, 5]}}
+    )
+    reference = tmp_path / "reference"
+    assert train(runner, config, reference).exit_code == 0
+    interrupt_at(3)
+    run_dir = tmp_path / "interrupted"
+    assert train(runner, config, run_dir).exit_code == 130
+    resumed = train(runner, config, run_dir, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert (run_dir / "metrics.json").read_text() == (reference / "metrics.json").read_text()
+    assert np.array_equal(np.load(run_dir / "embeddings.npy"), np.load(reference / "embeddings.npy"))
