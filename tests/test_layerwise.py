@@ -11,7 +11,7 @@ from gnntool.engine.inference import infer
 from gnntool.engine.inputs import GraphTensors
 from gnntool.engine.sampled import layer_blocks
 from gnntool.models import build_model
-from gnntool.models.graph_ops import GraphOps
+from gnntool.models.graph_ops import GraphOps, is_canonical
 
 NUM_NODES, NUM_EDGES, IN_DIM, CLASSES = 300, 2000, 24, 5
 
@@ -116,3 +116,21 @@ def test_layerwise_on_cuda_equals_cpu(arch: str, aggregator: str | None, norm: s
     chunked = infer(model.to(cuda), graph_cuda, 64)
     assert chunked.device.type == "cuda"
     torch.testing.assert_close(chunked.cpu(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_canonical_edges_are_kept_without_a_copy() -> None:
+    ops = random_graph().ops  # sorted by (target, source), deduplicated, no self-loops
+    edge_index = torch.stack([ops.source, ops.target])
+    again = GraphOps(edge_index, NUM_NODES)
+    assert again.source.data_ptr() == edge_index[0].data_ptr()
+    assert torch.equal(again.target, ops.target)
+    # Anything else is canonicalised: a repeat, a self-loop, or an order across a chunk boundary.
+    for broken in (
+        torch.cat([edge_index, edge_index[:, :1]], dim=1),
+        torch.cat([edge_index, torch.tensor([[5], [5]])], dim=1),
+        edge_index.flip(1),
+    ):
+        assert not is_canonical(broken[0], broken[1], NUM_NODES, chunk=64)
+        rebuilt = GraphOps(broken, NUM_NODES)
+        assert torch.equal(rebuilt.source, ops.source) and torch.equal(rebuilt.target, ops.target)
+    assert is_canonical(edge_index[0], edge_index[1], NUM_NODES, chunk=64)

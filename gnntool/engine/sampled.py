@@ -43,6 +43,7 @@ def layer_blocks(
             GraphOps(
                 edge_index[:, : sum(num_sampled_edges[:hops])],
                 num_sources,
+                num_graphs=1,  # known: reading it off the batch vector would sync a GPU every step
                 num_targets=sum(num_sampled_nodes[:hops]),
                 degree=degree[:num_sources],
             )

@@ -1,4 +1,9 @@
-"""Fit one model with one seed: full-batch Adam, early stopping, checkpoints and exact resume.
+"""Fit one model with one seed: Adam over the epoch's steps, early stopping, checkpoints, resume.
+
+An epoch's steps are the whole graph (full batch), batches of whole graphs (PPI), or
+neighbour-sampled mini-batches of seed nodes (`gnntool.engine.sampled`); under torchrun the
+model is wrapped in DistributedDataParallel and losses, metrics and stop requests are reduced
+across ranks (`gnntool.engine.distributed`).
 
 Ctrl-C does not tear an epoch in half: the first SIGINT only asks the loop to stop at the end
 of the current epoch, where the whole state (model, optimiser, best-so-far, history, RNG) is

@@ -23,6 +23,17 @@ def sparse_csr(row: Tensor, col: Tensor, value: Tensor, shape: tuple[int, int]) 
     return matrix.to_sparse_csr()
 
 
+def is_canonical(source: Tensor, target: Tensor, num_nodes: int, chunk: int = 1 << 24) -> bool:
+    """Are the edges already as GraphOps keeps them: sorted by (target, source), no repeats, no
+    self-loops? Checked in chunks, so that a large graph needs no graph-sized temporaries."""
+    for start in range(0, source.numel(), chunk):
+        end = min(start + chunk + 1, source.numel())  # one edge of overlap: order across chunks
+        key = target[start:end] * num_nodes + source[start:end]
+        if bool((key[1:] <= key[:-1]).any()) or bool((source[start:end] == target[start:end]).any()):
+            return False
+    return True
+
+
 class GraphOps:
     """The structure of one graph (or a batch of disjoint graphs) as layers consume it.
 
@@ -51,22 +62,40 @@ class GraphOps:
         node_ids: Tensor | None = None,
     ) -> None:
         source, target = edge_index
-        keep = source != target
-        key = torch.unique(target[keep] * num_nodes + source[keep])  # sorted by target, then source
-        self.source = key % num_nodes
-        self.target = key // num_nodes
+        if is_canonical(source, target, num_nodes):
+            self.source, self.target = source, target  # views: a large graph is not copied
+        else:
+            keep = source != target
+            key = torch.unique(target[keep] * num_nodes + source[keep])  # sorted by target, then source
+            self.source = key % num_nodes
+            self.target = key // num_nodes
         self.num_nodes = num_nodes
         self.num_targets = num_nodes if num_targets is None else num_targets
-        device = edge_index.device
-        self.batch = batch if batch is not None else torch.zeros(num_nodes, dtype=torch.long, device=device)
-        self.num_graphs = num_graphs if num_graphs is not None else int(self.batch.max()) + 1 if num_nodes else 0
+        self._batch = batch
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1 if batch is not None and num_nodes else 1 if num_nodes else 0
+        self.num_graphs = num_graphs
         self._degree = degree
-        self.node_ids = node_ids if node_ids is not None else torch.arange(num_nodes, device=device)
+        self._node_ids = node_ids
         self._blocks: dict[int, list[tuple[Tensor, GraphOps]]] = {}
 
     @property
     def device(self) -> torch.device:
         return self.source.device
+
+    @cached_property
+    def batch(self) -> Tensor:
+        """The graph of every node (all zeros for one graph), made on first use only."""
+        if self._batch is not None:
+            return self._batch
+        return torch.zeros(self.num_nodes, dtype=torch.long, device=self.device)
+
+    @cached_property
+    def node_ids(self) -> Tensor:
+        """Every node's id in the whole graph (its position, unless given)."""
+        if self._node_ids is not None:
+            return self._node_ids
+        return torch.arange(self.num_nodes, device=self.device)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -145,10 +174,10 @@ class GraphOps:
         ops = GraphOps(
             torch.stack([local_source, target]),
             nodes.numel(),
-            batch=self.batch[nodes],
+            batch=None if self._batch is None else self._batch[nodes],
             num_graphs=self.num_graphs,
             num_targets=end - start,
             degree=self.degree[nodes],
-            node_ids=self.node_ids[nodes],
+            node_ids=nodes if self._node_ids is None else self._node_ids[nodes],
         )
         return nodes, ops
