@@ -8,7 +8,8 @@ forward without autograd, accuracy on the validation nodes).
 
 A. gnntool, through its own functions, as `gnntool train configs/gcn_<name>.yaml` runs it:
    `load_config` -> `load_dataset` -> `task_tensors` -> `build_model` -> Adam, then per epoch
-   `train_epoch(model, optimizer, task, batch_size)` and `evaluate(model, task, ("val",))`.
+   `train_epoch(model, optimizer, graph_steps(task, batch_size), multilabel)` and
+   `evaluate(model, task, ("val",))`.
 B. The plain PyG script a user writes (PyG's GCN example): `Planetoid(root, name,
    transform=T.NormalizeFeatures())`, `GCNConv(in, 16)` and `GCNConv(16, classes)` with PyG's
    defaults, `F.dropout(p=0.5)` on the input and on the hidden layer, ReLU, Adam(lr=0.01,
@@ -136,7 +137,9 @@ def make_gnntool(config) -> tuple[Impl, GraphView, str]:
     num_features, num_classes, target = task.num_features, task.num_classes, task
 
     def train() -> None:
-        gnntool_train.train_epoch(model, optimizer, task, config.train.batch_size)
+        gnntool_train.train_epoch(
+            model, optimizer, gnntool_train.graph_steps(task, config.train.batch_size), task.multilabel
+        )
 
     # As `gnntool.engine.train.fit`: seed, then model, then Adam.
     torch.manual_seed(seed)
