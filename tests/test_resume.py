@@ -117,3 +117,18 @@ def test_sampled_training_resumes_exactly(runner, write_config, tmp_path, interr
     assert resumed.exit_code == 0, resumed.output
     assert (run_dir / "metrics.json").read_text() == (reference / "metrics.json").read_text()
     assert np.array_equal(np.load(run_dir / "embeddings.npy"), np.load(reference / "embeddings.npy"))
+
+
+def test_torchrun_resumes_a_checkpoint_rank_0_reads(runner, write_config, tmp_path, interrupt_at, torchrun) -> None:
+    # Rank 0 reads checkpoint.pt and broadcasts it: every rank continues from the same epoch.
+    config = write_config(
+        {"model": {"arch": "sage"}, "train": {"epochs": 6, "batch_size": 64, "fanout": [10, 5]}, "device": "cpu"}
+    )
+    run_dir = tmp_path / "run"
+    interrupt_at(2)
+    assert train(runner, config, run_dir).exit_code == 130
+    result = torchrun("train", str(config), "--out", str(run_dir), "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "resuming from" in result.stderr and "after epoch 2" in result.stderr
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 7  # header + 6 epochs
+    assert not (run_dir / "checkpoint.pt").exists()

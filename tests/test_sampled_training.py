@@ -4,9 +4,6 @@ and multi-process training under torchrun."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +70,7 @@ def test_sampled_training_is_reproducible(runner, tmp_path: Path) -> None:
     assert (tmp_path / "a" / "metrics.json").read_text() == (tmp_path / "b" / "metrics.json").read_text()
 
 
-def torchrun(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gnntool", *args]
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=full_env)
-
-
-def test_two_processes_under_torchrun_match_one(runner, tmp_path: Path) -> None:
+def test_two_processes_under_torchrun_match_one(runner, torchrun, tmp_path: Path) -> None:
     config_path = sampled_config(tmp_path)
     single = tmp_path / "single"
     assert runner.invoke(app, ["train", str(config_path), "--out", str(single), "--device", "cpu"]).exit_code == 0
@@ -96,7 +87,7 @@ def test_two_processes_under_torchrun_match_one(runner, tmp_path: Path) -> None:
     assert len((double / "history.csv").read_text().splitlines()) == 5  # header + 4 epochs
 
 
-def test_full_batch_under_torchrun_is_a_usage_error(tmp_path: Path, write_config) -> None:
+def test_full_batch_under_torchrun_is_a_usage_error(torchrun, tmp_path: Path, write_config) -> None:
     result = torchrun("train", str(write_config()), "--out", str(tmp_path / "run"))
     assert result.returncode != 0
     assert "train.batch_size" in result.stderr

@@ -28,7 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from gnntool import log
 from gnntool.config import Config
-from gnntool.engine.distributed import SINGLE, Ranks, any_rank, mean_over_ranks
+from gnntool.engine.distributed import SINGLE, Ranks, any_rank, broadcast_from_main, mean_over_ranks
 from gnntool.engine.evaluate import evaluate
 from gnntool.engine.inputs import Part, Step, Task, batch_parts
 from gnntool.engine.metrics import loss_fn
@@ -122,8 +122,8 @@ def save_checkpoint(
     )
 
 
-def load_checkpoint(path: Path, model: GNN, optimizer: torch.optim.Optimizer) -> TrainState:
-    checkpoint = load_torch(path)
+def load_checkpoint(checkpoint: dict[str, Any], model: GNN, optimizer: torch.optim.Optimizer) -> TrainState:
+    """Restore model, optimiser and RNG from a checkpoint's contents; return the loop's state."""
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     set_rng_state(checkpoint["rng"])
@@ -212,8 +212,11 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
     torch.manual_seed(seed)
     model = build_model(config.model, task.num_features, output_width(config, task)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
-    if checkpoint.is_file():
-        state = load_checkpoint(checkpoint, model, optimizer)
+    # Rank 0 reads the checkpoint and hands it to the others: the run directory need not be on
+    # a filesystem every machine sees, and every rank must resume from the same epoch.
+    saved = broadcast_from_main(load_torch(checkpoint) if ranks.main and checkpoint.is_file() else None, ranks)
+    if saved is not None:
+        state = load_checkpoint(saved, model, optimizer)
         log.info(f"{label}: resuming from {checkpoint} after epoch {state.epoch}")
     else:
         state = TrainState()
