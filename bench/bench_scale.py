@@ -36,7 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FEATURES, DEGREE, CLASSES, HIDDEN = 128, 10, 10, 128
@@ -64,20 +66,26 @@ def synthetic_config(nodes: int, root: str, device: str, **overrides):
     return validate(raw)
 
 
-def timed_epochs(epoch, epochs: int, warmup: int, device: str) -> list[float]:
+def timed_runs(run: Callable[[int], Any], runs: int, warmup: int, device: str) -> list[tuple[float, Any]]:
+    """(seconds, result) of `run(index)` for the last `runs` of `warmup + runs` calls (index
+    0, 1, ...), the GPU synchronised before and after each so that its queued work counts."""
     import torch
 
-    times = []
-    for index in range(warmup + epochs):
+    timed = []
+    for index in range(warmup + runs):
         if device == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
-        epoch()
+        result = run(index)
         if device == "cuda":
             torch.cuda.synchronize()
         if index >= warmup:
-            times.append(time.perf_counter() - started)
-    return times
+            timed.append((time.perf_counter() - started, result))
+    return timed
+
+
+def median_seconds(timed: list[tuple[float, Any]]) -> float:
+    return statistics.median(seconds for seconds, _ in timed)
 
 
 # --- workers: one measurement each, in its own process ------------------------------------------
@@ -125,8 +133,8 @@ def worker_gcn(args) -> dict:
                 pred = model(data.x, data.edge_index).argmax(-1)
                 (pred[data.val_mask] == data.y[data.val_mask]).float().mean().item()
 
-    times = timed_epochs(epoch, args.epochs, args.warmup, args.device)
-    return {"median_s": statistics.median(times), "peak_mib": peak_memory_mib(args.device)}
+    timed = timed_runs(lambda _: epoch(), args.epochs, args.warmup, args.device)
+    return {"median_s": median_seconds(timed), "peak_mib": peak_memory_mib(args.device)}
 
 
 def worker_sampled(args) -> dict:
@@ -152,45 +160,31 @@ def worker_sampled(args) -> dict:
     sampled = SampledSteps(config, task, SINGLE)
     seeds = sampled.seeds.numel()
 
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+    def sampler_epoch(epoch: int) -> int:
+        """The sampler alone: sample_from_nodes over the epoch's batches; returns sampled edges."""
+        shard = sampled.shard(epoch)
+        batches = (NodeSamplerInput(input_id=None, node=shard[start : start + 1024]) for start in range(0, shard.numel(), 1024))
+        return sum(sampled.sampler.sample_from_nodes(batch).row.numel() for batch in batches)
+
+    def loader_epoch(epoch: int) -> int:
+        """PyG's NodeLoader around it: sampling plus gathering features and labels into Data batches."""
+        return sum(batch.edge_index.size(1) for batch in sampled.loader(epoch))
 
     result: dict = {"seeds": seeds}
-    # The sampler alone (sample_from_nodes over the epoch's batches), then the loader around it
-    # (PyG's NodeLoader: the sampler plus gathering features and labels into a Data batch).
-    sampler_runs, loader_runs = [], []
-    for epoch in range(args.repeats):
-        shard = sampled.shard(epoch)
-        sync()
-        started = time.perf_counter()
-        edges = 0
-        for start in range(0, shard.numel(), 1024):
-            out = sampled.sampler.sample_from_nodes(NodeSamplerInput(input_id=None, node=shard[start : start + 1024]))
-            edges += out.row.numel()
-        sync()
-        sampler_runs.append((time.perf_counter() - started, edges))
-        started = time.perf_counter()
-        edges = sum(batch.edge_index.size(1) for batch in sampled.loader(epoch))
-        sync()
-        loader_runs.append((time.perf_counter() - started, edges))
+    sampler_runs = timed_runs(sampler_epoch, args.repeats, 0, args.device)
+    loader_runs = timed_runs(loader_epoch, args.repeats, 0, args.device)
     result["sampler_edges_per_s"] = statistics.median(edges / seconds for seconds, edges in sampler_runs)
     result["loader_edges_per_s"] = statistics.median(edges / seconds for seconds, edges in loader_runs)
-    result["edges_per_batch"] = edges / -(-seeds // 1024)
-    # Training: sampled epochs (first one warms up), then full-batch GraphSAGE training steps.
-    train_epoch(model, optimizer, sampled.steps(0), False)
-    epochs = []
-    for epoch in range(1, args.repeats + 1):
-        sync()
-        started = time.perf_counter()
-        train_epoch(model, optimizer, sampled.steps(epoch), False)
-        sync()
-        epochs.append(time.perf_counter() - started)
-    result["sampled_epoch_s"] = statistics.median(epochs)
+    result["edges_per_batch"] = loader_runs[-1][1] / -(-seeds // 1024)
+    # Training: sampled epochs (the first one warms up), then full-batch GraphSAGE training steps.
+    sampled_runs = timed_runs(
+        lambda epoch: train_epoch(model, optimizer, sampled.steps(epoch), False), args.repeats, 1, args.device
+    )
+    result["sampled_epoch_s"] = median_seconds(sampled_runs)
     result["seeds_per_s"] = seeds / result["sampled_epoch_s"]
     full_task = task_tensors(task.dataset, device)
-    full = timed_epochs(lambda: train_epoch(model, optimizer, graph_steps(full_task, None), False), args.repeats, 1, args.device)
-    result["full_epoch_s"] = statistics.median(full)
+    full_runs = timed_runs(lambda _: train_epoch(model, optimizer, graph_steps(full_task, None), False), args.repeats, 1, args.device)
+    result["full_epoch_s"] = median_seconds(full_runs)
     result["pyg_neighborloader"] = torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE
     if result["pyg_neighborloader"]:
         result["pyg_seeds_per_s"] = pyg_sampled_seeds_per_s(task, args)
@@ -210,9 +204,8 @@ def pyg_sampled_seeds_per_s(task, args) -> float:
     model = GraphSAGE(data.num_features, HIDDEN, num_layers=2, out_channels=CLASSES, dropout=0.5).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     loader = NeighborLoader(data, num_neighbors=[25, 10], batch_size=1024, input_nodes=data.train_mask, shuffle=True)
-    times = []
-    for _ in range(args.repeats + 1):
-        started = time.perf_counter()
+
+    def epoch(_: int) -> None:
         model.train()
         for batch in loader:
             batch = batch.to(device)
@@ -220,10 +213,8 @@ def pyg_sampled_seeds_per_s(task, args) -> float:
             out = model(batch.x, batch.edge_index)[: batch.batch_size]
             F.cross_entropy(out, batch.y[: batch.batch_size]).backward()
             optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - started)
-    return int(data.train_mask.sum()) / statistics.median(times[1:])
+
+    return int(data.train_mask.sum()) / median_seconds(timed_runs(epoch, args.repeats, 1, args.device))
 
 
 WORKERS = {"gcn": worker_gcn, "sampled": worker_sampled}
@@ -319,18 +310,17 @@ def bench_process(args) -> list[str]:
 
 
 def bench_products(args) -> list[str]:
-    from gnntool.config import dump_config, validate
+    from gnntool.config import dump_config
 
-    raw = {
-        "device": args.device,
-        "dataset": {"name": "synthetic", "root": args.root, "nodes": 2_400_000, "avg_degree": 50, "features": 100,
-                    "classes": 47, "train_frac": 0.08, "val_frac": 0.02},
-        "model": {"arch": "sage", "hidden": 256},
-        "train": {"epochs": 1, "batch_size": 1024, "fanout": [15, 10]},
-    }
+    config = synthetic_config(
+        2_400_000, args.root, args.device,
+        dataset__avg_degree=50, dataset__features=100, dataset__classes=47, dataset__train_frac=0.08,
+        dataset__val_frac=0.02, model__arch="sage", model__hidden=256,
+        train__epochs=1, train__batch_size=1024, train__fanout=[15, 10],
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch:
         config_path = Path(scratch) / "products.yaml"
-        config_path.write_text(dump_config(validate(raw)))
+        config_path.write_text(dump_config(config))
         # First run generates and caches the graph; the measured one reads the cache.
         run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "warm"), "--quiet"])
         result = run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "run"), "--quiet"])

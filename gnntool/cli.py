@@ -133,7 +133,7 @@ def train(
 @app.command("eval")
 @exit_codes
 def eval_(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    run_dir: RunDirArgument,
     split: Annotated[Split, typer.Option(help="Which split to score.")] = Split.all,
     graph: Annotated[
         Optional[Path], typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
