@@ -85,6 +85,9 @@ GraphOption = Annotated[Optional[Path], typer.Option(help="An unseen graph (npz 
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
 FORMAT_HELP = "\\[default: from the output's suffix, else tsv]"
+TensorboardOption = Annotated[
+    bool, typer.Option("--tensorboard", help="Write TensorBoard event files under RUN/tensorboard/ (output.tensorboard).")
+]
 
 
 class EmbedFormat(str, Enum):
@@ -108,6 +111,7 @@ def train(
     seeds: Annotated[int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
+    tensorboard: TensorboardOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
 ) -> None:
     """Train a model; print the run directory on stdout."""
@@ -121,6 +125,8 @@ def train(
         overrides.append(f"device={device}")
     if seed is not None:
         overrides.append(f"seed={seed}")
+    if tensorboard:
+        overrides.append("output.tensorboard=true")
     config = load_config(config_path, overrides)
     run_dir = out or Path(config.output.dir or Path("runs") / config_path.stem)
 
@@ -218,6 +224,7 @@ def sweep(
         Optional[Path], typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep].")
     ] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    tensorboard: TensorboardOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
 ) -> None:
     """Train one run per cell of a grid of config values; print the results table on stdout.
@@ -232,6 +239,8 @@ def sweep(
     overrides = list(set_ or [])
     if device is not None:
         overrides.append(f"device={device}")
+    if tensorboard:
+        overrides.append("output.tensorboard=true")
     rows = run_sweep(config_path, grid, overrides, seeds=seeds, out=out)
     print_sweep_table(*display_table(rows))
 
@@ -254,6 +263,81 @@ def print_sweep_table(header: list[str], rows: list[list[str]]) -> None:
     else:
         for line in [header, *rows]:
             typer.echo("\t".join(line))
+
+
+@app.command()
+@exit_codes
+def tune(
+    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file (the base of every trial).")],
+    space: Annotated[
+        list[str],
+        typer.Option(
+            "--space",
+            metavar="KEY=LOW:HIGH[:log]|KEY=A,B,...",
+            help="A range (exactly NUM:NUM or NUM:NUM:log; integers for integer keys) or a list of choices "
+            "(parsed as --grid values); repeatable.",
+        ),
+    ],
+    trials: Annotated[int, typer.Option(min=1, help="Trials of the study in all (a rerun adds the difference).")],
+    timeout: Annotated[
+        Optional[float], typer.Option(min=0, help="Start no new trial after this many seconds.")
+    ] = None,
+    storage: Annotated[
+        Optional[str], typer.Option(help="Optuna storage URL \\[default: sqlite:///OUT/tune.db].")
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per trial; the score is their mean.")] = 1,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key for every trial; repeatable."),
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Study directory, one run directory per trial \\[default: runs/<config stem>-tune].")
+    ] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+) -> None:
+    """Search config values with Optuna (TPE, median pruning), scored on validation by train.monitor.
+
+    Prints the best trials on stdout; writes OUT/trials.csv, OUT/best.yaml (a config `gnntool train`
+    runs as it is) and one run directory per trial.
+
+    Run it again to continue the study: finished trials stay, an interrupted one resumes.
+    """
+    from gnntool.engine.tune import display_table, plan_tune, run_tune
+
+    log.set_quiet(quiet)
+    overrides = list(set_ or [])
+    if device is not None:
+        overrides.append(f"device={device}")
+    tuning = plan_tune(config_path, space, overrides, seeds=seeds, out=out, storage=storage)
+    rows = run_tune(tuning, trials, timeout=timeout, quiet=quiet)
+    print_sweep_table(*display_table(rows, tuning))
+
+
+class ProjectionMethod(str, Enum):
+    pca = "pca"
+    tsne = "tsne"
+
+
+@app.command()
+@exit_codes
+def plot(
+    path: Annotated[Path, typer.Argument(metavar="RUN_DIR|SWEEP_DIR", help="A finished run, or a sweep's directory.")],
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="A .png, .svg or .pdf file \\[default: curves.png, sweep.png or embeddings-METHOD.png in the directory]."
+        ),
+    ] = None,
+    embeddings: Annotated[bool, typer.Option("--embeddings", help="Plot the run's embeddings in 2-D instead.")] = False,
+    method: Annotated[ProjectionMethod, typer.Option(help="--embeddings: the 2-D projection.")] = ProjectionMethod.pca,
+) -> None:
+    """Plot a run's training curves, a sweep's cells, or a run's embeddings; print the file's path."""
+    from gnntool.plot import plot as draw
+
+    if method is not ProjectionMethod.pca and not embeddings:
+        raise UserError("--method chooses the projection of --embeddings; add --embeddings")
+    typer.echo(str(draw(path, output, embeddings, method.value)))
 
 
 class PredictFormat(str, Enum):

@@ -190,6 +190,9 @@ class TrainConfig(Section):
 
 class OutputConfig(Section):
     dir: str | None = Field(default=None, description="null: runs/<config file stem>")
+    tensorboard: bool = Field(
+        default=False, description="write TensorBoard event files under RUN/tensorboard/ (extra gnntool[tensorboard])"
+    )
 
 
 class Config(Section):

@@ -27,6 +27,7 @@ METRICS = "metrics.json"
 HISTORY = "history.csv"
 EMBEDDINGS = "embeddings.npy"
 RUN_INFO = "run.json"
+TENSORBOARD = "tensorboard"  # a folder: one sub-folder of event files per seed
 RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
 
 
@@ -99,7 +100,7 @@ def clear_run(run_dir: Path) -> None:
     """Remove the files a previous run wrote (and only those: --out may be a shared folder)."""
     for name in RUN_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    for seed_dir in run_dir.glob("seed-*"):
+    for seed_dir in [*run_dir.glob("seed-*"), run_dir / TENSORBOARD]:
         if seed_dir.is_dir():
             shutil.rmtree(seed_dir)
 

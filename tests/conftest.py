@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,22 @@ def torchrun():
         return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 
     return run
+
+
+@pytest.fixture
+def interrupt_at(monkeypatch):
+    """Send this process a real SIGINT when training reports the given epoch (once)."""
+
+    def arm(epoch: int) -> None:
+        original = log.EpochProgress.update
+        fired = []
+
+        def update(self, current: int, loss: float, monitored: float) -> None:
+            original(self, current, loss, monitored)
+            if current == epoch and not fired:
+                fired.append(current)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        monkeypatch.setattr(log.EpochProgress, "update", update)
+
+    return arm

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,27 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from gnntool import log
 from gnntool.cli import app
-
-
-@pytest.fixture
-def interrupt_at(monkeypatch):
-    """Send this process a real SIGINT when training reports the given epoch (once)."""
-
-    def arm(epoch: int) -> None:
-        original = log.EpochProgress.update
-        fired = []
-
-        def update(self, current: int, loss: float, monitored: float) -> None:
-            original(self, current, loss, monitored)
-            if current == epoch and not fired:
-                fired.append(current)
-                os.kill(os.getpid(), signal.SIGINT)
-
-        monkeypatch.setattr(log.EpochProgress, "update", update)
-
-    return arm
 
 
 def train(runner, config: Path, run_dir: Path, *extra: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ from gnntool.engine.evaluate import evaluate
 from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.inputs import Task, task_tensors
 from gnntool.engine.saved import save_model
-from gnntool.engine.train import fit, output_width
+from gnntool.engine.board import check_tensorboard, seed_board
+from gnntool.engine.train import EpochObserver, fit, output_width
 from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
 from gnntool.outputs import (
@@ -58,6 +60,10 @@ from gnntool.outputs import (
     write_text,
     write_with,
 )
+
+SeedHooks = Callable[[int, Path], Sequence[EpochObserver]]
+"""Given a seed's index in the run and its directory, extra observers of its epochs (tune's pruning)."""
+
 
 def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) -> bool:
     """Check what `run_dir` holds against the flags; return False if there is nothing to do."""
@@ -97,11 +103,19 @@ def check_task(config: Config, task: Task) -> None:
 
 
 def train_one_seed(
-    config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path, ranks: Ranks
+    config: Config,
+    seed: int,
+    seed_dir: Path,
+    device: torch.device,
+    label: str,
+    first: bool,
+    run_dir: Path,
+    ranks: Ranks,
+    observers: Sequence[EpochObserver] = (),
 ) -> dict[str, Any]:
     """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics.
 
-    Under torchrun every rank trains and evaluates; rank 0 alone writes.
+    Under torchrun every rank trains and evaluates; rank 0 alone writes (TensorBoard events too).
     """
     metrics_path = seed_dir / METRICS
     done = broadcast_from_main(seed_dir != run_dir and metrics_path.is_file(), ranks)
@@ -111,12 +125,14 @@ def train_one_seed(
     unsupervised = config.train.objective == "unsupervised"
     task = task_tensors(load_dataset(config.dataset, seed), device, config.inference_chunk)
     check_task(config, task)
-    result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks)
-    metrics = (
-        evaluate_unsupervised(result.model, task, config.train, seed, SPLITS)
-        if unsupervised
-        else evaluate(result.model, task, ranks=ranks)
-    )
+    with seed_board(config, run_dir, seed, enabled=ranks.main) as board:
+        result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])
+        metrics = (
+            evaluate_unsupervised(result.model, task, config.train, seed, SPLITS)
+            if unsupervised
+            else evaluate(result.model, task, ranks=ranks)
+        )
+        board.finish(metrics, result.best_epoch)
     if not ranks.main:
         return metrics
     write_csv(
@@ -139,15 +155,19 @@ def train_one_seed(
     return metrics
 
 
-def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bool) -> Path | None:
+def train_run(
+    config: Config, run_dir: Path, seeds: int, resume: bool, force: bool, hooks: SeedHooks | None = None
+) -> Path | None:
     """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`.
 
     Under torchrun, one process per rank trains with DDP (see `gnntool.engine.distributed`);
     rank 0 alone reports and returns `run_dir`, the other ranks print nothing and return None.
+    `hooks` adds observers to each seed's epochs.
     """
+    check_tensorboard(config)
     device = resolve_device(config.device)
     if not launched_by_torchrun():
-        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE)
+        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks)
     if not is_main_process():
         log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
     if not config.neighbour_sampling:
@@ -157,12 +177,19 @@ def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bo
         )
     device = local_device(device)
     with process_group(device) as ranks:
-        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks)
+        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks, hooks)
         return path if ranks.main else None
 
 
 def train_ranks(
-    config: Config, run_dir: Path, seeds: int, resume: bool, force: bool, device: torch.device, ranks: Ranks
+    config: Config,
+    run_dir: Path,
+    seeds: int,
+    resume: bool,
+    force: bool,
+    device: torch.device,
+    ranks: Ranks,
+    hooks: SeedHooks | None = None,
 ) -> Path:
     """`train_run` on this rank: rank 0 prepares and writes the run directory, every rank trains."""
     outcome: str | bool | None = None
@@ -185,7 +212,8 @@ def train_ranks(
     for index, seed in enumerate(seed_list):
         seed_dir = run_dir / f"seed-{seed}" if seeds > 1 else run_dir
         label = f"seed {seed}" if seeds > 1 else "train"
-        runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks))
+        observers = hooks(index, seed_dir) if hooks else ()
+        runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks, observers))
     if not ranks.main:
         return run_dir
 

@@ -95,33 +95,33 @@ def yaml_text(value: Any) -> str:
     return text.removesuffix("\n...").removesuffix("...").strip()
 
 
-def parse_grid(spec: str) -> tuple[str, list[Any]]:
-    """`KEY=V1,V2,...` → (KEY, [values parsed as YAML]); a UserError naming the --grid if malformed."""
+def parse_grid(spec: str, option: str = "--grid") -> tuple[str, list[Any]]:
+    """`KEY=V1,V2,...` → (KEY, [values parsed as YAML]); a UserError naming the `option` if malformed."""
     key, sep, text = spec.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UserError(f"--grid {spec!r}: expected KEY=V1,V2,..., e.g. model.norm=none,batch")
+        raise UserError(f"{option} {spec!r}: expected KEY=V1,V2,..., e.g. model.norm=none,batch")
     if any(not part for part in key.split(".")):
-        raise UserError(f"--grid {spec!r}: {key!r} is not a dotted config key")
+        raise UserError(f"{option} {spec!r}: {key!r} is not a dotted config key")
     if not text.strip():
-        raise UserError(f"--grid {key}: no values (give KEY=V1,V2,...; write null for an empty value)")
+        raise UserError(f"{option} {key}: no values (give KEY=V1,V2,...; write null for an empty value)")
     try:
         items = split_values(text)
     except ValueError as exc:
-        raise UserError(f"--grid {key}={text}: {exc}") from None
+        raise UserError(f"{option} {key}={text}: {exc}") from None
     values: list[Any] = []
     seen: set[str] = set()
     for position, item in enumerate(items, 1):
         if not item:
-            raise UserError(f"--grid {key}={text}: value {position} is empty (write null for a null value)")
+            raise UserError(f"{option} {key}={text}: value {position} is empty (write null for a null value)")
         try:
             value = yaml.safe_load(item)
         except yaml.YAMLError as exc:
             problem = str(exc).splitlines()[0]
-            raise UserError(f"--grid {key}: value {item!r} is not valid YAML ({problem})") from None
+            raise UserError(f"{option} {key}: value {item!r} is not valid YAML ({problem})") from None
         text_of_value = yaml_text(value)
         if text_of_value in seen:
-            raise UserError(f"--grid {key}: value {item!r} is given twice")
+            raise UserError(f"{option} {key}: value {item!r} is given twice")
         seen.add(text_of_value)
         values.append(value)
     return key, values

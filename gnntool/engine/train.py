@@ -16,7 +16,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +55,10 @@ class FitResult:
     model: GNN
     history: list[dict[str, float]]
     best_epoch: int
+
+
+EpochObserver = Callable[[dict[str, float]], None]
+"""Called with each finished epoch's history row (TensorBoard, tuning); it may raise to stop the run."""
 
 
 class StopRequest:
@@ -201,11 +205,20 @@ def output_width(config: Config, task: Task) -> int:
     return config.model.hidden if config.train.objective == "unsupervised" else task.num_classes
 
 
-def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ranks: Ranks = SINGLE) -> FitResult:
+def fit(
+    config: Config,
+    task: Task,
+    seed: int,
+    checkpoint: Path,
+    label: str,
+    ranks: Ranks = SINGLE,
+    observers: Sequence[EpochObserver] = (),
+) -> FitResult:
     """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
 
     Under torchrun every rank runs this with the same arguments; rank 0 alone saves. Raises
-    `Interrupted` after saving `checkpoint` when Ctrl-C arrives (on any rank).
+    `Interrupted` after saving `checkpoint` when Ctrl-C arrives (on any rank). Each of `observers`
+    sees every epoch's history row once the epoch is done (and before a Ctrl-C checkpoint).
     """
     device = task.device
     unsupervised = config.train.objective == "unsupervised"
@@ -258,6 +271,8 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
                 state.best_score, state.best_epoch = current, state.epoch
                 state.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             progress.update(state.epoch, loss, val[monitor.removeprefix("val_")])
+            for observe in observers:
+                observe(state.history[-1])
             if any_rank(stop.requested, ranks, device):
                 if ranks.main:
                     save_checkpoint(checkpoint, config, model, optimizer, state, device)
