@@ -119,7 +119,8 @@ def mean_band(series: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.
         padded[row, : len(values)] = values
     counts = (~np.isnan(padded)).sum(axis=0)
     mean = np.nanmean(padded, axis=0)
-    std = np.where(counts > 1, np.nanstd(padded, axis=0, ddof=min(1, len(series) - 1)), 0.0)
+    squares = np.nansum((padded - mean) ** 2, axis=0)
+    std = np.sqrt(np.divide(squares, counts - 1, out=np.zeros(length), where=counts > 1))  # sample std
     return np.arange(1, length + 1), mean, std
 
 
@@ -145,6 +146,7 @@ def title(config: Config, run_dir: Path, seeds: int) -> str:
 
 def plot_curves(run_dir: Path, output: Path | None = None) -> Path:
     """Loss (training, validation) and the monitored metric per epoch; best epochs marked."""
+    path = output_path(output, run_dir / "curves.png")
     config = finished_run(run_dir)
     runs = histories(run_dir)
     monitor = config.train.monitor
@@ -169,7 +171,7 @@ def plot_curves(run_dir: Path, output: Path | None = None) -> Path:
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
     figure.suptitle(title(config, run_dir, len(runs)))
-    return save(figure, output_path(output, run_dir / "curves.png"))
+    return save(figure, path)
 
 
 # --- sweeps -------------------------------------------------------------------------------------
@@ -185,6 +187,7 @@ def cell_label(values: dict[str, Any]) -> str:
 
 def plot_sweep(sweep_dir: Path, output: Path | None = None) -> Path:
     """One row per cell: validation and test metric (mean, ± std error bars), labelled by its values."""
+    path = output_path(output, sweep_dir / "sweep.png")
     rows = read_json(sweep_dir / SWEEP_JSON)
     if not rows:
         raise UserError(f"{sweep_dir / SWEEP_JSON}: no cells")
@@ -206,7 +209,7 @@ def plot_sweep(sweep_dir: Path, output: Path | None = None) -> Path:
     axis.set(xlabel=f"{metric}{unit}", title=f"{sweep_dir.name}: {len(rows)} cells, mean ± std over seeds")
     axis.grid(axis="x", alpha=0.3)
     axis.legend(loc="lower right" if metric != "loss" else "upper right", fontsize="small")
-    return save(figure, output_path(output, sweep_dir / "sweep.png"))
+    return save(figure, path)
 
 
 # --- embeddings ---------------------------------------------------------------------------------
@@ -248,8 +251,8 @@ def node_labels(config: Config) -> tuple[np.ndarray | None, np.ndarray]:
 
 def plot_embeddings(run_dir: Path, output: Path | None = None, method: str = "pca") -> Path:
     """embeddings.npy in 2-D, one colour per class, test nodes ringed in black."""
-    config = finished_run(run_dir)
     path = output_path(output, run_dir / f"embeddings-{method}.png")
+    config = finished_run(run_dir)
     if not (run_dir / EMBEDDINGS).is_file():
         raise UserError(f"{run_dir}: no {EMBEDDINGS}")
     embeddings = np.load(run_dir / EMBEDDINGS)
