@@ -85,6 +85,8 @@ GraphOption = Annotated[Optional[Path], typer.Option(help="An unseen graph (npz 
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
 FORMAT_HELP = "\\[default: from the output's suffix, else tsv]"
+DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
 TensorboardOption = Annotated[
     bool, typer.Option("--tensorboard", help="Write TensorBoard event files under RUN/tensorboard/ (output.tensorboard).")
 ]
@@ -98,6 +100,16 @@ class EmbedFormat(str, Enum):
     parquet = "parquet"
 
 
+def config_overrides(set_: Optional[list[str]], device: Optional[str], tensorboard: bool = False) -> list[str]:
+    """`--set` assignments, then those the options stand for (`--device`, `--tensorboard`)."""
+    overrides = list(set_ or [])
+    if device is not None:
+        overrides.append(f"device={device}")
+    if tensorboard:
+        overrides.append("output.tensorboard=true")
+    return overrides
+
+
 @app.command()
 @exit_codes
 def train(
@@ -106,13 +118,13 @@ def train(
         Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable.")
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    device: DeviceOption = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed \\[default: the config's seed].")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
     tensorboard: TensorboardOption = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Train a model; print the run directory on stdout."""
     from gnntool.config import load_config
@@ -120,13 +132,9 @@ def train(
     log.set_quiet(quiet)
     if resume and force:
         raise UserError("--resume and --force contradict each other: choose one")
-    overrides = list(set_ or [])
-    if device is not None:
-        overrides.append(f"device={device}")
+    overrides = config_overrides(set_, device, tensorboard)
     if seed is not None:
         overrides.append(f"seed={seed}")
-    if tensorboard:
-        overrides.append("output.tensorboard=true")
     config = load_config(config_path, overrides)
     run_dir = out or Path(config.output.dir or Path("runs") / config_path.stem)
 
@@ -223,9 +231,9 @@ def sweep(
     out: Annotated[
         Optional[Path], typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep].")
     ] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    device: DeviceOption = None,
     tensorboard: TensorboardOption = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Train one run per cell of a grid of config values; print the results table on stdout.
 
@@ -236,11 +244,7 @@ def sweep(
     from gnntool.engine.sweep import display_table, run_sweep
 
     log.set_quiet(quiet)
-    overrides = list(set_ or [])
-    if device is not None:
-        overrides.append(f"device={device}")
-    if tensorboard:
-        overrides.append("output.tensorboard=true")
+    overrides = config_overrides(set_, device, tensorboard)
     rows = run_sweep(config_path, grid, overrides, seeds=seeds, out=out)
     print_sweep_table(*display_table(rows))
 
@@ -293,8 +297,8 @@ def tune(
     out: Annotated[
         Optional[Path], typer.Option(help="Study directory, one run directory per trial \\[default: runs/<config stem>-tune].")
     ] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    device: DeviceOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Search config values with Optuna (TPE, median pruning), scored on validation by train.monitor.
 
@@ -306,9 +310,7 @@ def tune(
     from gnntool.engine.tune import display_table, plan_tune, run_tune
 
     log.set_quiet(quiet)
-    overrides = list(set_ or [])
-    if device is not None:
-        overrides.append(f"device={device}")
+    overrides = config_overrides(set_, device)
     tuning = plan_tune(config_path, space, overrides, seeds=seeds, out=out, storage=storage)
     rows = run_tune(tuning, trials, timeout=timeout, quiet=quiet)
     print_sweep_table(*display_table(rows, tuning))
