@@ -12,8 +12,14 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import RandomLinkSplit
 from torch_geometric.utils import to_undirected
 
-import gnntool.data.edge_split as edge_split
-from gnntool.data.edge_split import NegativeSampler, distinct_negatives, edge_keys, split_edges, split_held_out
+from gnntool.data import edge_split
+from gnntool.data.edge_split import (
+    NegativeSampler,
+    distinct_negatives,
+    edge_keys,
+    split_edges,
+    split_held_out,
+)
 from gnntool.data.graphfile import read_graph, read_held_out_edges
 from gnntool.errors import UserError
 
