@@ -280,15 +280,21 @@ def _read_features_csv(path: Path, num_features: int | None) -> tuple[np.ndarray
     return x, ids
 
 
-def _read_edges(path: Path, n: int, ids: np.ndarray | None, features: Path) -> np.ndarray:
+def _pair_table(path: Path, needs: str) -> _Table | None:
+    """A two-column text file (tabs in .tsv, else commas); None when it is empty."""
     table = _Table.read(path, "\t" if path.suffix == ".tsv" else ",")
     if table.empty:
-        return np.empty((2, 0), dtype=np.int64)
+        return None
     if table.ncols != 2:
-        raise UserError(
-            f"{path} has {table.ncols} column{'s' if table.ncols != 1 else ''}; an edges file needs exactly "
-            "two (source, target), one edge per line (edge weights are not supported)"
-        )
+        raise UserError(f"{path} has {table.ncols} column{'s' if table.ncols != 1 else ''}; {needs}")
+    return table
+
+
+def _read_edges(path: Path, n: int, ids: np.ndarray | None, features: Path) -> np.ndarray:
+    needs = "an edges file needs exactly two (source, target), one edge per line (edge weights are not supported)"
+    table = _pair_table(path, needs)
+    if table is None:
+        return np.empty((2, 0), dtype=np.int64)
     kind = "node id" if ids is not None else "node position"
     pairs = table.integers(kind)  # (edges, 2)
     if ids is None:
@@ -533,14 +539,9 @@ def read_held_out_edges(path: Path | str, node_id: np.ndarray) -> dict[str, np.n
 
 def _read_pairs_by_id(path: Path, node_id: np.ndarray) -> np.ndarray:
     """A two-column file of node ids as 2 × P row positions."""
-    table = _Table.read(path, "\t" if path.suffix == ".tsv" else ",")
-    if table.empty:
+    table = _pair_table(path, "it needs exactly two (source, target), one pair per line")
+    if table is None:
         return np.empty((2, 0), dtype=np.int64)
-    if table.ncols != 2:
-        raise UserError(
-            f"{path} has {table.ncols} column{'s' if table.ncols != 1 else ''}; it needs exactly two "
-            "(source, target), one pair per line"
-        )
     return _positions_of_ids(table.integers("node id"), node_id, path, table, "node {}, which is not a node of the graph")
 
 
