@@ -743,7 +743,7 @@ class _Table:
                 raise UserError(
                     f"{self.path} {self.where(int(r))}, column {c + 1}: {self.token(int(r), c)!r} is not an "
                     f"integer {what}"
-                )
+                ) from None
             return values.astype(np.int64)
         return self._shaped(values, column)
 
