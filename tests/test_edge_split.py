@@ -77,7 +77,9 @@ def test_counts_match_pyg_random_link_split() -> None:
     ours = split_edges(edge_index, 80, 0.05, 0.1, gen())
     theirs = RandomLinkSplit(num_val=0.05, num_test=0.1, is_undirected=True, add_negative_train_samples=False)
     train, val, test = theirs(Data(edge_index=edge_index, num_nodes=80))
-    assert ours.val_pos.size(1) == int(val.edge_label.sum()) and ours.val_neg.size(1) == int((val.edge_label == 0).sum())
+    assert ours.val_pos.size(1) == int(val.edge_label.sum()) and ours.val_neg.size(1) == int(
+        (val.edge_label == 0).sum()
+    )
     assert ours.test_pos.size(1) == int(test.edge_label.sum())
     assert ours.edge_index.size(1) == train.edge_index.size(1)
     assert ours.test_edge_index.size(1) == test.edge_index.size(1)
@@ -85,7 +87,12 @@ def test_counts_match_pyg_random_link_split() -> None:
 
 @pytest.mark.parametrize(
     "val, test, phrase",
-    [(0.5, 0.5, "sum to less than 1"), (-0.1, 0.2, "≥ 0"), (0.001, 0.1, "val split is empty"), (0.1, 0.0, "test split is empty")],
+    [
+        (0.5, 0.5, "sum to less than 1"),
+        (-0.1, 0.2, "≥ 0"),
+        (0.001, 0.1, "val split is empty"),
+        (0.1, 0.0, "test split is empty"),
+    ],
 )
 def test_bad_fractions(val: float, test: float, phrase: str) -> None:
     with pytest.raises(UserError, match=phrase):
@@ -129,7 +136,11 @@ def test_negative_sampler_avoids_edges_and_is_repeatable() -> None:
     assert pairs.shape == (2, 5000) and not any((u, v) in edges or u == v for u, v in pairs.t().tolist())
     assert torch.equal(pairs, sampler(5000, gen(1))) and not torch.equal(pairs, sampler(5000, gen(2)))
     hits = torch.bincount(pairs[0] * 20 + pairs[1], minlength=400).float()
-    allowed = hits[torch.tensor([u * 20 + v not in {a * 20 + b for a, b in edges} and u != v for u in range(20) for v in range(20)])]
+    allowed = hits[
+        torch.tensor(
+            [u * 20 + v not in {a * 20 + b for a, b in edges} and u != v for u in range(20) for v in range(20)]
+        )
+    ]
     assert allowed.min() > 0  # every non-edge can be drawn
 
 
@@ -183,9 +194,10 @@ def test_read_held_out_from_npz_and_folder(tmp_path: Path) -> None:
     (root / "test_negatives.csv").write_text("20,40\n")
     held = read_held_out_edges(root, read_graph(root).node_id)
     assert held["val_edges"].tolist() == [[2], [3]] and held["test_negatives"].tolist() == [[1], [3]]
-    assert read_held_out_edges(tmp_path / "g.npz", np.arange(5)) != {} and read_held_out_edges(
-        _plain(tmp_path), np.arange(2)
-    ) == {}
+    assert (
+        read_held_out_edges(tmp_path / "g.npz", np.arange(5)) != {}
+        and read_held_out_edges(_plain(tmp_path), np.arange(2)) == {}
+    )
 
 
 def _plain(tmp_path: Path) -> Path:

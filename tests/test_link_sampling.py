@@ -67,7 +67,9 @@ def test_repeatable_and_resumable() -> None:
     resumed = list(b.steps(1, start=2))
     for x, y in zip(first[2:], resumed, strict=True):
         assert torch.equal(x.node_ids, y.node_ids) and torch.equal(x.pairs, y.pairs)
-        assert all(torch.equal(p.source, q.source) and torch.equal(p.target, q.target) for p, q in zip(x.blocks, y.blocks))
+        assert all(
+            torch.equal(p.source, q.source) and torch.equal(p.target, q.target) for p, q in zip(x.blocks, y.blocks)
+        )
     other_epoch = next(a.steps(2))
     assert not torch.equal(other_epoch.node_ids, first[0].node_ids)
     assert not torch.equal(next(steps([2, 2], seed=1).steps(1)).node_ids, first[0].node_ids)

@@ -38,7 +38,9 @@ def cut(text: str, points: list[int]) -> list[str]:
 
 
 def expected(pairs: list[tuple[int, int]]) -> torch.Tensor:
-    return torch.tensor([[POSITION[u] for u, _ in pairs], [POSITION[v] for _, v in pairs]], dtype=torch.long).view(2, -1)
+    return torch.tensor([[POSITION[u] for u, _ in pairs], [POSITION[v] for _, v in pairs]], dtype=torch.long).view(
+        2, -1
+    )
 
 
 def collect(chunks: list[str]) -> tuple[torch.Tensor, UserError | None]:
@@ -52,9 +54,17 @@ def collect(chunks: list[str]) -> tuple[torch.Tensor, UserError | None]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pairs=pairs_st, sep=st.sampled_from([",", "\t"]), header=st.booleans(), padded=st.booleans(),
-       crlf=st.booleans(), points=st.lists(st.integers(0, 10_000), max_size=6))
-def test_valid_input_reads_the_same_from_file_and_stream(tmp_path: Path, pairs, sep, header, padded, crlf, points) -> None:
+@given(
+    pairs=pairs_st,
+    sep=st.sampled_from([",", "\t"]),
+    header=st.booleans(),
+    padded=st.booleans(),
+    crlf=st.booleans(),
+    points=st.lists(st.integers(0, 10_000), max_size=6),
+)
+def test_valid_input_reads_the_same_from_file_and_stream(
+    tmp_path: Path, pairs, sep, header, padded, crlf, points
+) -> None:
     text = render(pairs, sep, header, padded, crlf)
     got, error = collect(cut(text, points))
     assert error is None and torch.equal(got, expected(pairs))
@@ -63,11 +73,13 @@ def test_valid_input_reads_the_same_from_file_and_stream(tmp_path: Path, pairs, 
     assert torch.equal(read_pairs(path, NODE_ID), expected(pairs))
 
 
-BAD_LINES = ["7", "7,3,10", "7,x", "7;3", "3.5,7", "1e3,7", "3_0,7", "7,99", "-6,7", "x,7,", "7,\"\""]
+BAD_LINES = ["7", "7,3,10", "7,x", "7;3", "3.5,7", "1e3,7", "3_0,7", "7,99", "-6,7", "x,7,", '7,""']
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(before=pairs_st, after=pairs_st, bad=st.sampled_from(BAD_LINES), points=st.lists(st.integers(0, 10_000), max_size=4))
+@given(
+    before=pairs_st, after=pairs_st, bad=st.sampled_from(BAD_LINES), points=st.lists(st.integers(0, 10_000), max_size=4)
+)
 def test_first_bad_line_is_named_and_ends_the_stream(tmp_path: Path, before, after, bad, points) -> None:
     lines = [f"{u},{v}" for u, v in before] + [bad] + [f"{u},{v}" for u, v in after]
     text = "\n".join(["src,dst", *lines]) + "\n"

@@ -9,11 +9,15 @@ from gnntool.engine.top_k import top_k_targets
 from gnntool.errors import UserError
 
 
-def brute_force(z: torch.Tensor, k: int, edge_index: torch.Tensor, sources: list[int]) -> list[tuple[int, int, float, int]]:
+def brute_force(
+    z: torch.Tensor, k: int, edge_index: torch.Tensor, sources: list[int]
+) -> list[tuple[int, int, float, int]]:
     known = set(map(tuple, edge_index.t().tolist()))
     rows = []
     for u in sources:
-        candidates = [(float(z[u] @ z[v]), v) for v in range(z.size(0)) if v != u and (u, v) not in known and (v, u) not in known]
+        candidates = [
+            (float(z[u] @ z[v]), v) for v in range(z.size(0)) if v != u and (u, v) not in known and (v, u) not in known
+        ]
         for rank, (score, v) in enumerate(sorted(candidates, reverse=True)[:k], start=1):
             rows.append((u, v, score, rank))
     return rows

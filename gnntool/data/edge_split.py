@@ -136,7 +136,9 @@ def split_held_out(
     for split in ("val", "test"):
         pos = held_out.get(f"{split}_edges")
         if pos is None or pos.size(1) == 0:
-            raise UserError(f"the graph file brings no {split}_edges (it needs both val_edges and test_edges, non-empty)")
+            raise UserError(
+                f"the graph file brings no {split}_edges (it needs both val_edges and test_edges, non-empty)"
+            )
         held[split] = pos.to(keys.device)
     held_keys = torch.cat([edge_keys(pos, num_nodes) for pos in held.values()])
     if undirected:

@@ -542,7 +542,8 @@ def _read_pairs_by_id(path: Path, node_id: np.ndarray) -> np.ndarray:
     table = _pair_table(path, "it needs exactly two (source, target), one pair per line")
     if table is None:
         return np.empty((2, 0), dtype=np.int64)
-    return _positions_of_ids(table.integers("node id"), node_id, path, table, "node {}, which is not a node of the graph")
+    unknown = "node {}, which is not a node of the graph"
+    return _positions_of_ids(table.integers("node id"), node_id, path, table, unknown)
 
 
 # --- file reading -------------------------------------------------------------------------------

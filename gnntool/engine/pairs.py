@@ -102,7 +102,9 @@ class _Parser:
         where = f"{self.name} line {self.line}"
         if len(fields) != 2:
             sep = "a tab" if self.delimiter == "\t" else "a comma"
-            raise UserError(f"{where} has {len(fields)} fields; a pair is two node ids (source, target) separated by {sep}")
+            raise UserError(
+                f"{where} has {len(fields)} fields; a pair is two node ids (source, target) separated by {sep}"
+            )
         for field in fields:
             if not _INTEGER.fullmatch(field):
                 raise UserError(f"{where}: {field!r} is not an integer node id")
