@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -79,16 +79,21 @@ class Split(str, Enum):
     all = "all"
 
 
+ConfigArgument = Annotated[
+    Path, typer.Argument(metavar="CONFIG", help="YAML config file, or the name of a shipped one (gnntool configs).")
+]
+
 # Options that embed and predict share.
 RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
-GraphOption = Annotated[Optional[Path], typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
+GraphOption = Annotated[Path | None, typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
 FORMAT_HELP = "\\[default: from the output's suffix, else tsv]"
-DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")]
+DeviceOption = Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
 TensorboardOption = Annotated[
-    bool, typer.Option("--tensorboard", help="Write TensorBoard event files under RUN/tensorboard/ (output.tensorboard).")
+    bool,
+    typer.Option("--tensorboard", help="Write TensorBoard event files under RUN/tensorboard/ (output.tensorboard)."),
 ]
 
 
@@ -100,7 +105,7 @@ class EmbedFormat(str, Enum):
     parquet = "parquet"
 
 
-def config_overrides(set_: Optional[list[str]], device: Optional[str], tensorboard: bool = False) -> list[str]:
+def config_overrides(set_: list[str] | None, device: str | None, tensorboard: bool = False) -> list[str]:
     """`--set` assignments, then those the options stand for (`--device`, `--tensorboard`)."""
     overrides = list(set_ or [])
     if device is not None:
@@ -113,21 +118,30 @@ def config_overrides(set_: Optional[list[str]], device: Optional[str], tensorboa
 @app.command()
 @exit_codes
 def train(
-    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.")],
+    config_path: ConfigArgument,
     set_: Annotated[
-        Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable.")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable."),
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")
+    ] = None,
     device: DeviceOption = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed \\[default: the config's seed].")] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")] = 1,
+    seed: Annotated[int | None, typer.Option(help="Seed \\[default: the config's seed].")] = None,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")
+    ] = 1,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
     tensorboard: TensorboardOption = False,
     quiet: QuietOption = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the config, the dataset files and the model; train nothing.")
+    ] = False,
 ) -> None:
     """Train a model; print the run directory on stdout."""
     from gnntool.config import load_config
+    from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
     if resume and force:
@@ -135,8 +149,14 @@ def train(
     overrides = config_overrides(set_, device, tensorboard)
     if seed is not None:
         overrides.append(f"seed={seed}")
+    config_path = resolve_config(config_path)
     config = load_config(config_path, overrides)
     run_dir = out or Path(config.output.dir or Path("runs") / config_path.stem)
+    if dry_run:
+        from gnntool.engine.dryrun import dry_run as check
+
+        typer.echo(check(config, run_dir))
+        return
 
     from gnntool.engine.run import train_run
 
@@ -150,7 +170,7 @@ def eval_(
     run_dir: RunDirArgument,
     split: Annotated[Split, typer.Option(help="Which split to score.")] = Split.all,
     graph: Annotated[
-        Optional[Path], typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
+        Path | None, typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
 ) -> None:
@@ -195,7 +215,7 @@ def embed(
     run_dir: RunDirArgument,
     graph: GraphOption = None,
     output: OutputOption = "-",
-    format: Annotated[Optional[EmbedFormat], typer.Option(help=FORMAT_HELP)] = None,
+    format: Annotated[EmbedFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
@@ -213,7 +233,9 @@ def embed(
 @app.command()
 @exit_codes
 def sweep(
-    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file (the base of every cell).")],
+    config_path: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="YAML config file or shipped config name (the base of every cell).")
+    ],
     grid: Annotated[
         list[str],
         typer.Option(
@@ -225,11 +247,14 @@ def sweep(
     ],
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per cell (seed..seed+N-1); report mean and std.")] = 1,
     set_: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key for every cell (before the grid); repeatable."),
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Override a config key for every cell (before the grid); repeatable."
+        ),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep].")
+        Path | None,
+        typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep]."),
     ] = None,
     device: DeviceOption = None,
     tensorboard: TensorboardOption = False,
@@ -242,8 +267,10 @@ def sweep(
     Run it again with the same --out to continue: finished cells are skipped, an interrupted cell resumes.
     """
     from gnntool.engine.sweep import display_table, run_sweep
+    from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
+    config_path = resolve_config(config_path)
     overrides = config_overrides(set_, device, tensorboard)
     rows = run_sweep(config_path, grid, overrides, seeds=seeds, out=out)
     print_sweep_table(*display_table(rows))
@@ -284,18 +311,19 @@ def tune(
     ],
     trials: Annotated[int, typer.Option(min=1, help="Trials of the study in all (a rerun adds the difference).")],
     timeout: Annotated[
-        Optional[float], typer.Option(min=0, help="Start no new trial after this many seconds.")
+        float | None, typer.Option(min=0, help="Start no new trial after this many seconds.")
     ] = None,
     storage: Annotated[
-        Optional[str], typer.Option(help="Optuna storage URL \\[default: sqlite:///OUT/tune.db].")
+        str | None, typer.Option(help="Optuna storage URL \\[default: sqlite:///OUT/tune.db].")
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per trial; the score is their mean.")] = 1,
     set_: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a config key for every trial; repeatable."),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option(help="Study directory, one run directory per trial \\[default: runs/<config stem>-tune].")
+        Path | None,
+        typer.Option(help="Study directory, one run directory per trial \\[default: runs/<config stem>-tune]."),
     ] = None,
     device: DeviceOption = None,
     quiet: QuietOption = False,
@@ -308,10 +336,11 @@ def tune(
     Run it again to continue the study: finished trials stay, an interrupted one resumes.
     """
     from gnntool.engine.tune import display_table, plan_tune, run_tune
+    from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
     overrides = config_overrides(set_, device)
-    tuning = plan_tune(config_path, space, overrides, seeds=seeds, out=out, storage=storage)
+    tuning = plan_tune(resolve_config(config_path), space, overrides, seeds=seeds, out=out, storage=storage)
     rows = run_tune(tuning, trials, timeout=timeout, quiet=quiet)
     print_sweep_table(*display_table(rows, tuning))
 
@@ -326,9 +355,11 @@ class ProjectionMethod(str, Enum):
 def plot(
     path: Annotated[Path, typer.Argument(metavar="RUN_DIR|SWEEP_DIR", help="A finished run, or a sweep's directory.")],
     output: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(
-            "--output", "-o", help="A .png, .svg or .pdf file \\[default: curves.png, sweep.png or embeddings-METHOD.png in the directory]."
+            "--output",
+            "-o",
+            help="A .png, .svg or .pdf file \\[default: curves.png, sweep.png or embeddings-METHOD.png in it].",
         ),
     ] = None,
     embeddings: Annotated[bool, typer.Option("--embeddings", help="Plot the run's embeddings in 2-D instead.")] = False,
@@ -355,7 +386,7 @@ def predict(
     run_dir: RunDirArgument,
     graph: GraphOption = None,
     output: OutputOption = "-",
-    format: Annotated[Optional[PredictFormat], typer.Option(help=FORMAT_HELP)] = None,
+    format: Annotated[PredictFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
 ) -> None:
     """Per node: id, predicted class (or label set), and the class probabilities."""
@@ -368,6 +399,38 @@ def predict(
 
     node_id, probabilities, multilabel = predict_run(run_dir, graph)
     write_predictions(probabilities, node_id, multilabel, output, resolved, header)
+
+
+configs_app = typer.Typer(help="The configs shipped with gnntool: list them, copy one out to edit.")
+app.add_typer(configs_app, name="configs")
+
+
+@configs_app.callback(invoke_without_command=True)
+def configs(ctx: typer.Context) -> None:
+    """List the shipped configs, one line each; `gnntool train NAME` runs one as it is."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gnntool.shipped import shipped_configs
+
+    found = shipped_configs()
+    width = max(len(config.name) for config in found)
+    for config in found:
+        typer.echo(f"{config.name:<{width}}  {config.description}")
+
+
+@configs_app.command("copy")
+@exit_codes
+def configs_copy(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A shipped config (gnntool configs lists them).")],
+    dest: Annotated[
+        Path | None, typer.Argument(metavar="DEST", help="File or folder to write \\[default: ./NAME.yaml].")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a shipped config out for editing; print its path."""
+    from gnntool.shipped import copy_config
+
+    typer.echo(str(copy_config(name, dest, force)))
 
 
 def main() -> None:

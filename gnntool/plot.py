@@ -219,12 +219,18 @@ def project(embeddings: np.ndarray, method: str, seed: int) -> tuple[np.ndarray,
     """(rows drawn, their 2-D coordinates): PCA over every node, t-SNE over a seeded sample."""
     rng = np.random.default_rng(seed)
     limit = TSNE_NODES if method == "tsne" else PCA_NODES
-    rows = np.sort(rng.choice(len(embeddings), limit, replace=False)) if len(embeddings) > limit else np.arange(len(embeddings))
+    rows = (
+        np.sort(rng.choice(len(embeddings), limit, replace=False))
+        if len(embeddings) > limit
+        else np.arange(len(embeddings))
+    )
     if method == "tsne":
         from sklearn.manifold import TSNE
 
         perplexity = min(30.0, max(1.0, (len(rows) - 1) / 3))
-        points = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(embeddings[rows])
+        points = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(
+            embeddings[rows]
+        )
     else:
         from sklearn.decomposition import PCA
 
@@ -270,15 +276,29 @@ def plot_embeddings(run_dir: Path, output: Path | None = None, method: str = "pc
         for position, label in enumerate(classes):
             chosen = labels[rows] == label
             axis.scatter(
-                points[chosen, 0], points[chosen, 1], s=6, color=colors(position % colors.N), alpha=0.7,
-                linewidths=0, label=f"class {label}",
+                points[chosen, 0],
+                points[chosen, 1],
+                s=6,
+                color=colors(position % colors.N),
+                alpha=0.7,
+                linewidths=0,
+                label=f"class {label}",
             )
     marked = test[rows]
     axis.scatter(
-        points[marked, 0], points[marked, 1], s=14, facecolors="none", edgecolors="black", linewidths=0.4,
+        points[marked, 0],
+        points[marked, 1],
+        s=14,
+        facecolors="none",
+        edgecolors="black",
+        linewidths=0.4,
         label="test node",
     )
     sampled = f", {len(rows)} of {len(embeddings)} nodes" if len(rows) < len(embeddings) else ""
-    axis.set(title=f"{config.model.arch} on {config.dataset.name}: embeddings, {method.upper()}{sampled}", xticks=[], yticks=[])
+    axis.set(
+        title=f"{config.model.arch} on {config.dataset.name}: embeddings, {method.upper()}{sampled}",
+        xticks=[],
+        yticks=[],
+    )
     axis.legend(fontsize="small", markerscale=2, loc="best")
     return save(figure, path)

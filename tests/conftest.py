@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from gnntool import log
+from gnntool import log, shipped
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO / "data"
@@ -45,6 +45,12 @@ class TouchesFile:
 
 
 @pytest.fixture
+def without_shipped_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package ships no raw files (as for datasets other than Cora and CiteSeer)."""
+    monkeypatch.setattr(shipped, "data_dir", lambda: tmp_path / "no-shipped-data")
+
+
+@pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
 
@@ -69,7 +75,16 @@ def torchrun():
     """Run `python -m gnntool ARGS` as two processes under torchrun (gloo: one thread each)."""
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gnntool", *args]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "gnntool",
+            *args,
+        ]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 

@@ -98,7 +98,10 @@ def fake_sweep(sweep_dir: Path, cells: int) -> None:
         val, test = rng.uniform(0.6, 0.85, size=2)
         rows.append(
             {
-                "cell": {"model.hidden": 8 * (index // 4 + 1), "model.norm": ["none", "batch", "layer", "group"][index % 4]},
+                "cell": {
+                    "model.hidden": 8 * (index // 4 + 1),
+                    "model.norm": ["none", "batch", "layer", "group"][index % 4],
+                },
                 "run_dir": str(sweep_dir / f"cell-{index}"),
                 "metrics": {
                     "val": {"accuracy": val, "loss": 1.0},

@@ -26,10 +26,19 @@ def curve(accumulator: EventAccumulator, tag: str) -> list[tuple[int, float]]:
 
 def test_tags_and_flattened_hparams() -> None:
     assert [scalar_tag(key) for key in ("loss", "val_loss", "val_micro_f1", "seconds")] == [
-        "train/loss", "val/loss", "val/micro_f1", "time/epoch_seconds"
+        "train/loss",
+        "val/loss",
+        "val/micro_f1",
+        "time/epoch_seconds",
     ]
     flat = flatten({"seed": 0, "train": {"fanout": [25, 10], "batch_size": None, "lr": 0.01}, "model": {"arch": "gcn"}})
-    assert flat == {"seed": 0, "train.fanout": "[25, 10]", "train.batch_size": "null", "train.lr": 0.01, "model.arch": "gcn"}
+    assert flat == {
+        "seed": 0,
+        "train.fanout": "[25, 10]",
+        "train.batch_size": "null",
+        "train.lr": 0.01,
+        "model.arch": "gcn",
+    }
 
 
 def test_every_seed_logs_its_epochs_metrics_and_hparams(runner, write_config, tmp_path) -> None:

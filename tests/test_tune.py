@@ -103,7 +103,9 @@ class FakeTrial:
         return len(self.reports) >= self.prune_at
 
 
-@pytest.mark.parametrize("monitor, values, best", [("val_accuracy", [0.5, 0.7, 0.6], [0.5, 0.7, 0.7]), ("val_loss", [2, 1, 3], [2, 1, 1])])
+@pytest.mark.parametrize(
+    "monitor, values, best", [("val_accuracy", [0.5, 0.7, 0.6], [0.5, 0.7, 0.7]), ("val_loss", [2, 1, 3], [2, 1, 1])]
+)
 def test_pruning_reports_the_first_seeds_best_so_far(write_config, monitor, values, best) -> None:
     config = load_config(write_config({"train": {"monitor": monitor}}))
     tuning = Tuning([], {}, config, 2, Path("out"), "sqlite://")
@@ -153,7 +155,9 @@ def test_study_writes_trials_best_config_and_continues(runner, write_config, tmp
     again = runner.invoke(app, ["train", str(out / "best.yaml"), "--out", str(tmp_path / "again")])
     assert again.exit_code == 0, again.output
     # Another space on the same study is refused.
-    changed = runner.invoke(app, ["tune", str(config), "--space", "model.hidden=8,32", "--trials", "3", "--out", str(out)])
+    changed = runner.invoke(
+        app, ["tune", str(config), "--space", "model.hidden=8,32", "--trials", "3", "--out", str(out)]
+    )
     assert changed.exit_code == 2 and "holds a study of another config" in changed.output
 
 
@@ -198,7 +202,9 @@ def test_killed_trial_is_retried(runner, write_config, tmp_path, monkeypatch) ->
 def test_invalid_space_values_train_nothing(runner, write_config, tmp_path) -> None:
     config = write_config()
     out = tmp_path / "tune"
-    result = runner.invoke(app, ["tune", str(config), "--space", "model.dropout=0.1:1.0", "--trials", "2", "--out", str(out)])
+    result = runner.invoke(
+        app, ["tune", str(config), "--space", "model.dropout=0.1:1.0", "--trials", "2", "--out", str(out)]
+    )
     assert result.exit_code == 2
     assert "model.dropout=1.0" in result.output and not out.exists()
 

@@ -24,6 +24,7 @@ from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.data.dataset import SPLITS
+from gnntool.engine.board import check_tensorboard, seed_board
 from gnntool.engine.device import resolve_device
 from gnntool.engine.distributed import (
     SINGLE,
@@ -36,10 +37,9 @@ from gnntool.engine.distributed import (
 )
 from gnntool.engine.embed import dataset_embeddings
 from gnntool.engine.evaluate import evaluate
-from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.inputs import Task, task_tensors
+from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.saved import save_model
-from gnntool.engine.board import check_tensorboard, seed_board
 from gnntool.engine.train import EpochObserver, fit, output_width
 from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
@@ -73,7 +73,9 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
             log.info(f"{run_dir}: run already finished; nothing to resume")
             return False
         if not force:
-            raise UserError(f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory")
+            raise UserError(
+                f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory"
+            )
         clear_run(run_dir)
     elif has_progress(run_dir):
         if force:

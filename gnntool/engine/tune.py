@@ -92,7 +92,7 @@ def key_type(key: str) -> type | None:
         annotation = field.annotation
         if depth < len(parts) - 1:
             if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-                raise UserError(f"--space {key}: {'.'.join(parts[:depth + 1])} is not a section")
+                raise UserError(f"--space {key}: {'.'.join(parts[: depth + 1])} is not a section")
             model = annotation
     args = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     for numeric in (int, float):
@@ -108,7 +108,9 @@ def parse_param(spec: str) -> Param:
     if not sep or not key:
         raise UserError(f"--space {spec!r}: expected KEY=LOW:HIGH[:log] or KEY=A,B,C, e.g. train.lr=1e-3:1e-1:log")
     if any(key == fixed or key.startswith(f"{fixed}.") for fixed in FIXED_KEYS):
-        raise UserError(f"--space {key}: fixed during a study (the score, the seeds and the run directories); set it with --set")
+        raise UserError(
+            f"--space {key}: fixed during a study (the score, the seeds and the run directories); set it with --set"
+        )
     kind = key_type(key)
     match = _RANGE.match(text)
     if match is None:
@@ -189,7 +191,9 @@ class Tuning:
     def identity(self) -> dict[str, Any]:
         """What a stored study must match for a rerun to continue it."""
         return {
-            "space": [[param.key, param.low, param.high, param.log, yaml_text(list(param.choices))] for param in self.space],
+            "space": [
+                [param.key, param.low, param.high, param.log, yaml_text(list(param.choices))] for param in self.space
+            ],
             "config": self.config.model_dump(mode="json"),
             "seeds": self.seeds,
         }
@@ -263,7 +267,9 @@ def retry_interrupted(study: Any, storage: Any, optuna: Any) -> None:
     for trial in trials:
         if trial.user_attrs.get("interrupted") and trial.number not in retried and "run_dir" in trial.user_attrs:
             log.info(f"tune: trial {trial.number} was interrupted; retrying it first")
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "run_dir": trial.user_attrs["run_dir"]})
+            study.enqueue_trial(
+                trial.params, user_attrs={"retry_of": trial.number, "run_dir": trial.user_attrs["run_dir"]}
+            )
 
 
 def counted(study: Any, optuna: Any) -> int:
@@ -314,7 +320,9 @@ def run_trial(trial: Any, tuning: Tuning, optuna: Any) -> float:
     except (Interrupted, KeyboardInterrupt) as exc:
         trial.set_user_attr("interrupted", True)
         if isinstance(exc, Interrupted):
-            exc.args = (f"interrupted in trial {trial.number}; checkpoint saved (run the same tune command to continue)",)
+            exc.args = (
+                f"interrupted in trial {trial.number}; checkpoint saved (run the same tune command to continue)",
+            )
         raise
     metrics = read_json(run_dir / METRICS)
     for split in SPLITS:
@@ -442,4 +450,3 @@ def write_best(row: dict[str, Any], tuning: Tuning, total: int) -> None:
     header = f"# gnntool tune: best of {total} trial(s): trial {row['trial']}, {tuning.monitor} {score}\n# {params}\n"
     write_text(tuning.out / BEST_YAML, header + config)
     log.info(f"tune: wrote {tuning.out / TRIALS_CSV} and {tuning.out / BEST_YAML}")
-
