@@ -24,10 +24,18 @@ class Section(BaseModel):
 
 
 PLANETOID = ("Cora", "CiteSeer", "PubMed")
+# OGB node property prediction (gnntool.data.ogb); arxiv and papers100M come directed.
+OGB_NODE = ("ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M")
+MULTILABEL = ("PPI", "ogbn-proteins")
+# Datasets whose processed cache is a folder of .npy files, so that features can be memory-mapped.
+NPY_CACHED = ("synthetic", *OGB_NODE)
 
 
 class DatasetConfig(Section):
-    name: Literal["Cora", "CiteSeer", "PubMed", "PPI", "synthetic", "graph"] = "Cora"
+    name: Literal[
+        "Cora", "CiteSeer", "PubMed", "PPI", "synthetic", "graph",
+        "ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M",
+    ] = "Cora"
     root: str | None = Field(
         default=None, description="raw-file folder; null: env GNNTOOL_DATA, else `data`"
     )
@@ -52,13 +60,21 @@ class DatasetConfig(Section):
     homophily: float | None = Field(
         default=None, ge=0.0, le=1.0, description="synthetic only: share of edges drawn inside a class; null: 0.7"
     )
+    to_undirected: bool | None = Field(
+        default=None, description="ogbn-* only: add every edge's reverse (arxiv and papers100M are directed); null: true"
+    )
+    mmap_features: bool = Field(
+        default=False,
+        description="synthetic, ogbn-*: memory-map the features from the processed .npy cache instead of reading them in",
+    )
 
     @field_validator("name", mode="before")
     @classmethod
     def _canonical_name(cls, value: Any) -> Any:
         # Accept any capitalisation, as PyG's Planetoid does.
         known = {
-            "cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI", "synthetic": "synthetic", "graph": "graph"
+            "cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI", "synthetic": "synthetic", "graph": "graph",
+            **{name.lower(): name for name in OGB_NODE},
         }
         return known.get(str(value).lower(), value) if isinstance(value, str) else value
 
@@ -71,6 +87,7 @@ class DatasetConfig(Section):
             self.normalize_features = self.name in PLANETOID
         if self.name == "PPI" and self.split != "public":
             raise ValueError("dataset.split: PPI comes with its own split of graphs (20/2/2); leave split: public")
+        self._ogb_options()
         if self.name == "synthetic" and self.split != "random":
             raise ValueError(f"dataset.split: synthetic graphs split at random by train_frac/val_frac, not {self.split!r}")
         if self.name in ("graph", "synthetic") and self.train_frac + self.val_frac >= 1.0:
@@ -86,6 +103,22 @@ class DatasetConfig(Section):
             if self.split == "masks":
                 raise ValueError(f"dataset.split: masks is for dataset.name: graph; {self.name} has public/full/random")
         return self
+
+    def _ogb_options(self) -> None:
+        """OGB's own split only; `to_undirected` (null: true) for OGB datasets only; features
+        memory-mapped only from .npy caches, and never normalised (that would read them all in)."""
+        if self.name in OGB_NODE:
+            if self.split != "public":
+                raise ValueError(f"dataset.split: {self.name} comes with OGB's official split; leave split: public")
+            if self.to_undirected is None:
+                self.to_undirected = True
+        elif self.to_undirected is not None:
+            raise ValueError(f"dataset.to_undirected is for the ogbn-* datasets, not {self.name}")
+        if self.mmap_features and self.name not in NPY_CACHED:
+            raise ValueError(f"dataset.mmap_features: {self.name} has no .npy cache to map; it is for {', '.join(NPY_CACHED)}")
+        if self.mmap_features and self.normalize_features:
+            raise ValueError("dataset.mmap_features: normalising the features would read them all into memory; "
+                             "set normalize_features: false")
 
     def _synthetic_defaults(self) -> None:
         """Fill the synthetic graph's shape for `synthetic`; refuse those keys on other datasets."""
@@ -152,8 +185,9 @@ class TrainConfig(Section):
     lr: float = Field(default=0.01, gt=0.0)
     weight_decay: float = Field(default=5.0e-4, ge=0.0)
     patience: int = Field(default=100, gt=0, description="epochs without improvement before stopping")
-    monitor: Literal["val_accuracy", "val_loss", "val_micro_f1"] | None = Field(
-        default=None, description="null: val_micro_f1 on PPI, val_loss unsupervised, else val_accuracy"
+    monitor: Literal["val_accuracy", "val_loss", "val_micro_f1", "val_auc"] | None = Field(
+        default=None,
+        description="null: val_micro_f1 on PPI, val_auc on ogbn-proteins, val_loss unsupervised, else val_accuracy",
     )
     batch_size: int | None = Field(
         default=None,
@@ -218,17 +252,22 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> "Config":
-        multilabel = self.dataset.name == "PPI"
+        name = self.dataset.name
+        multilabel = name in MULTILABEL
         unsupervised = self.train.objective == "unsupervised"
         if self.train.monitor is None:
-            self.train.monitor = "val_loss" if unsupervised else "val_micro_f1" if multilabel else "val_accuracy"
-        if unsupervised and multilabel:
+            defaults = {"PPI": "val_micro_f1", "ogbn-proteins": "val_auc"}
+            self.train.monitor = "val_loss" if unsupervised else defaults.get(name, "val_accuracy")
+        if unsupervised and name == "PPI":
             raise ValueError("train.objective: unsupervised training runs on one graph; PPI has 24 (train it supervised)")
         if unsupervised and self.train.monitor != "val_loss":
             raise ValueError("train.monitor: unsupervised training watches the loss of held-out pairs; use val_loss")
         if multilabel and self.train.monitor == "val_accuracy":
-            raise ValueError("train.monitor: PPI is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss")
-        if self.dataset.name in PLANETOID and self.train.monitor == "val_micro_f1":
+            raise ValueError(f"train.monitor: {name} is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss")
+        if self.train.monitor == "val_auc" and name != "ogbn-proteins":
+            raise ValueError(f"train.monitor: val_auc is ogbn-proteins' metric (OGB's ROC-AUC); {name} does not report it")
+        single_label = name in PLANETOID or (name in OGB_NODE and not multilabel)
+        if single_label and self.train.monitor == "val_micro_f1":
             raise ValueError(f"train.monitor: {self.dataset.name} is single-label; use val_accuracy or val_loss")
         self._sampling_fits()
         return self

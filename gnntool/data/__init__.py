@@ -12,6 +12,7 @@ from typing import Callable
 
 from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset
+from gnntool.data.ogb import load_ogb
 from gnntool.data.planetoid import load_planetoid
 from gnntool.data.ppi import load_ppi
 from gnntool.data.splits import single_graph_dataset
@@ -33,6 +34,10 @@ DATASETS: dict[str, Callable[[DatasetConfig, int], GraphDataset]] = {
     "PPI": load_ppi,
     "graph": load_graph,
     "synthetic": load_synthetic,
+    "ogbn-arxiv": load_ogb,
+    "ogbn-products": load_ogb,
+    "ogbn-proteins": load_ogb,
+    "ogbn-papers100M": load_ogb,
 }
 
 

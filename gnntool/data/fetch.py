@@ -152,8 +152,9 @@ def _copy_from_mirror(spec: RawFiles, mirror: Path, folder: Path, missing: Seque
         )
     log.info("copying %s raw files from %s", spec.name, source)
     with _created_dirs_removed_on_error(folder):
-        for file in missing:
-            partial = folder / f".{file}.{uuid.uuid4().hex}.part"
+        for file in missing:  # a file may sit in a subfolder (OGB's raw/, split/)
+            (folder / file).parent.mkdir(parents=True, exist_ok=True)
+            partial = (folder / file).with_name(f".{Path(file).name}.{uuid.uuid4().hex}.part")
             try:
                 shutil.copyfile(source / file, partial)
                 os.replace(partial, folder / file)
@@ -181,6 +182,7 @@ def _download(spec: RawFiles, folder: Path, missing: Sequence[str]) -> None:
                 reason = f"the download failed: {type(exc).__name__}: {exc}"
                 raise UserError(missing_message(spec, folder, missing, reason)) from None
             for file in missing:
+                (folder / file).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(scratch / file, folder / file)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

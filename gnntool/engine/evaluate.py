@@ -22,12 +22,12 @@ from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
 
 
-def split_sums(
-    model: GNN, parts: list[Part], multilabel: bool, chunk_size: int | None, ranks: Ranks, outputs: dict[int, Tensor]
-) -> dict[str, Tensor]:
-    """The metric sums of a split's masked nodes, over all ranks (each scores every
-    `world`-th node). `outputs` caches each graph's logits, so splits sharing a graph
-    (transductive) share one inference pass."""
+def split_outputs(
+    model: GNN, parts: list[Part], chunk_size: int | None, ranks: Ranks, outputs: dict[int, Tensor]
+) -> tuple[Tensor, Tensor]:
+    """Logits and labels of a split's masked nodes, every `world`-th one from this rank's on.
+    `outputs` caches each graph's logits, so splits sharing a graph (transductive) share one
+    inference pass."""
     logits, labels = [], []
     for part in parts:
         if id(part.graph) not in outputs:
@@ -35,7 +35,26 @@ def split_sums(
         nodes = part.mask.nonzero().view(-1)[ranks.rank :: ranks.world]
         logits.append(outputs[id(part.graph)][nodes])
         labels.append(part.graph.y[nodes])
-    return sum_over_ranks(metric_sums(torch.cat(logits), torch.cat(labels), multilabel), ranks)
+    return torch.cat(logits), torch.cat(labels)
+
+
+def split_sums(
+    model: GNN, parts: list[Part], multilabel: bool, chunk_size: int | None, ranks: Ranks, outputs: dict[int, Tensor]
+) -> dict[str, Tensor]:
+    """The metric sums of a split's masked nodes, over all ranks (each scores every
+    `world`-th node)."""
+    logits, labels = split_outputs(model, parts, chunk_size, ranks, outputs)
+    return sum_over_ranks(metric_sums(logits, labels, multilabel), ranks)
+
+
+def split_metrics(model: GNN, task: Task, split: str, ranks: Ranks, outputs: dict[int, Tensor]) -> dict[str, float]:
+    """Loss and metrics of one split; a dataset's own scorer (OGB's Evaluator) sees all of the
+    split's nodes at once, on every rank (each holds every node's logits)."""
+    parts = task.splits[split]
+    metrics = metrics_from_sums(split_sums(model, parts, task.multilabel, task.chunk_size, ranks, outputs))
+    if task.dataset.scorer is not None:
+        metrics.update(task.dataset.scorer(*split_outputs(model, parts, task.chunk_size, SINGLE, outputs)))
+    return metrics
 
 
 @torch.no_grad()
@@ -44,10 +63,7 @@ def evaluate(
 ) -> dict[str, dict[str, float]]:
     """`{split: {metric: value}}` of the model in eval mode (no dropout, running statistics)."""
     outputs: dict[int, Tensor] = {}
-    return {
-        split: metrics_from_sums(split_sums(model, task.splits[split], task.multilabel, task.chunk_size, ranks, outputs))
-        for split in splits
-    }
+    return {split: split_metrics(model, task, split, ranks, outputs) for split in splits}
 
 
 def evaluate_run(run_dir: Path, splits: tuple[str, ...]) -> dict[str, Any]:

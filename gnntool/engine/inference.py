@@ -4,6 +4,12 @@ Layer-wise inference (after neighbour-sampled training) computes each layer for 
 before the next one, one chunk of target nodes at a time over their full neighbourhoods: the
 memory a chunk needs is bounded by the chunk and its in-neighbours, never by a multi-hop
 receptive field, and the result equals the one-pass output (both use every neighbour).
+
+Layers whose aggregation is a sparse operator (GCN, GraphSAGE mean and gcn: `conv.row_slices`)
+take each chunk as a row slice of the whole graph (`GraphOps.rows`): its rows of the operator,
+multiplied with every node's features, so nothing is gathered and nothing stays cached between
+chunks. The others (pool, LSTM) get blocks (`GraphOps.blocks`): the chunk's nodes and their
+in-neighbours' rows gathered, the block structure cached per chunk size.
 """
 
 from __future__ import annotations
@@ -32,15 +38,19 @@ def layerwise(model: GNN, x: Tensor, ops: GraphOps, chunk_size: int, final: bool
     A norm follows only once its layer is complete for every node, since norms with per-graph
     statistics (instance, group, layer in graph mode) need the whole graph's rows.
     """
-    blocks = ops.blocks(chunk_size)
     last = len(model.convs) - 1
     for index in range(last + 1 if final else last):
         conv = model.convs[index]
         out = None
-        for nodes, block in blocks:
-            rows = conv(x[nodes], block)
+        for start in range(0, ops.num_nodes, chunk_size):
+            end = min(start + chunk_size, ops.num_nodes)
+            if getattr(conv, "row_slices", False):
+                rows = conv(x, ops.rows(start, end))
+            else:
+                nodes, block = ops.blocks(chunk_size)[start // chunk_size]
+                rows = conv(x[nodes], block)
             if out is None:
                 out = rows.new_empty(ops.num_nodes, rows.size(1))
-            out.index_copy_(0, nodes[: block.num_targets], rows)
+            out[start:end] = rows
         x = model.activate(index, out, ops) if index < last else out
     return x

@@ -17,6 +17,8 @@ class GCNConv(nn.Module):
     touches narrow rows only (see `aggregate_linear`).
     """
 
+    row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
+
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.in_channels = in_channels

@@ -49,6 +49,11 @@ class GraphOps:
     layer returns `num_targets` rows. `degree` then gives every node's in-degree in the whole
     graph, for operators that weigh an edge by its source's degree (GCN), and `node_ids` the
     nodes' ids in the whole graph, for anything that must not depend on how nodes were chunked.
+
+    A *row slice* (`rows`) keeps every node and the whole graph's ids: its targets are the
+    `num_targets` consecutive nodes from `first_target` on, its edges the ones into them, and its
+    aggregation operators those rows of the whole graph's (what mean and GCN layers need to compute
+    the targets' rows straight from every node's features, with nothing gathered or cached).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class GraphOps:
         num_targets: int | None = None,
         degree: Tensor | None = None,
         node_ids: Tensor | None = None,
+        first_target: int = 0,
     ) -> None:
         source, target = edge_index
         if is_canonical(source, target, num_nodes):
@@ -71,6 +77,7 @@ class GraphOps:
             self.target = key // num_nodes
         self.num_nodes = num_nodes
         self.num_targets = num_nodes if num_targets is None else num_targets
+        self.first_target = first_target
         self._batch = batch
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch is not None and num_nodes else 1 if num_nodes else 0
@@ -104,7 +111,12 @@ class GraphOps:
 
     def targets(self, x: Tensor) -> Tensor:
         """The rows of per-node features `x` that belong to the targets."""
-        return x if self.num_targets == x.size(0) else x[: self.num_targets]
+        return x if self.num_targets == x.size(0) else x[self.first_target : self.first_target + self.num_targets]
+
+    def _with_loops(self) -> tuple[Tensor, Tensor]:
+        """(row, col) of every edge plus each target's self-loop; row counts from the first target."""
+        loops = torch.arange(self.first_target, self.first_target + self.num_targets, device=self.device)
+        return torch.cat([self.target, loops]) - self.first_target, torch.cat([self.source, loops])
 
     @property
     def degree(self) -> Tensor:
@@ -126,27 +138,37 @@ class GraphOps:
     @cached_property
     def gcn_adjacency(self) -> Tensor:
         """Â = D~^{-1/2} (A + I) D~^{-1/2} (Kipf & Welling's renormalisation trick), sparse CSR."""
-        loops = torch.arange(self.num_targets, device=self.device)
-        row = torch.cat([self.target, loops])
-        col = torch.cat([self.source, loops])
+        row, col = self._with_loops()
         deg_inv_sqrt = (self.degree + 1).to(torch.float).rsqrt()
-        value = deg_inv_sqrt[row] * deg_inv_sqrt[col]
+        value = deg_inv_sqrt[row + self.first_target] * deg_inv_sqrt[col]
         return sparse_csr(row, col, value, self.shape)
 
     @cached_property
     def mean_adjacency(self) -> Tensor:
         """Row-normalised A: (M h)_v is the mean of v's in-neighbours' h; zero without neighbours."""
         value = 1.0 / self.in_degree[self.target].to(torch.float)
-        return sparse_csr(self.target, self.source, value, self.shape)
+        return sparse_csr(self.target - self.first_target, self.source, value, self.shape)
 
     @cached_property
     def gcn_mean_adjacency(self) -> Tensor:
         """(M h)_v = mean of {h_v} ∪ {h_u : u ∈ N(v)} (GraphSAGE's gcn aggregator), sparse CSR."""
-        loops = torch.arange(self.num_targets, device=self.device)
-        row = torch.cat([self.target, loops])
-        col = torch.cat([self.source, loops])
-        value = 1.0 / (self.in_degree[row] + 1).to(torch.float)
+        row, col = self._with_loops()
+        value = 1.0 / (self.in_degree[row + self.first_target] + 1).to(torch.float)
         return sparse_csr(row, col, value, self.shape)
+
+    def rows(self, start: int, end: int) -> "GraphOps":
+        """The row slice of targets `start` .. `end` - 1 (see the class docstring); not cached."""
+        low, high = int(self.rowptr[start]), int(self.rowptr[end])  # the rows' edges are contiguous
+        return GraphOps(
+            torch.stack([self.source[low:high], self.target[low:high]]),
+            self.num_nodes,
+            batch=self._batch,
+            num_graphs=self.num_graphs,
+            num_targets=end - start,
+            degree=self.degree,
+            node_ids=self._node_ids,
+            first_target=start,
+        )
 
     def blocks(self, chunk_size: int) -> list[tuple[Tensor, "GraphOps"]]:
         """The graph cut into blocks of `chunk_size` consecutive target nodes, for layer-wise

@@ -29,6 +29,8 @@ class SAGEMeanConv(nn.Module):
         + \mathbf{B} \mathbf{h}_v + \mathbf{b}
     """
 
+    row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
+
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -56,6 +58,8 @@ class SAGEGCNConv(nn.Module):
         \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}(\{\mathbf{h}_v\} \cup
         \{\mathbf{h}_u : u \in \mathcal{N}(v)\}) + \mathbf{b}
     """
+
+    row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
