@@ -1,7 +1,7 @@
 """Scale benchmark: gnntool against plain PyG on synthetic graphs, printed as one table.
 
     python bench/bench_scale.py [--device cpu|cuda] [--sizes 100000 1000000] [--repeats 3]
-                                [--products] [--rows gcn sampled process]
+                                [--products] [--mmap] [--rows gcn sampled process]
 
 Rows (each measurement runs in a fresh process, so peak memory is that measurement's own; the
 two sides of a comparison alternate, gnntool, pyg, gnntool, pyg, ... `--repeats` times each):
@@ -20,7 +20,10 @@ two sides of a comparison alternate, gnntool, pyg, gnntool, pyg, ... `--repeats`
    `bench/plain_pyg_train.py` doing the same work, as whole processes: wall time and peak RSS.
 4. products (`--products`): one sampled GraphSAGE epoch (`gnntool train`, epochs 1) on an
    ogbn-products-sized synthetic graph: 2.4M nodes, average degree 50, 100 features, 47 classes,
-   train_frac 0.08, fanout [15, 10], batch 1024: wall time, the epoch's time, peak RSS.
+   train_frac 0.08, fanout [15, 10], batch 1024: wall time, the epoch's time, peak RSS, RssAnon, RssFile.
+5. mmap (`--mmap`): the same on 10M nodes, average degree 20, 128 features (4.8 GiB) with
+   `dataset.mmap_features: true`, GraphSAGE-mean hidden 64, train_frac 0.08 (800k seeds): peak
+   RssAnon (what must fit in memory) and RssFile (feature pages the kernel may drop again).
 
 The synthetic graphs are generated on first use and cached under `--root` (default: data/).
 """
@@ -28,6 +31,7 @@ The synthetic graphs are generated on first use and cached under `--root` (defau
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -231,14 +235,48 @@ def run_worker(kind: str, **options) -> dict:
 
 
 def run_process(command: list[str], env: dict | None = None) -> dict:
-    """Wall time and peak RSS of one whole process (os.wait4 gives the child's own rusage)."""
+    """Wall time and peak RSS of one whole process (os.wait4 gives the child's own rusage), and
+    the peaks of its anonymous and file-backed resident memory (RssAnon, RssFile: /proc/PID/status
+    sampled every 0.1 s, so a peak shorter than that can be missed)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
+    peaks = {"RssAnon": 0, "RssFile": 0}
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in peaks:
+                    peaks[key] = max(peaks[key], int(value.split()[0]))
+        time.sleep(0.1)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-4000:]}")
-    return {"wall_s": wall, "peak_mib": usage.ru_maxrss / 1024}
+    return {
+        "wall_s": wall,
+        "peak_mib": usage.ru_maxrss / 1024,
+        "anon_mib": peaks["RssAnon"] / 1024,
+        "file_mib": peaks["RssFile"] / 1024,
+    }
+
+
+def train_once(config) -> tuple[dict, float]:
+    """`gnntool train` of `config` as a whole process, after a process that only loads the dataset
+    (generating and caching the synthetic graph the first time): the process's measurements and
+    the epoch's seconds from history.csv."""
+    from gnntool.config import dump_config
+
+    with tempfile.TemporaryDirectory() as scratch:
+        config_path = Path(scratch) / "config.yaml"
+        config_path.write_text(dump_config(config))
+        load = "import sys; from pathlib import Path; from gnntool.config import load_config; from gnntool.data import load_dataset; "
+        load += "load_dataset(load_config(Path(sys.argv[1])).dataset, 0)"
+        run_process([sys.executable, "-c", load, str(config_path)])
+        result = run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "run"), "--quiet"])
+        history = (Path(scratch) / "run" / "history.csv").read_text().splitlines()
+    return result, float(history[1].split(",")[-1])
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -310,26 +348,35 @@ def bench_process(args) -> list[str]:
 
 
 def bench_products(args) -> list[str]:
-    from gnntool.config import dump_config
-
     config = synthetic_config(
         2_400_000, args.root, args.device,
         dataset__avg_degree=50, dataset__features=100, dataset__classes=47, dataset__train_frac=0.08,
         dataset__val_frac=0.02, model__arch="sage", model__hidden=256,
         train__epochs=1, train__batch_size=1024, train__fanout=[15, 10],
     )  # fmt: skip
-    with tempfile.TemporaryDirectory() as scratch:
-        config_path = Path(scratch) / "products.yaml"
-        config_path.write_text(dump_config(config))
-        # First run generates and caches the graph; the measured one reads the cache.
-        run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "warm"), "--quiet"])
-        result = run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "run"), "--quiet"])
-        history = (Path(scratch) / "run" / "history.csv").read_text().splitlines()
-        epoch_s = float(history[1].split(",")[-1])
+    result, epoch_s = train_once(config)
     return [
         f"| products-sized sampled epoch (2.4M nodes, degree 50, 192k seeds): epoch incl. validation | {epoch_s:.1f} s | | |",
         f"| products-sized: whole `gnntool train` process (load, epoch, eval, embeddings) | {result['wall_s']:.1f} s, "
-        f"peak RSS {result['peak_mib'] / 1024:.2f} GiB | | |",
+        f"peak RSS {result['peak_mib'] / 1024:.2f} GiB (RssAnon {result['anon_mib'] / 1024:.2f}, "
+        f"RssFile {result['file_mib'] / 1024:.2f}) | | |",
+    ]
+
+
+def bench_mmap(args) -> list[str]:
+    """10M nodes, average degree 20, 128 features (4.8 GiB) memory-mapped: one sampled epoch,
+    layer-wise evaluation and embeddings."""
+    config = synthetic_config(
+        10_000_000, args.root, args.device,
+        dataset__avg_degree=20, dataset__features=128, dataset__train_frac=0.08, dataset__val_frac=0.02,
+        dataset__mmap_features=True, model__arch="sage", model__hidden=64,
+        train__epochs=1, train__batch_size=1024, train__fanout=[15, 10],
+    )  # fmt: skip
+    result, epoch_s = train_once(config)
+    return [
+        f"| 10M nodes, degree 20, 128 features memory-mapped (800k seeds): epoch incl. validation | {epoch_s:.1f} s | | |",
+        f"| 10M nodes, mmap: whole `gnntool train` process | {result['wall_s']:.1f} s, peak RssAnon "
+        f"{result['anon_mib'] / 1024:.2f} GiB, RssFile {result['file_mib'] / 1024:.2f} GiB (peak RSS {result['peak_mib'] / 1024:.2f}) | | |",
     ]
 
 
@@ -344,6 +391,7 @@ def main() -> None:
     parser.add_argument("--root", default=str(REPO / "data"))
     parser.add_argument("--rows", nargs="*", default=["gcn", "sampled", "process"], choices=["gcn", "sampled", "process"])
     parser.add_argument("--products", action="store_true")
+    parser.add_argument("--mmap", action="store_true", help="the 10M-node memory-mapped row")
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--impl", default="gnntool")
     parser.add_argument("--nodes", type=int)
@@ -363,8 +411,8 @@ def main() -> None:
     for name in args.rows:
         for line in sections[name](args):
             print(line, flush=True)
-    if args.products:
-        for line in bench_products(args):
+    for flag, bench in ((args.products, bench_products), (args.mmap, bench_mmap)):
+        for line in bench(args) if flag else ():
             print(line, flush=True)
 
 

@@ -52,5 +52,5 @@ def layerwise(model: GNN, x: Tensor, ops: GraphOps, chunk_size: int, final: bool
             if out is None:
                 out = rows.new_empty(ops.num_nodes, rows.size(1))
             out[start:end] = rows
-        x = model.activate(index, out, ops) if index < last else out
+        x = model.activate(index, out, ops, inplace=True) if index < last else out  # `out` is ours: no copy
     return x

@@ -108,9 +108,10 @@ class GNN(nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def activate(self, index: int, x: Tensor, ops: GraphOps) -> Tensor:
-        """What follows hidden conv `index`: its norm, ReLU and optional L2 normalisation."""
-        x = F.relu(self.norms[index](x, ops.batch[: x.size(0)], ops.num_graphs))
+    def activate(self, index: int, x: Tensor, ops: GraphOps, inplace: bool = False) -> Tensor:
+        """What follows hidden conv `index`: its norm, ReLU and optional L2 normalisation; the ReLU
+        overwrites the norm's output when `inplace` (`x` is then the caller's to give up)."""
+        x = F.relu(self.norms[index](x, ops.batch[: x.size(0)], ops.num_graphs), inplace=inplace)
         return F.normalize(x, p=2.0, dim=-1) if self.l2_normalize else x
 
     def embed(self, x: Tensor, ops: GraphOps | Sequence[GraphOps]) -> Tensor:
