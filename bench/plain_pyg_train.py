@@ -7,7 +7,8 @@ it: GCNConv(cached=True) ×2 with ReLU and dropout 0.5, Adam, cross-entropy on t
 nodes; every epoch a validation pass, keeping the weights of the best validation accuracy; then
 accuracy on every split, and the model, the metrics and the hidden embeddings written to DIR.
 The graph is the one gnntool generates and caches (`dataset.name: synthetic`), read from the
-cache folder's .npy files with `np.load`, so both sides start from the same bytes on disk. `bench_scale.py` times this script against `gnntool train` as whole processes.
+cache folder's .npy files with `np.load`, so both sides start from the same bytes on disk.
+`bench_scale.py` times this script against `gnntool train` as whole processes.
 """
 
 from __future__ import annotations
@@ -48,10 +49,16 @@ def main() -> None:
     torch.manual_seed(0)
     device = torch.device(args.device)
 
-    x, edge_index, y = (torch.from_numpy(np.load(args.graph / f"{key}.npy")).to(device) for key in ("x", "edge_index", "y"))
+    x, edge_index, y = (
+        torch.from_numpy(np.load(args.graph / f"{key}.npy")).to(device) for key in ("x", "edge_index", "y")
+    )
     num_nodes = x.size(0)
     order = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(0)).to(device)
-    train_idx, val_idx, test_idx = order[: int(0.6 * num_nodes)], order[int(0.6 * num_nodes) : int(0.8 * num_nodes)], order[int(0.8 * num_nodes) :]
+    train_idx, val_idx, test_idx = (
+        order[: int(0.6 * num_nodes)],
+        order[int(0.6 * num_nodes) : int(0.8 * num_nodes)],
+        order[int(0.8 * num_nodes) :],
+    )
 
     model = GCN(x.size(1), args.hidden, int(y.max()) + 1).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)

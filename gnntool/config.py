@@ -49,8 +49,12 @@ class DatasetConfig(Section):
     train_per_class: int = Field(default=20, gt=0, description="Planetoid random split: training nodes per class")
     num_val: int = Field(default=500, ge=0, description="Planetoid random split: validation nodes")
     num_test: int = Field(default=1000, ge=0, description="Planetoid random split: test nodes")
-    train_frac: float = Field(default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction")
-    val_frac: float = Field(default=0.2, ge=0.0, lt=1.0, description="graph, synthetic random split: validation fraction")
+    train_frac: float = Field(
+        default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction"
+    )
+    val_frac: float = Field(
+        default=0.2, ge=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
+    )
     nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
     avg_degree: float | None = Field(
         default=None, gt=0.0, description="synthetic only: directed edge_index entries per node; null: 10"
@@ -61,11 +65,12 @@ class DatasetConfig(Section):
         default=None, ge=0.0, le=1.0, description="synthetic only: share of edges drawn inside a class; null: 0.7"
     )
     to_undirected: bool | None = Field(
-        default=None, description="ogbn-* only: add every edge's reverse (arxiv and papers100M are directed); null: true"
+        default=None,
+        description="ogbn-* only: add every edge's reverse (arxiv and papers100M are directed); null: true",
     )
     mmap_features: bool = Field(
         default=False,
-        description="synthetic, ogbn-*: memory-map the features from the processed .npy cache instead of reading them in",
+        description="synthetic, ogbn-*: memory-map the features from the processed .npy cache, not read them in",
     )
 
     @field_validator("name", mode="before")
@@ -73,13 +78,18 @@ class DatasetConfig(Section):
     def _canonical_name(cls, value: Any) -> Any:
         # Accept any capitalisation, as PyG's Planetoid does.
         known = {
-            "cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI", "synthetic": "synthetic", "graph": "graph",
+            "cora": "Cora",
+            "citeseer": "CiteSeer",
+            "pubmed": "PubMed",
+            "ppi": "PPI",
+            "synthetic": "synthetic",
+            "graph": "graph",
             **{name.lower(): name for name in OGB_NODE},
         }
         return known.get(str(value).lower(), value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _split_fits_dataset(self) -> "DatasetConfig":
+    def _split_fits_dataset(self) -> DatasetConfig:
         if self.split is None:
             self.split = {"graph": "masks", "synthetic": "random"}.get(self.name, "public")
         self._synthetic_defaults()
@@ -89,7 +99,9 @@ class DatasetConfig(Section):
             raise ValueError("dataset.split: PPI comes with its own split of graphs (20/2/2); leave split: public")
         self._ogb_options()
         if self.name == "synthetic" and self.split != "random":
-            raise ValueError(f"dataset.split: synthetic graphs split at random by train_frac/val_frac, not {self.split!r}")
+            raise ValueError(
+                f"dataset.split: synthetic graphs split at random by train_frac/val_frac, not {self.split!r}"
+            )
         if self.name in ("graph", "synthetic") and self.train_frac + self.val_frac >= 1.0:
             raise ValueError("dataset.train_frac + dataset.val_frac must leave nodes for the test split")
         if self.name == "graph":
@@ -115,7 +127,9 @@ class DatasetConfig(Section):
         elif self.to_undirected is not None:
             raise ValueError(f"dataset.to_undirected is for the ogbn-* datasets, not {self.name}")
         if self.mmap_features and self.name not in NPY_CACHED:
-            raise ValueError(f"dataset.mmap_features: {self.name} has no .npy cache to map; it is for {', '.join(NPY_CACHED)}")
+            raise ValueError(
+                f"dataset.mmap_features: {self.name} has no .npy cache to map; it is for {', '.join(NPY_CACHED)}"
+            )
         if self.mmap_features and self.normalize_features:
             raise ValueError("dataset.mmap_features: normalising the features would read them all into memory; "
                              "set normalize_features: false")
@@ -164,7 +178,7 @@ class ModelConfig(Section):
     norm_args: NormArgs = Field(default_factory=NormArgs)
 
     @model_validator(mode="after")
-    def _arch_options(self) -> "ModelConfig":
+    def _arch_options(self) -> ModelConfig:
         if self.arch == "sage" and self.aggregator is None:
             self.aggregator = "mean"
         if self.arch != "sage" and self.aggregator is not None:
@@ -251,7 +265,7 @@ class Config(Section):
         return self.train.chunk_size if self.neighbour_sampling else None
 
     @model_validator(mode="after")
-    def _task_fits_dataset(self) -> "Config":
+    def _task_fits_dataset(self) -> Config:
         name = self.dataset.name
         multilabel = name in MULTILABEL
         unsupervised = self.train.objective == "unsupervised"
@@ -259,13 +273,19 @@ class Config(Section):
             defaults = {"PPI": "val_micro_f1", "ogbn-proteins": "val_auc"}
             self.train.monitor = "val_loss" if unsupervised else defaults.get(name, "val_accuracy")
         if unsupervised and name == "PPI":
-            raise ValueError("train.objective: unsupervised training runs on one graph; PPI has 24 (train it supervised)")
+            raise ValueError(
+                "train.objective: unsupervised training runs on one graph; PPI has 24 (train it supervised)"
+            )
         if unsupervised and self.train.monitor != "val_loss":
             raise ValueError("train.monitor: unsupervised training watches the loss of held-out pairs; use val_loss")
         if multilabel and self.train.monitor == "val_accuracy":
-            raise ValueError(f"train.monitor: {name} is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss")
+            raise ValueError(
+                f"train.monitor: {name} is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss"
+            )
         if self.train.monitor == "val_auc" and name != "ogbn-proteins":
-            raise ValueError(f"train.monitor: val_auc is ogbn-proteins' metric (OGB's ROC-AUC); {name} does not report it")
+            raise ValueError(
+                f"train.monitor: val_auc is ogbn-proteins' metric (OGB's ROC-AUC); {name} does not report it"
+            )
         single_label = name in PLANETOID or (name in OGB_NODE and not multilabel)
         if single_label and self.train.monitor == "val_micro_f1":
             raise ValueError(f"train.monitor: {self.dataset.name} is single-label; use val_accuracy or val_loss")
@@ -277,18 +297,25 @@ class Config(Section):
         train = self.train
         if self.dataset.name == "PPI":  # batch_size counts graphs there
             if train.fanout is not None:
-                raise ValueError("train.fanout: PPI trains on whole graphs (train.batch_size graphs per step); leave fanout null")
+                raise ValueError(
+                    "train.fanout: PPI trains on whole graphs (train.batch_size graphs per step); leave fanout null"
+                )
             return
         if train.fanout is not None and train.batch_size is None:
-            raise ValueError("train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)")
+            raise ValueError(
+                "train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)"
+            )
         if train.fanout is not None and len(train.fanout) != self.model.layers:
             raise ValueError(
-                f"train.fanout has {len(train.fanout)} entries; it needs one per layer (model.layers: {self.model.layers})"
+                f"train.fanout has {len(train.fanout)} entries; "
+                f"it needs one per layer (model.layers: {self.model.layers})"
             )
         if train.batch_size is None:
             return
         if self.model.arch == "cheb":
-            raise ValueError("train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage")
+            raise ValueError(
+                "train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage"
+            )
         if train.objective == "unsupervised":
             raise ValueError("train.batch_size: unsupervised training is full-batch; leave batch_size null")
 

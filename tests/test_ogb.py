@@ -204,7 +204,15 @@ def test_bad_raw_file_exits_2_naming_it(tmp_path: Path, runner, corrupt) -> None
     folder = make_arxiv(tmp_path)
     bad = corrupt(folder)
     result = runner.invoke(
-        app, ["train", str(REPO / "configs" / "sage_arxiv.yaml"), "--set", f"dataset.root={tmp_path}", "--out", str(tmp_path / "run")]
+        app,
+        [
+            "train",
+            str(REPO / "configs" / "sage_arxiv.yaml"),
+            "--set",
+            f"dataset.root={tmp_path}",
+            "--out",
+            str(tmp_path / "run"),
+        ],
     )
     assert result.exit_code == 2, result.output
     assert str(bad) in result.output and "Traceback" not in result.output
@@ -248,12 +256,14 @@ def test_sage_arxiv_config_trains_and_scores_with_ogb_evaluator(tmp_path: Path, 
     import ogb.nodeproppred
 
     original = ogb.nodeproppred.Evaluator.eval
-    monkeypatch.setattr(ogb.nodeproppred.Evaluator, "eval", lambda self, d: calls.append(self.name) or original(self, d))
+    monkeypatch.setattr(
+        ogb.nodeproppred.Evaluator, "eval", lambda self, d: calls.append(self.name) or original(self, d)
+    )
     run = tmp_path / "run"
     result = runner.invoke(
         app,
-        ["train", str(REPO / "configs" / "sage_arxiv.yaml"), "--out", str(run), "--set", f"dataset.root={tmp_path / 'data'}",
-         "--set", "train.epochs=20", "--set", "model.hidden=32"],
+        ["train", str(REPO / "configs" / "sage_arxiv.yaml"), "--out", str(run),
+         "--set", f"dataset.root={tmp_path / 'data'}", "--set", "train.epochs=20", "--set", "model.hidden=32"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "metrics.json").read_text())

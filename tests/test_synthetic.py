@@ -69,7 +69,7 @@ def test_other_parameters_use_another_cache_file(make_config, change: dict) -> N
     assert synthetic.cache_path(other).parent == synthetic.cache_path(base).parent
     load_dataset(base, 0)
     data = graph(load_dataset(other, 0))
-    assert (synthetic.cache_path(base) / "arrays.json").is_file() and (synthetic.cache_path(other) / "arrays.json").is_file()
+    assert all((synthetic.cache_path(c) / "arrays.json").is_file() for c in (base, other))
     assert data.x.shape == (other.nodes, other.features)
 
 

@@ -34,7 +34,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,7 @@ class OgbSpec:
         return (*raw, *(f"split/{self.split}/{part}.csv.gz" for part in SPLITS.values()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def ogb_spec(name: str) -> OgbSpec:
     """`name`'s facts from the installed ogb package's master.csv."""
     import pandas as pd
@@ -161,7 +161,11 @@ def raw_files(spec: OgbSpec) -> RawFiles:
         archive.unlink()
 
     return RawFiles(
-        name=spec.name, subdir=spec.folder, files=spec.files(), source=f"they are in OGB's {spec.url}", download=download
+        name=spec.name,
+        subdir=spec.folder,
+        files=spec.files(),
+        source=f"they are in OGB's {spec.url}",
+        download=download,
     )
 
 
@@ -174,7 +178,9 @@ def read_csv(path: Path, dtype: type, columns: int | None = None) -> np.ndarray:
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: empty (OGB's file has one row per item)") from None
     except (EOFError, OSError, zlib.error, ValueError) as exc:  # truncated, not gzip, not numbers, ragged rows
-        raise UserError(f"{path}: not a gzip-compressed CSV of numbers as OGB writes it ({type(exc).__name__}: {exc})") from None
+        raise UserError(
+            f"{path}: not a gzip-compressed CSV of numbers as OGB writes it ({type(exc).__name__}: {exc})"
+        ) from None
     array = np.require(frame.to_numpy(), requirements="W")  # pandas may hand out read-only views
     if columns is not None and array.shape[1] != columns:
         raise UserError(f"{path}: {array.shape[1]} columns per row; OGB's file has {columns}")
@@ -248,7 +254,9 @@ def _check_raw(spec: OgbSpec, graph: RawGraph, num_edges: int, raw: Path) -> Non
     if graph.edge_x is not None and len(graph.edge_x) != num_edges:
         raise UserError(f"{raw / 'edge-feat.csv.gz'}: {len(graph.edge_x)} rows of edge features for {num_edges} edges")
     if graph.y.shape != (graph.num_nodes, spec.num_tasks):
-        raise UserError(f"{graph.label_file}: labels of shape {graph.y.shape}; expected ({graph.num_nodes}, {spec.num_tasks})")
+        raise UserError(
+            f"{graph.label_file}: labels of shape {graph.y.shape}; expected ({graph.num_nodes}, {spec.num_tasks})"
+        )
 
 
 def read_split(spec: OgbSpec, folder: Path, num_nodes: int) -> dict[str, np.ndarray]:
@@ -259,7 +267,9 @@ def read_split(spec: OgbSpec, folder: Path, num_nodes: int) -> dict[str, np.ndar
         nodes = read_csv(path, np.int64, 1).reshape(-1)
         if nodes.size and (nodes.min() < 0 or nodes.max() >= num_nodes):
             bad = int(nodes[(nodes < 0) | (nodes >= num_nodes)][0])
-            raise UserError(f"{path}: node id {bad} is out of range (the graph has {num_nodes} nodes: 0..{num_nodes - 1})")
+            raise UserError(
+                f"{path}: node id {bad} is out of range (the graph has {num_nodes} nodes: 0..{num_nodes - 1})"
+            )
         split[ours] = nodes
     return split
 
@@ -283,7 +293,9 @@ def mean_edge_features(edges: np.ndarray, edge_x: np.ndarray, num_nodes: int) ->
     examples' node features for ogbn-proteins (scatter-mean over the edges with their reverses)."""
     ends = np.concatenate([edges[0], edges[1]])
     count = np.maximum(np.bincount(ends, minlength=num_nodes), 1)
-    columns = [np.bincount(ends, weights=np.tile(edge_x[:, j], 2), minlength=num_nodes) / count for j in range(edge_x.shape[1])]
+    columns = [
+        np.bincount(ends, weights=np.tile(edge_x[:, j], 2), minlength=num_nodes) / count for j in range(edge_x.shape[1])
+    ]
     return np.stack(columns, axis=1).astype(np.float32)
 
 

@@ -30,7 +30,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-
 import torch
 import torch_geometric.transforms as T
 from torch import Tensor
@@ -100,8 +99,10 @@ def _graph(config: DatasetConfig) -> Data:
         try:
             save_arrays(folder, {"y": y.numpy(), "edge_index": edge_index.numpy(), "x": x}, shape)
         except OSError as exc:  # a read-only data root costs time on the next run, nothing else
-            log.warn(f"{folder}: cannot cache the synthetic graph ({exc.strerror or exc}); it is generated anew each run")
-            x, edge_index, y = generate(config.nodes, config.avg_degree, config.features, config.classes, config.homophily)
+            log.warn(f"{folder}: cannot cache the synthetic graph ({exc.strerror or exc}); generated anew each run")
+            x, edge_index, y = generate(
+                config.nodes, config.avg_degree, config.features, config.classes, config.homophily
+            )
             return Data(x=x, edge_index=edge_index, y=y, num_nodes=config.nodes)
         arrays = load_arrays(folder, ("x", "edge_index", "y"), shape, mmap)
         if arrays is None:  # pragma: no cover - just written
