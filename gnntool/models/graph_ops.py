@@ -23,6 +23,68 @@ def sparse_csr(row: Tensor, col: Tensor, value: Tensor, shape: tuple[int, int]) 
     return matrix.to_sparse_csr()
 
 
+class CSRTranspose:
+    """The transpose of a sparse CSR matrix as a fixed structure and a permutation of the values:
+    a matrix with that structure and any values (dropout's) is transposed by one gather, where
+    torch's own `A.t().to_sparse_csr()` sorts the entries again every time."""
+
+    def __init__(self, matrix: Tensor) -> None:
+        numbered = torch.sparse_csr_tensor(
+            matrix.crow_indices(), matrix.col_indices(), torch.arange(matrix.values().numel(), dtype=torch.float64,
+            device=matrix.device), matrix.shape, check_invariants=False,
+        )  # fmt: skip
+        transposed = numbered.t().to_sparse_csr()  # values < 2^53: exact in float64
+        self.crow, self.col = transposed.crow_indices(), transposed.col_indices()
+        self.permutation = transposed.values().long()
+        self.shape = transposed.shape
+
+    def __call__(self, values: Tensor) -> Tensor:
+        """The transpose of the matrix of this structure holding `values`."""
+        return torch.sparse_csr_tensor(self.crow, self.col, values[self.permutation], self.shape, check_invariants=False)
+
+
+_PLAN = "_gnntool_csr_transpose"  # where a sparse CSR tensor keeps its CSRTranspose
+
+
+def transpose_plan(matrix: Tensor) -> CSRTranspose:
+    """`matrix`'s `CSRTranspose`, built on first use and kept on the tensor itself (its lifetime)."""
+    plan = getattr(matrix, _PLAN, None)
+    if plan is None:
+        plan = CSRTranspose(matrix)
+        setattr(matrix, _PLAN, plan)
+    return plan
+
+
+def share_transpose_plan(source: Tensor, target: Tensor) -> Tensor:
+    """`target` (same structure as the sparse CSR `source`, other values) using `source`'s plan."""
+    setattr(target, _PLAN, transpose_plan(source))
+    return target
+
+
+class _ConstantSparseMatmul(torch.autograd.Function):
+    """`matrix @ dense` for a sparse CSR `matrix` that needs no gradient; the backward's
+    `matrixᵀ @ grad` takes the transpose from the matrix's cached `CSRTranspose`. Same
+    arithmetic as torch's own backward, without its per-call transpose (a sort of every entry)."""
+
+    @staticmethod
+    def forward(ctx, dense: Tensor, matrix: Tensor) -> Tensor:  # noqa: ANN001 - autograd's ctx
+        ctx.matrix = matrix
+        return torch.sparse.mm(matrix, dense)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: ANN001
+        matrix = ctx.matrix
+        return torch.sparse.mm(transpose_plan(matrix)(matrix.values()), grad), None
+
+
+def sparse_matmul(matrix: Tensor, dense: Tensor) -> Tensor:
+    """`matrix @ dense` for a constant sparse CSR `matrix` (an adjacency, or input features), with
+    the transpose for the backward cached (see `transpose_plan`)."""
+    if not dense.requires_grad or not torch.is_grad_enabled():
+        return torch.sparse.mm(matrix, dense)
+    return _ConstantSparseMatmul.apply(dense, matrix)
+
+
 def is_canonical(source: Tensor, target: Tensor, num_nodes: int, chunk: int = 1 << 24) -> bool:
     """Are the edges already as GraphOps keeps them: sorted by (target, source), no repeats, no
     self-loops? Checked in chunks, so that a large graph needs no graph-sized temporaries."""
