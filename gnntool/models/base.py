@@ -53,10 +53,17 @@ def dropout_features(x: Tensor, p: float, training: bool) -> Tensor:
     return dropout(x, p)
 
 
+def linear_map(x: Tensor, weight: Tensor) -> Tensor:
+    """`x @ weight.t()` (no bias) for a dense or a sparse CSR `x`."""
+    if x.layout == torch.sparse_csr:
+        return sparse_matmul(x, weight.t())
+    return x @ weight.t()
+
+
 def linear(layer: nn.Linear, x: Tensor) -> Tensor:
     """`layer(x)` for a dense or a sparse CSR `x`."""
     if x.layout == torch.sparse_csr:
-        out = sparse_matmul(x, layer.weight.t())
+        out = linear_map(x, layer.weight)
         return out if layer.bias is None else out + layer.bias
     return layer(x)
 

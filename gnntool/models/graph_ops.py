@@ -196,6 +196,14 @@ class GraphOps:
         return sparse_csr(row, col, value, self.shape)
 
     @cached_property
+    def sym_adjacency(self) -> Tensor:
+        """D^{-1/2} A D^{-1/2} without self-loops, D the in-degree (GCN's convention, so a node with
+        in-edges and no out-edges still hears its neighbours); a node of in-degree 0 has zero weights."""
+        deg_inv_sqrt = self.degree.to(torch.float).rsqrt().masked_fill_(self.degree == 0, 0.0)
+        value = deg_inv_sqrt[self.target] * deg_inv_sqrt[self.source]
+        return sparse_csr(self.target, self.source, value, self.shape)
+
+    @cached_property
     def mean_adjacency(self) -> Tensor:
         """Row-normalised A: (M h)_v is the mean of v's in-neighbours' h; zero without neighbours."""
         value = 1.0 / self.in_degree[self.target].to(torch.float)
