@@ -91,7 +91,8 @@ class GNN(nn.Module):
 
     For layers 1..L-1: ``h = act(norm(conv(dropout(h))))`` (then L2-normalised per node if
     `l2_normalize`); the last layer outputs the logits with no norm and no activation. The
-    embedding of a node is its `h` entering the last layer.
+    embedding of a node is its `h` entering the last layer. The input features are dropped with
+    probability `input_dropout` (default `dropout`), every hidden representation with `dropout`.
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class GNN(nn.Module):
         norms: list[nn.Module],
         dropout: float,
         l2_normalize: bool = False,
+        input_dropout: float | None = None,
     ) -> None:
         super().__init__()
         if len(norms) != len(convs) - 1:
@@ -107,6 +109,7 @@ class GNN(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.norms = nn.ModuleList(norms)
         self.dropout = dropout
+        self.input_dropout = dropout if input_dropout is None else input_dropout
         self.l2_normalize = l2_normalize
 
     def reset_parameters(self) -> None:
@@ -127,7 +130,8 @@ class GNN(nn.Module):
         """
         for index, conv in enumerate(self.convs[:-1]):
             layer_ops = ops if isinstance(ops, GraphOps) else ops[index]
-            x = conv(dropout_features(x, self.dropout, self.training), layer_ops)
+            p = self.input_dropout if index == 0 else self.dropout
+            x = conv(dropout_features(x, p, self.training), layer_ops)
             x = self.activate(index, x, layer_ops)
         return x
 
