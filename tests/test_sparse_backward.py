@@ -10,7 +10,7 @@ from gnntool.config import ModelConfig
 from gnntool.engine.metrics import loss_fn
 from gnntool.models import build_model
 from gnntool.models.base import dropout_features
-from gnntool.models.graph_ops import GraphOps, transpose_plan
+from gnntool.models.graph_ops import GraphOps, sparse_csr, transpose_plan
 
 
 def random_csr(rows: int, cols: int, density: float, seed: int) -> torch.Tensor:
@@ -64,3 +64,17 @@ def test_gradients_equal_torch_autograd_bit_for_bit(arch: str, aggregator: str |
     monkeypatch.setattr(sage, "sparse_matmul", torch.sparse.mm)
     plain = gradients()
     assert all(torch.equal(a, b) for a, b in zip(cached, plain))
+
+
+@pytest.mark.parametrize("num_targets", [None, 20])
+def test_operators_without_self_loops_are_built_in_csr_order(num_targets: int | None) -> None:
+    """mean_adjacency and sym_adjacency come straight from the canonical edges (no sort): the
+    same matrix that coalescing the edges gives."""
+    edge_index = torch.randint(0, 50, (2, 300), generator=torch.Generator().manual_seed(3))
+    if num_targets is not None:
+        edge_index = edge_index[:, edge_index[1] < num_targets]
+    ops = GraphOps(edge_index, 50, num_targets=num_targets)
+    built = ops.mean_adjacency
+    coalesced = sparse_csr(ops.target, ops.source, 1.0 / ops.in_degree[ops.target].float(), ops.shape)
+    for a, b in ((built.crow_indices(), coalesced.crow_indices()), (built.col_indices(), coalesced.col_indices()), (built.values(), coalesced.values())):
+        assert torch.equal(a, b)

@@ -40,7 +40,12 @@ def layer_blocks(
     sampled subgraph, so GCN's normalisation is the one the untrimmed subgraph would give.
     """
     num_nodes = sum(num_sampled_nodes)
-    degree = torch.bincount(edge_index[1], minlength=num_nodes)
+    source, target = edge_index
+    degree = torch.bincount(target, minlength=num_nodes)
+    # Sorted by (target, source), as GraphOps keeps edges, the edges into the first t nodes are a
+    # prefix (targets of hop h come before those of hop h+1): one sort serves every block.
+    key = torch.sort(target * num_nodes + source).values
+    edge_index = torch.stack([key % num_nodes, key // num_nodes])
     blocks = []
     for k in range(layers):
         hops = layers - k
@@ -94,14 +99,19 @@ class SampledSteps:
         key = batch_seed(self.seed, self.ranks.rank, epoch, batch)
         return torch.Generator(device=self.sampler.device).manual_seed(key)
 
-    def step(self, shard: Tensor, epoch: int, batch: int) -> Step:
-        """Batch `batch` of `epoch` (whose seed order is `shard`) as one block per layer."""
+    def blocks(self, shard: Tensor, epoch: int, batch: int) -> tuple[Tensor, list[GraphOps]]:
+        """Batch `batch` of `epoch` (whose seed order is `shard`): the sampled nodes (seeds
+        first) and one block per layer."""
         seeds = shard[batch * self.batch_size : (batch + 1) * self.batch_size]
         sample = self.sampler.sample(seeds, self.generator(epoch, batch))
         edge_index = torch.stack([sample.row, sample.col])
-        blocks = layer_blocks(edge_index, sample.num_sampled_nodes, sample.num_sampled_edges, self.layers)
-        node = sample.node.to(self.graph.x.device)
-        return Step(x=self.graph.x.index_select(0, node), ops=blocks, y=self.graph.y[node[: seeds.numel()]])
+        return sample.node, layer_blocks(edge_index, sample.num_sampled_nodes, sample.num_sampled_edges, self.layers)
+
+    def step(self, shard: Tensor, epoch: int, batch: int) -> Step:
+        """Batch `batch` of `epoch` as a training step: blocks, the nodes' features, the seeds' labels."""
+        node, blocks = self.blocks(shard, epoch, batch)
+        node = node.to(self.graph.x.device)
+        return Step(x=self.graph.x.index_select(0, node), ops=blocks, y=self.graph.y[node[: blocks[-1].num_targets]])
 
     def steps(self, epoch: int, start: int = 0) -> Iterator[Step]:
         """The epoch's training steps from batch `start` on, each prepared in a background thread

@@ -185,6 +185,12 @@ class GraphOps:
         torch.cumsum(self.in_degree, 0, out=rowptr[1:])
         return rowptr
 
+    def csr(self, value: Tensor) -> Tensor:
+        """The `targets × nodes` sparse CSR matrix with `value[i]` at edge i's (target, source):
+        the edges are already in CSR order, so nothing is sorted."""
+        crow = self.rowptr[: self.num_targets + 1]
+        return torch.sparse_csr_tensor(crow, self.source, value, self.shape, check_invariants=False)
+
     @cached_property
     def gcn_adjacency(self) -> Tensor:
         """Â = D~^{-1/2} (A + I) D~^{-1/2} (Kipf & Welling's renormalisation trick), sparse CSR."""
@@ -200,14 +206,12 @@ class GraphOps:
         """D^{-1/2} A D^{-1/2} without self-loops, D the in-degree (GCN's convention, so a node with
         in-edges and no out-edges still hears its neighbours); a node of in-degree 0 has zero weights."""
         deg_inv_sqrt = self.degree.to(torch.float).rsqrt().masked_fill_(self.degree == 0, 0.0)
-        value = deg_inv_sqrt[self.target] * deg_inv_sqrt[self.source]
-        return sparse_csr(self.target, self.source, value, self.shape)
+        return self.csr(deg_inv_sqrt[self.target] * deg_inv_sqrt[self.source])
 
     @cached_property
     def mean_adjacency(self) -> Tensor:
         """Row-normalised A: (M h)_v is the mean of v's in-neighbours' h; zero without neighbours."""
-        value = 1.0 / self.in_degree[self.target].to(torch.float)
-        return sparse_csr(self.target, self.source, value, self.shape)
+        return self.csr(1.0 / self.in_degree[self.target].to(torch.float))
 
     @cached_property
     def gcn_mean_adjacency(self) -> Tensor:
