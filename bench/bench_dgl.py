@@ -271,7 +271,7 @@ def run_worker(python: str, kind: str, args, inference: bool) -> dict:
     if inference:
         command.append("--inference")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
+    done = subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

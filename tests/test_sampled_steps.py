@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import DATA_ROOT
 
 from gnntool.config import validate
 from gnntool.data import load_dataset
@@ -12,8 +13,6 @@ from gnntool.engine import train as train_module
 from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inputs import Step, task_tensors
 from gnntool.engine.sampled import SampledSteps
-
-from conftest import DATA_ROOT
 
 
 @pytest.fixture(scope="module")

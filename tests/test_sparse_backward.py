@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-import gnntool.models.base as base
 from gnntool.config import ModelConfig
 from gnntool.engine.metrics import loss_fn
-from gnntool.models import build_model
+from gnntool.models import base, build_model
 from gnntool.models.base import dropout_features
 from gnntool.models.graph_ops import GraphOps, sparse_csr, transpose_plan
 
@@ -59,7 +58,7 @@ def test_gradients_equal_torch_autograd_bit_for_bit(arch: str, aggregator: str |
 
     cached = gradients()
     monkeypatch.setattr(base, "sparse_matmul", torch.sparse.mm)  # torch's own backward
-    import gnntool.models.sage as sage
+    from gnntool.models import sage
 
     monkeypatch.setattr(sage, "sparse_matmul", torch.sparse.mm)
     plain = gradients()

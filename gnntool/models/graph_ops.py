@@ -67,12 +67,12 @@ class _ConstantSparseMatmul(torch.autograd.Function):
     arithmetic as torch's own backward, without its per-call transpose (a sort of every entry)."""
 
     @staticmethod
-    def forward(ctx, dense: Tensor, matrix: Tensor) -> Tensor:  # noqa: ANN001 - autograd's ctx
+    def forward(ctx, dense: Tensor, matrix: Tensor) -> Tensor:
         ctx.matrix = matrix
         return torch.sparse.mm(matrix, dense)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: ANN001
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         matrix = ctx.matrix
         return torch.sparse.mm(transpose_plan(matrix)(matrix.values()), grad), None
 
