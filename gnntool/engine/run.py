@@ -35,8 +35,8 @@ from gnntool.engine.distributed import (
 )
 from gnntool.engine.embed import dataset_embeddings
 from gnntool.engine.evaluate import evaluate
-from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.inputs import Task, task_tensors
+from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.saved import save_model
 from gnntool.engine.train import fit, output_width
 from gnntool.engine.unsupervised import evaluate_unsupervised
@@ -59,6 +59,7 @@ from gnntool.outputs import (
     write_with,
 )
 
+
 def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) -> bool:
     """Check what `run_dir` holds against the flags; return False if there is nothing to do."""
     config_path = run_dir / CONFIG
@@ -67,7 +68,9 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
             log.info(f"{run_dir}: run already finished; nothing to resume")
             return False
         if not force:
-            raise UserError(f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory")
+            raise UserError(
+                f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory"
+            )
         clear_run(run_dir)
     elif has_progress(run_dir):
         if force:
@@ -97,7 +100,14 @@ def check_task(config: Config, task: Task) -> None:
 
 
 def train_one_seed(
-    config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path, ranks: Ranks
+    config: Config,
+    seed: int,
+    seed_dir: Path,
+    device: torch.device,
+    label: str,
+    first: bool,
+    run_dir: Path,
+    ranks: Ranks,
 ) -> dict[str, Any]:
     """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics.
 
