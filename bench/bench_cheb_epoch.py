@@ -56,13 +56,15 @@ def main() -> None:
     configs = {"gcn": gcn}
     for k in args.k:
         dataset = cheb.dataset.model_copy(update={"name": args.dataset})
-        configs[f"cheb k={k}"] = cheb.model_copy(update={"dataset": dataset, "model": cheb.model.model_copy(update={"k": k})})
+        model = cheb.model.model_copy(update={"k": k})
+        configs[f"cheb k={k}"] = cheb.model_copy(update={"dataset": dataset, "model": model})
     epochs = {name: make_epoch(config) for name, config in configs.items()}
     times: dict[str, list[float]] = {name: [] for name in epochs}
     for epoch in epochs.values():
         for _ in range(args.warmup):
             epoch()
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at start: {load}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     for _ in range(args.repeats):
         for name, epoch in epochs.items():
             for _ in range(args.epochs):

@@ -75,7 +75,8 @@ def gnntool_config(root: str, **model: Any):
     raw = {
         "seed": 0,
         "device": "cpu",
-        "dataset": {**shipped["dataset"], "root": root, "nodes": NODES, "avg_degree": DEGREE, "features": FEATURES, "classes": CLASSES},
+        "dataset": {**shipped["dataset"], "root": root, "nodes": NODES, "avg_degree": DEGREE,
+                    "features": FEATURES, "classes": CLASSES},  # fmt: skip
         "model": {**shipped["model"], "hidden": HIDDEN, "layers": 2, **model},
         "train": {**shipped["train"], "batch_size": BATCH, "fanout": FANOUT},
     }
@@ -267,7 +268,8 @@ WORKERS = {"gnntool": worker_gnntool, "dgl": worker_dgl}
 
 
 def run_worker(python: str, kind: str, args, inference: bool) -> dict:
-    command = [python, __file__, "--worker", kind, "--root", args.root, "--batches", str(args.batches), "--warmup", str(args.warmup)]
+    command = [python, __file__, "--worker", kind, "--root", args.root]
+    command += ["--batches", str(args.batches), "--warmup", str(args.warmup)]
     if inference:
         command.append("--inference")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}

@@ -53,7 +53,8 @@ def test_steps_from_start_equal_the_tail_of_the_epoch_whatever_the_global_rng(se
     # Every training node is a seed exactly once per epoch, and the labels are the seeds'.
     labels = torch.cat([step.y for step in whole])
     assert labels.numel() == 140
-    assert torch.equal(torch.sort(labels).values, torch.sort(task.dataset.graphs[0].y[task.splits["train"][0].mask]).values)
+    train_labels = task.dataset.graphs[0].y[task.splits["train"][0].mask]
+    assert torch.equal(torch.sort(labels).values, torch.sort(train_labels).values)
 
 
 def test_batches_differ_across_epochs_and_batches(setup) -> None:

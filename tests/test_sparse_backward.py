@@ -18,6 +18,12 @@ def random_csr(rows: int, cols: int, density: float, seed: int) -> torch.Tensor:
     return (dense * (torch.rand(rows, cols, generator=generator) < density)).to_sparse_csr()
 
 
+def same_csr(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same CSR tensors: structure and values, bit for bit."""
+    parts = (torch.Tensor.crow_indices, torch.Tensor.col_indices, torch.Tensor.values)
+    return all(torch.equal(part(a), part(b)) for part in parts)
+
+
 @pytest.mark.parametrize("shape", [(7, 5), (40, 90), (1, 3), (6, 6)])
 def test_plan_transposes_like_torch_for_any_values(shape: tuple[int, int]) -> None:
     matrix = random_csr(*shape, density=0.3, seed=sum(shape))
@@ -25,8 +31,7 @@ def test_plan_transposes_like_torch_for_any_values(shape: tuple[int, int]) -> No
     assert transpose_plan(matrix) is plan  # built once per tensor
     expected = matrix.t().to_sparse_csr()
     got = plan(matrix.values())
-    for a, b in ((got.crow_indices(), expected.crow_indices()), (got.col_indices(), expected.col_indices()), (got.values(), expected.values())):
-        assert torch.equal(a, b)
+    assert same_csr(got, expected)
     # The same structure with other values (dropout): still the exact transpose.
     dropped = dropout_features(matrix, 0.5, training=True)
     assert transpose_plan(dropped) is plan
@@ -40,7 +45,9 @@ def directed_graph(num_nodes: int = 30, seed: int = 0) -> GraphOps:
 
 @pytest.mark.parametrize("arch,aggregator", [("gcn", None), ("sage", "mean"), ("sage", "gcn"), ("sage", "pool")])
 @pytest.mark.parametrize("sparse_input", [True, False])
-def test_gradients_equal_torch_autograd_bit_for_bit(arch: str, aggregator: str | None, sparse_input: bool, monkeypatch) -> None:
+def test_gradients_equal_torch_autograd_bit_for_bit(
+    arch: str, aggregator: str | None, sparse_input: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ops = directed_graph()  # directed: Âᵀ differs from Â
     x = random_csr(30, 12, density=0.2, seed=1)
     x = x if sparse_input else x.to_dense()
@@ -75,5 +82,4 @@ def test_operators_without_self_loops_are_built_in_csr_order(num_targets: int | 
     ops = GraphOps(edge_index, 50, num_targets=num_targets)
     built = ops.mean_adjacency
     coalesced = sparse_csr(ops.target, ops.source, 1.0 / ops.in_degree[ops.target].float(), ops.shape)
-    for a, b in ((built.crow_indices(), coalesced.crow_indices()), (built.col_indices(), coalesced.col_indices()), (built.values(), coalesced.values())):
-        assert torch.equal(a, b)
+    assert same_csr(built, coalesced)

@@ -40,7 +40,8 @@ class CSRTranspose:
 
     def __call__(self, values: Tensor) -> Tensor:
         """The transpose of the matrix of this structure holding `values`."""
-        return torch.sparse_csr_tensor(self.crow, self.col, values[self.permutation], self.shape, check_invariants=False)
+        permuted = values[self.permutation]
+        return torch.sparse_csr_tensor(self.crow, self.col, permuted, self.shape, check_invariants=False)
 
 
 _PLAN = "_gnntool_csr_transpose"  # where a sparse CSR tensor keeps its CSRTranspose
