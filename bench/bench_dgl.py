@@ -19,9 +19,9 @@ batch of 1024 seeds (mean over `--batches` batches after `--warmup`):
 3. training, same model: GraphSAGE-mean, 2 layers, hidden 128, dropout 0.5 on the input and the
    hidden layer, Adam (lr 0.01, weight decay 5e-4): gnntool's `train_epoch` over its steps
    against `dgl.nn.SAGEConv` ×2 (`feat_drop=0.5`) over DGL's loader. Seeds per second.
-4. training, each side's recipe: gnntool's `configs/sage_synthetic.yaml` model and optimiser
-   (dropout on the hidden layer only: `model.input_dropout: 0`) against DGL's
-   examples/pytorch/graphsage/node_classification.py (dropout on the hidden layer only).
+4. training, each side's recipe: gnntool's shipped `configs/sage_synthetic.yaml` model and
+   optimiser against DGL's examples/pytorch/graphsage/node_classification.py (dropout on the
+   hidden layer only; gnntool's `model.input_dropout: 0` does the same).
 5. peak RSS of the measuring process (rows 1-4 plus loading the graph).
 6. gnntool only: one layer-wise inference pass over all 1M nodes (what validation and the final
    evaluation cost after sampled training), `--inference` chunk size from the config.
