@@ -223,10 +223,10 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
     trained: nn.Module = model
     if ranks.distributed:
         # Same initial weights everywhere (DDP also broadcasts rank 0's); then each rank draws
-        # its own neighbour samples and dropout masks.
+        # its own dropout masks (and samples its own neighbours: see SampledSteps).
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
         torch.manual_seed(seed + 7919 * ranks.rank)
-    sampled = SampledSteps(config, task, ranks) if config.neighbour_sampling else None
+    sampled = SampledSteps(config, task, ranks, seed) if config.neighbour_sampling else None
     if config.train.amp and device.type != "cuda":
         log.warn("train.amp: bf16 autocast runs on CUDA only; training in float32 on the CPU")
 
