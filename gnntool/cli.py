@@ -79,8 +79,9 @@ class Split(str, Enum):
     all = "all"
 
 
-# Options that embed and predict share.
+# Options that eval, embed and predict share.
 RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: CUDA when there is a GPU).")]
 GraphOption = Annotated[Optional[Path], typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
@@ -139,18 +140,20 @@ def eval_(
         Optional[Path], typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
+    device: DeviceOption = "auto",
 ) -> None:
     """Reload a run's model and recompute its metrics (or score it on an unseen graph)."""
-    from gnntool.engine.evaluate import evaluate_graph, evaluate_run
+    from gnntool.config import check_device
+    from gnntool.engine.loaded import evaluate_run
 
+    check_device(device)
+    if graph is not None and split is not Split.all:
+        raise UserError("--split chooses a split of the run's dataset; with --graph the graph is scored")
     if graph is not None:
-        if split is not Split.all:
-            raise UserError("--split chooses a split of the run's dataset; with --graph every node is scored")
         splits: tuple[str, ...] = ("graph",)
-        metrics = evaluate_graph(run_dir, graph)
     else:
         splits = ("train", "val", "test") if split is Split.all else (split.value,)
-        metrics = evaluate_run(run_dir, splits)
+    metrics = evaluate_run(run_dir, splits, graph, device)
     if as_json:
         typer.echo(json.dumps(metrics))
     else:
@@ -183,16 +186,19 @@ def embed(
     output: OutputOption = "-",
     format: Annotated[Optional[EmbedFormat], typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
+    device: DeviceOption = "auto",
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
+    from gnntool.config import check_device
     from gnntool.export import EMBED_FORMATS, resolve_format
 
+    check_device(device)
     resolved = resolve_format(output, format.value if format else None, EMBED_FORMATS)
 
-    from gnntool.engine.embed import embed_graph, embed_run
+    from gnntool.engine.loaded import embed_run
     from gnntool.export import write_embeddings
 
-    embeddings, node_id = embed_graph(run_dir, graph) if graph is not None else embed_run(run_dir)
+    embeddings, node_id = embed_run(run_dir, graph, device)
     write_embeddings(embeddings, node_id, output, resolved, header)
 
 
@@ -271,17 +277,45 @@ def predict(
     output: OutputOption = "-",
     format: Annotated[Optional[PredictFormat], typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
+    device: DeviceOption = "auto",
+    pairs: Annotated[
+        Optional[str], typer.Option(metavar="FILE|-", help="Link runs: score these (source id, target id) pairs, csv/tsv.")
+    ] = None,
+    top_k: Annotated[
+        Optional[str], typer.Option(metavar="K", help="Link runs: the K highest-scoring new targets of every node.")
+    ] = None,
+    nodes: Annotated[
+        Optional[Path], typer.Option(help="Link runs with --top-k: the source node ids (one per line) instead of every node.")
+    ] = None,
 ) -> None:
-    """Per node: id, predicted class (or label set), and the class probabilities."""
+    """Per node: id, predicted class (or label set), and the class probabilities.
+
+    Link runs: `--pairs` writes source, target, score per pair; `--top-k K` writes source,
+    target, score, rank for the K best new targets of every node (or of `--nodes`).
+    """
+    from gnntool.config import check_device
     from gnntool.export import PREDICT_FORMATS, resolve_format
 
+    check_device(device)
     resolved = resolve_format(output, format.value if format else None, PREDICT_FORMATS)
+    k = parse_top_k(top_k) if top_k is not None else None
 
-    from gnntool.engine.predict import predict_run
-    from gnntool.export import write_predictions
+    from gnntool.engine.loaded import predict_run
+    from gnntool.engine.objectives import PredictOptions
 
-    node_id, probabilities, multilabel = predict_run(run_dir, graph)
-    write_predictions(probabilities, node_id, multilabel, output, resolved, header)
+    options = PredictOptions(output, resolved, header, pairs=pairs, top_k=k, nodes=nodes)
+    predict_run(run_dir, graph, device, options)
+
+
+def parse_top_k(text: str) -> int:
+    """`--top-k K`: a positive whole number, else a UserError."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"--top-k {text}: K must be a positive whole number of targets per node") from None
+    if value < 1:
+        raise UserError(f"--top-k {text}: K must be a positive whole number of targets per node")
+    return value
 
 
 def main() -> None:

@@ -64,8 +64,8 @@ def metrics_from_sums(sums: dict[str, Tensor]) -> dict[str, float]:
 
 def main_metric(metrics: dict[str, float]) -> str:
     """The metric a result is quoted in: (probe) micro-F1 for multi-label tasks, as the literature,
-    else (probe) accuracy; the loss when there is nothing else (unsupervised, no labels)."""
-    for name in ("micro_f1", "accuracy", "probe_micro_f1", "probe_accuracy"):
+    else (probe) accuracy, ROC-AUC for links; the loss when there is nothing else (unsupervised, no labels)."""
+    for name in ("micro_f1", "accuracy", "probe_micro_f1", "probe_accuracy", "auc"):
         if name in metrics:
             return name
     return "loss"

@@ -33,13 +33,11 @@ from gnntool.engine.distributed import (
     local_device,
     process_group,
 )
-from gnntool.engine.embed import dataset_embeddings
-from gnntool.engine.evaluate import evaluate
+from gnntool.engine.inference import Inference
+from gnntool.engine.inputs import task_tensors
 from gnntool.engine.metrics import main_metric, summarise
-from gnntool.engine.inputs import Task, task_tensors
 from gnntool.engine.saved import save_model
-from gnntool.engine.train import fit, output_width
-from gnntool.engine.unsupervised import evaluate_unsupervised
+from gnntool.engine.train import fit
 from gnntool.errors import UserError
 from gnntool.outputs import (
     CHECKPOINT,
@@ -85,17 +83,6 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
     return True
 
 
-def check_task(config: Config, task: Task) -> None:
-    """What only the loaded data can tell: are there labels, and of the kind the config expects?"""
-    if config.train.objective == "supervised" and not task.dataset.labelled:
-        raise UserError(
-            f"{config.dataset.path or config.dataset.name}: has no labels; add them (y / labels.npy|csv) "
-            "or train without: train.objective: unsupervised"
-        )
-    if task.multilabel and config.train.monitor == "val_accuracy":
-        raise UserError("train.monitor: the labels are multi-label (a 0/1 matrix); use val_micro_f1 or val_loss")
-
-
 def train_one_seed(
     config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path, ranks: Ranks
 ) -> dict[str, Any]:
@@ -108,15 +95,11 @@ def train_one_seed(
     if done:
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
-    unsupervised = config.train.objective == "unsupervised"
     task = task_tensors(load_dataset(config.dataset, seed), device, config.inference_chunk)
-    check_task(config, task)
     result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks)
-    metrics = (
-        evaluate_unsupervised(result.model, task, config.train, seed, SPLITS)
-        if unsupervised
-        else evaluate(result.model, task, ranks=ranks)
-    )
+    objective = result.objective
+    outputs = Inference(result.model, task.chunk_size)  # one pass for the metrics and the embeddings
+    metrics = objective.evaluate(result.model, SPLITS, outputs)
     if not ranks.main:
         return metrics
     write_csv(
@@ -124,9 +107,9 @@ def train_one_seed(
         list(result.history[0]),
         ([row[key] for key in row] for row in result.history),
     )
-    save_model(seed_dir / MODEL, config, result.model, seed, task, output_width(config, task), result.best_epoch)
+    save_model(seed_dir / MODEL, config, result.model, seed, task, objective.output_width(), result.best_epoch)
     if first:
-        embeddings = dataset_embeddings(result.model, task, final=unsupervised)
+        embeddings = objective.dataset_embeddings(outputs)
         write_with(run_dir / EMBEDDINGS, lambda handle: np.save(handle, embeddings))
         if seed_dir != run_dir:
             model_bytes = (seed_dir / MODEL).read_bytes()
@@ -150,6 +133,8 @@ def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bo
         return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE)
     if not is_main_process():
         log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
+    if not config.objective_traits.distributed:
+        raise UserError(f"torchrun: {config.train.objective} training runs in one process; run it without torchrun")
     if not config.neighbour_sampling:
         raise UserError(
             "torchrun: multi-process training shares out the seed nodes of neighbour-sampled mini-batches; "

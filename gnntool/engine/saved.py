@@ -10,7 +10,8 @@ import torch
 from gnntool.config import Config, read_yaml, validate
 from gnntool.errors import UserError
 from gnntool.engine.inputs import Task
-from gnntool.models import GNN, build_model
+from gnntool.engine.objectives.base import network
+from gnntool.models import GNN
 from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch
 
 
@@ -23,7 +24,6 @@ class SavedModel:
     num_features: int
     num_classes: int
     multilabel: bool
-    unsupervised: bool  # the last layer outputs the embedding, not class logits
 
 
 def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, num_outputs: int, best_epoch: int) -> None:
@@ -43,10 +43,11 @@ def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, nu
     )
 
 
-def load_model(path: Path, device: torch.device) -> SavedModel:
+def load_model(path: Path, device: torch.device, config: Config | None = None) -> SavedModel:
+    """The model of `path`, built as `config` (the run's config.yaml; default: the one in the file) says."""
     saved = load_torch(path)
-    config = validate(saved["config"])
-    model = build_model(config.model, saved["num_features"], saved["num_outputs"])
+    config = config or validate(saved["config"])
+    model = network(config, saved["num_features"], saved["num_outputs"])
     model.load_state_dict(saved["state_dict"])
     return SavedModel(
         model=model.to(device).eval(),
@@ -54,7 +55,6 @@ def load_model(path: Path, device: torch.device) -> SavedModel:
         num_features=saved["num_features"],
         num_classes=saved["num_classes"],
         multilabel=saved["multilabel"],
-        unsupervised=config.train.objective == "unsupervised",
     )
 
 

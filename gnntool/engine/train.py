@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -28,15 +28,15 @@ from torch.nn.parallel import DistributedDataParallel
 
 from gnntool import log
 from gnntool.config import Config
-from gnntool.engine.distributed import SINGLE, Ranks, any_rank, broadcast_from_main, mean_over_ranks
-from gnntool.engine.evaluate import evaluate
+from gnntool.engine.distributed import SINGLE, Ranks, any_rank, broadcast_from_main
 from gnntool.engine.inputs import Part, Step, Task, batch_parts
 from gnntool.engine.metrics import loss_fn
-from gnntool.engine.sampled import SampledSteps
-from gnntool.engine.unsupervised import pair_loss, split_pairs, unsupervised_epoch
 from gnntool.errors import Interrupted, UserError
-from gnntool.models import GNN, build_model
+from gnntool.models import GNN
 from gnntool.outputs import load_torch, save_torch
+
+if TYPE_CHECKING:
+    from gnntool.engine.objectives import Objective
 
 
 @dataclass
@@ -55,6 +55,7 @@ class FitResult:
     model: GNN
     history: list[dict[str, float]]
     best_epoch: int
+    objective: Objective
 
 
 class StopRequest:
@@ -196,21 +197,19 @@ def train_epoch(
     return torch.stack(losses).mean().item()
 
 
-def output_width(config: Config, task: Task) -> int:
-    """Classes (logits) for supervised training; the embedding width for unsupervised."""
-    return config.model.hidden if config.train.objective == "unsupervised" else task.num_classes
-
-
 def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ranks: Ranks = SINGLE) -> FitResult:
     """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
 
     Under torchrun every rank runs this with the same arguments; rank 0 alone saves. Raises
     `Interrupted` after saving `checkpoint` when Ctrl-C arrives (on any rank).
     """
+    from gnntool.engine.objectives import build_objective  # the objectives build on this module
+
     device = task.device
-    unsupervised = config.train.objective == "unsupervised"
+    objective = build_objective(config, task, seed, ranks)
+    objective.check()
     torch.manual_seed(seed)
-    model = build_model(config.model, task.num_features, output_width(config, task)).to(device)
+    model = objective.build_model().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     # Rank 0 reads the checkpoint and hands it to the others: the run directory need not be on
     # a filesystem every machine sees, and every rank must resume from the same epoch.
@@ -226,23 +225,15 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
         # its own neighbour samples and dropout masks.
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
         torch.manual_seed(seed + 7919 * ranks.rank)
-    sampled = SampledSteps(config, task, ranks) if config.neighbour_sampling else None
     if config.train.amp and device.type != "cuda":
         log.warn("train.amp: bf16 autocast runs on CUDA only; training in float32 on the CPU")
 
     monitor = config.train.monitor
-    val_pairs = split_pairs(task, config.train, seed)["val"] if unsupervised else None
     with stop_on_sigint() as stop, log.EpochProgress(config.train.epochs, label, monitor) as progress:
         while state.epoch < config.train.epochs and state.epoch - state.best_epoch < config.train.patience:
             started = time.perf_counter()
-            if unsupervised:
-                loss = unsupervised_epoch(model, optimizer, task, config.train)
-                val = {"loss": pair_loss(model, task.splits["val"][0], val_pairs)}
-            else:
-                steps = sampled.steps(state.epoch) if sampled else graph_steps(task, config.train.batch_size)
-                loss = train_epoch(trained, optimizer, steps, task.multilabel, config.train.amp)
-                loss = mean_over_ranks(loss, ranks, device)
-                val = evaluate(model, task, ("val",), ranks)["val"]
+            loss = objective.train_epoch(trained, optimizer, state.epoch)
+            val = objective.validate(model)
             state.epoch += 1
             state.history.append(
                 {
@@ -267,4 +258,4 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
         log.info(f"{label}: early stop at epoch {state.epoch} (no {monitor} gain for {config.train.patience} epochs)")
     model.load_state_dict(state.best_weights)
     log.info(f"{label}: best {monitor} at epoch {state.best_epoch}")
-    return FitResult(model=model, history=state.history, best_epoch=state.best_epoch)
+    return FitResult(model=model, history=state.history, best_epoch=state.best_epoch, objective=objective)

@@ -1,6 +1,6 @@
 """Normalisation layers between hidden convs, every one called as ``norm(x, batch, num_graphs)``.
 
-Each layer computes the unified form of methods.md ("Normalisation layers"): mu and a biased
+Each layer computes the form of batch normalisation (Ioffe & Szegedy 2015, Algorithm 1): mu and a biased
 sigma^2 over a set S of positions, ``z = gamma * (x - mu) / sqrt(sigma^2 + eps) + beta`` with
 gamma, beta per channel. For graphs one sample is one graph and its nodes are the positions; `batch`
 maps each node to its graph. Library layers are reused where they compute exactly that; Batch
@@ -170,7 +170,7 @@ class BatchRenorm(nn.Module):
             mean = x.mean(dim=0)
             std = (x.var(dim=0, correction=0) + self.eps).sqrt()
             r_max, d_max = self.bounds()
-            with torch.no_grad():  # r and d are constants for backprop (Algorithm 1)
+            with torch.no_grad():  # r and d are constants for backprop (Ioffe 2017, Algorithm 1)
                 r = torch.clamp(std / self.running_std, 1.0 / r_max, r_max)
                 d = torch.clamp((mean - self.running_mean) / self.running_std, -d_max, d_max)
                 # Updated after r and d used the old values.
