@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -82,7 +82,7 @@ class Split(str, Enum):
 # Options that eval, embed and predict share.
 RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: CUDA when there is a GPU).")]
-GraphOption = Annotated[Optional[Path], typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
+GraphOption = Annotated[Path | None, typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
 FORMAT_HELP = "\\[default: from the output's suffix, else tsv]"
@@ -101,12 +101,19 @@ class EmbedFormat(str, Enum):
 def train(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.")],
     set_: Annotated[
-        Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable.")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable."),
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed \\[default: the config's seed].")] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")] = 1,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed \\[default: the config's seed].")] = None,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")
+    ] = 1,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
@@ -137,7 +144,7 @@ def eval_(
     run_dir: RunDirArgument,
     split: Annotated[Split, typer.Option(help="Which split to score.")] = Split.all,
     graph: Annotated[
-        Optional[Path], typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
+        Path | None, typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
     device: DeviceOption = "auto",
@@ -184,7 +191,7 @@ def embed(
     run_dir: RunDirArgument,
     graph: GraphOption = None,
     output: OutputOption = "-",
-    format: Annotated[Optional[EmbedFormat], typer.Option(help=FORMAT_HELP)] = None,
+    format: Annotated[EmbedFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
     device: DeviceOption = "auto",
 ) -> None:
@@ -217,13 +224,18 @@ def sweep(
     ],
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per cell (seed..seed+N-1); report mean and std.")] = 1,
     set_: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key for every cell (before the grid); repeatable."),
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Override a config key for every cell (before the grid); repeatable."
+        ),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep].")
+        Path | None,
+        typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep]."),
     ] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
 ) -> None:
     """Train one run per cell of a grid of config values; print the results table on stdout.
@@ -275,17 +287,18 @@ def predict(
     run_dir: RunDirArgument,
     graph: GraphOption = None,
     output: OutputOption = "-",
-    format: Annotated[Optional[PredictFormat], typer.Option(help=FORMAT_HELP)] = None,
+    format: Annotated[PredictFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
     device: DeviceOption = "auto",
     pairs: Annotated[
-        Optional[str], typer.Option(metavar="FILE|-", help="Link runs: score these (source id, target id) pairs, csv/tsv.")
+        str | None, typer.Option(metavar="FILE|-", help="Link runs: score these (source id, target id) pairs, csv/tsv.")
     ] = None,
     top_k: Annotated[
-        Optional[str], typer.Option(metavar="K", help="Link runs: the K highest-scoring new targets of every node.")
+        str | None, typer.Option(metavar="K", help="Link runs: the K highest-scoring new targets of every node.")
     ] = None,
     nodes: Annotated[
-        Optional[Path], typer.Option(help="Link runs with --top-k: the source node ids (one per line) instead of every node.")
+        Path | None,
+        typer.Option(help="Link runs with --top-k: the source node ids (one per line) instead of every node."),
     ] = None,
 ) -> None:
     """Per node: id, predicted class (or label set), and the class probabilities.

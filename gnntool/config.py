@@ -14,8 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gnntool.traits import DATASETS, OBJECTIVES, DatasetTraits, ObjectiveTraits, canonical_dataset
 from gnntool.errors import UserError
+from gnntool.traits import DATASETS, OBJECTIVES, DatasetTraits, ObjectiveTraits, canonical_dataset
 
 
 class Section(BaseModel):
@@ -31,7 +31,7 @@ class EdgeSplitConfig(Section):
     test: float = Field(default=0.1, ge=0.0, lt=1.0, description="test share of the edges")
 
     @model_validator(mode="after")
-    def _leaves_training_edges(self) -> "EdgeSplitConfig":
+    def _leaves_training_edges(self) -> EdgeSplitConfig:
         if self.val + self.test >= 1.0:
             raise ValueError(
                 f"dataset.edge_split: val ({self.val}) + test ({self.test}) must stay below 1 to leave training edges"
@@ -49,13 +49,18 @@ class DatasetConfig(Section):
         default=None, description="null: the dataset's default (public for Planetoid and PPI, masks for graph)"
     )
     normalize_features: bool | None = Field(
-        default=None, description="divide each node's features by their sum; null: the dataset's default (Planetoid: true)"
+        default=None,
+        description="divide each node's features by their sum; null: the dataset's default (Planetoid: true)",
     )
     train_per_class: int = Field(default=20, gt=0, description="Planetoid random split: training nodes per class")
     num_val: int = Field(default=500, ge=0, description="Planetoid random split: validation nodes")
     num_test: int = Field(default=1000, ge=0, description="Planetoid random split: test nodes")
-    train_frac: float = Field(default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction")
-    val_frac: float = Field(default=0.2, ge=0.0, lt=1.0, description="graph, synthetic random split: validation fraction")
+    train_frac: float = Field(
+        default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction"
+    )
+    val_frac: float = Field(
+        default=0.2, ge=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
+    )
     nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
     avg_degree: float | None = Field(
         default=None, gt=0.0, description="synthetic only: directed edge_index entries per node; null: 10"
@@ -87,7 +92,7 @@ class DatasetConfig(Section):
         return DATASETS[self.name]
 
     @model_validator(mode="after")
-    def _split_fits_dataset(self) -> "DatasetConfig":
+    def _split_fits_dataset(self) -> DatasetConfig:
         known = self.traits
         if self.split is None:
             self.split = known.splits[0]
@@ -151,7 +156,7 @@ class ModelConfig(Section):
     norm_args: NormArgs = Field(default_factory=NormArgs)
 
     @model_validator(mode="after")
-    def _arch_options(self) -> "ModelConfig":
+    def _arch_options(self) -> ModelConfig:
         if self.arch == "sage" and self.aggregator is None:
             self.aggregator = "mean"
         if self.arch != "sage" and self.aggregator is not None:
@@ -259,7 +264,7 @@ class Config(Section):
         return OBJECTIVES[self.train.objective]
 
     @model_validator(mode="after")
-    def _task_fits_dataset(self) -> "Config":
+    def _task_fits_dataset(self) -> Config:
         objective, dataset = self.objective_traits, self.dataset.traits
         name = self.train.objective
         if objective.one_graph and dataset.multi_graph:
@@ -284,15 +289,20 @@ class Config(Section):
                 )
             return
         if train.fanout is not None and train.batch_size is None:
-            raise ValueError("train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)")
+            raise ValueError(
+                "train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)"
+            )
         if train.fanout is not None and len(train.fanout) != self.model.layers:
             raise ValueError(
-                f"train.fanout has {len(train.fanout)} entries; it needs one per layer (model.layers: {self.model.layers})"
+                f"train.fanout has {len(train.fanout)} entries; "
+                f"it needs one per layer (model.layers: {self.model.layers})"
             )
         if train.batch_size is None:
             return
         if self.model.arch == "cheb":
-            raise ValueError("train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage")
+            raise ValueError(
+                "train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage"
+            )
         if self.objective_traits.full_batch:
             raise ValueError(f"train.batch_size: {train.objective} training is full-batch; leave batch_size null")
 
@@ -309,7 +319,8 @@ def check_monitor(
         return
     if multilabel and monitor == objective.default_monitor:
         raise ValueError(
-            f"train.monitor: {dataset} is multi-label and reports F1, not accuracy; use {objective.multilabel_monitor} or val_loss"
+            f"train.monitor: {dataset} is multi-label and reports F1, not accuracy; "
+            f"use {objective.multilabel_monitor} or val_loss"
         )
     if not multilabel and monitor == objective.multilabel_monitor:
         raise ValueError(f"train.monitor: {dataset} is single-label; use {objective.default_monitor} or val_loss")

@@ -1,7 +1,8 @@
 """Datasets: the registry of loaders by `dataset.name`, and `load_dataset`.
 
 The names, and what the schema must know of each dataset, are the torch-free table
-`gnntool.traits.DATASETS`; each entry names its loader family in `LOADERS` here. A loader takes the dataset section of the config and the run's seed (used for random splits only)
+`gnntool.traits.DATASETS`; each entry names its loader family in `LOADERS` here. A loader
+takes the dataset section of the config and the run's seed (used for random splits only)
 and returns a `GraphDataset`: the dataset's graphs and, per split, the graphs it runs on and the
 nodes it scores.
 Importing this package imports torch and PyG; the CLI imports it lazily.
@@ -9,7 +10,7 @@ Importing this package imports torch and PyG; the CLI imports it lazily.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset

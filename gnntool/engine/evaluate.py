@@ -34,7 +34,9 @@ def evaluate(
 ) -> dict[str, dict[str, float]]:
     """`{split: {metric: value}}` of the model in eval mode (no dropout, running statistics)."""
     outputs = outputs or Inference(model, task.chunk_size)
-    return {split: metrics_from_sums(split_sums(task.splits[split], task.multilabel, ranks, outputs)) for split in splits}
+    return {
+        split: metrics_from_sums(split_sums(task.splits[split], task.multilabel, ranks, outputs)) for split in splits
+    }
 
 
 def check_labels_fit(path: Path, y: Tensor, multilabel: bool, num_classes: int) -> None:

@@ -37,7 +37,9 @@ class LoadedRun:
     graph_file: GraphFile | None = field(default=None, init=False)
 
     @classmethod
-    def open(cls, run_dir: Path, device: str = "auto", graph: Path | None = None, every_seed: bool = False) -> LoadedRun:
+    def open(
+        cls, run_dir: Path, device: str = "auto", graph: Path | None = None, every_seed: bool = False
+    ) -> LoadedRun:
         """Read `run_dir` (every seed's model, or the top-level model.pt) onto `device`."""
         config = load_run_config(run_dir)  # a clear error if this is no run directory
         resolved = resolve_device(device)

@@ -57,6 +57,7 @@ from gnntool.outputs import (
     write_with,
 )
 
+
 def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) -> bool:
     """Check what `run_dir` holds against the flags; return False if there is nothing to do."""
     config_path = run_dir / CONFIG
@@ -65,7 +66,9 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
             log.info(f"{run_dir}: run already finished; nothing to resume")
             return False
         if not force:
-            raise UserError(f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory")
+            raise UserError(
+                f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory"
+            )
         clear_run(run_dir)
     elif has_progress(run_dir):
         if force:
@@ -84,7 +87,14 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
 
 
 def train_one_seed(
-    config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path, ranks: Ranks
+    config: Config,
+    seed: int,
+    seed_dir: Path,
+    device: torch.device,
+    label: str,
+    first: bool,
+    run_dir: Path,
+    ranks: Ranks,
 ) -> dict[str, Any]:
     """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics.
 

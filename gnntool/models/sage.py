@@ -1,6 +1,7 @@
 """GraphSAGE layers (Hamilton et al. 2017), one class per aggregator, full-batch.
 
-Every layer computes ``h_v' = W a_v + B h_v + b`` (Hamilton et al. 2017, Algorithm 1 line 5, whose ``W · CONCAT(h_v, a_v)`` is ``W a_v + B h_v``; one bias), except the gcn
+Every layer computes ``h_v' = W a_v + B h_v + b`` (Hamilton et al. 2017, Algorithm 1 line 5, whose
+``W · CONCAT(h_v, a_v)`` is ``W a_v + B h_v``; one bias), except the gcn
 aggregator, which has a single weight matrix and no separate self term. ``a_v`` aggregates the
 in-neighbours of ``v`` (``ops.target`` receives from ``ops.source``) and is a zero vector for a node
 without neighbours. ``x`` may be dense or sparse CSR; linear maps of ``x`` go through

@@ -97,7 +97,8 @@ class Objective(ABC):
 
     def dataset_embeddings(self, outputs: Inference) -> np.ndarray:
         """`embeddings` of every graph of the dataset, in dataset order, float32."""
-        rows = [self.embeddings(outputs, self.task.tensors(graph)).float().cpu().numpy() for graph in self.task.dataset.graphs]
+        graphs = self.task.dataset.graphs
+        rows = [self.embeddings(outputs, self.task.tensors(graph)).float().cpu().numpy() for graph in graphs]
         return np.concatenate(rows)
 
     def evaluate_graph(self, model: GNN, path: Path, graph_file: Any) -> dict[str, float]:

@@ -61,5 +61,7 @@ class Supervised(Objective):
         rows = []
         for graph in self.task.dataset.graphs:
             logits = outputs.output(self.task.tensors(graph))
-            rows.append((torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)).cpu().numpy())
-        write_predictions(np.concatenate(rows), node_id, self.task.multilabel, options.output, options.format, options.header)
+            probabilities = torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)
+            rows.append(probabilities.cpu().numpy())
+        multilabel = self.task.multilabel
+        write_predictions(np.concatenate(rows), node_id, multilabel, options.output, options.format, options.header)

@@ -131,7 +131,9 @@ class Unsupervised(Objective):
         )
 
 
-def linear_probe(embeddings: dict[str, Tensor], labels: dict[str, Tensor], multilabel: bool) -> dict[str, dict[str, float]]:
+def linear_probe(
+    embeddings: dict[str, Tensor], labels: dict[str, Tensor], multilabel: bool
+) -> dict[str, dict[str, float]]:
     """Logistic regression fit on the training nodes' embeddings, scored on every split."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
@@ -145,7 +147,9 @@ def linear_probe(embeddings: dict[str, Tensor], labels: dict[str, Tensor], multi
         predicted = probe.predict(z.cpu().numpy())
         truth = labels[split].cpu().numpy()
         if multilabel:
-            scores[split] = {"probe_micro_f1": f1_scores(torch.from_numpy(predicted), torch.from_numpy(truth))["micro_f1"]}
+            scores[split] = {
+                "probe_micro_f1": f1_scores(torch.from_numpy(predicted), torch.from_numpy(truth))["micro_f1"]
+            }
         else:
             scores[split] = {"probe_accuracy": float(np.mean(predicted == truth))}
     return scores
