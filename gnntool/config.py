@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from gnntool.errors import UserError
 from gnntool.traits import DATASETS, OBJECTIVES, DatasetTraits, ObjectiveTraits, canonical_dataset
@@ -87,6 +87,8 @@ class DatasetConfig(Section):
             raise ValueError(f"unknown dataset; choose one of {', '.join(DATASETS)}")
         return value
 
+    _split_defaulted: bool = PrivateAttr(default=False)  # split was null: an objective may choose another
+
     @property
     def traits(self) -> DatasetTraits:
         return DATASETS[self.name]
@@ -95,6 +97,7 @@ class DatasetConfig(Section):
     def _split_fits_dataset(self) -> DatasetConfig:
         known = self.traits
         if self.split is None:
+            self._split_defaulted = True
             self.split = known.splits[0]
         self._synthetic_defaults()
         if self.normalize_features is None:
@@ -269,7 +272,7 @@ class Config(Section):
         name = self.train.objective
         if objective.one_graph and dataset.multi_graph:
             raise ValueError(f"train.objective: {name} training runs on one graph; {self.dataset.name} has several")
-        if not objective.node_splits and "split" not in self.dataset.model_fields_set and "random" in dataset.splits:
+        if not objective.node_splits and self.dataset._split_defaulted and "random" in dataset.splits:
             self.dataset.split = "random"  # its nodes go unused: no need for the file's masks
         if self.train.monitor is None:
             multilabel = dataset.multilabel and objective.multilabel_monitor

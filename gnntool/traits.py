@@ -91,4 +91,12 @@ OBJECTIVES: dict[str, ObjectiveTraits] = {
         distributed=False,
         description="GraphSAGE's random-walk loss (Hamilton et al. 2017, eq. 1), no labels needed",
     ),
+    "link": ObjectiveTraits(
+        ("val_auc", "val_ap", "val_mrr", "val_loss"),
+        "val_auc",
+        one_graph=True,
+        node_splits=False,
+        distributed=False,
+        description="link prediction: held-out edges scored against non-edges (docs/link-prediction.md)",
+    ),
 }

@@ -8,7 +8,7 @@ import torch_geometric.transforms as T
 
 from gnntool.config import DatasetConfig
 from gnntool.data.dataset import SPLITS, GraphDataset
-from gnntool.data.graphfile import read_graph
+from gnntool.data.graphfile import read_graph, read_held_out_edges
 from gnntool.data.splits import random_masks, single_graph_dataset
 from gnntool.errors import UserError
 
@@ -32,4 +32,5 @@ def load_graph(config: DatasetConfig, seed: int) -> GraphDataset:
         data = T.NormalizeFeatures()(data)
     dataset = single_graph_dataset(data, multilabel=graph_file.multilabel)
     dataset.node_id = graph_file.node_id
+    dataset.held_out = read_held_out_edges(path, graph_file.node_id) or None
     return dataset

@@ -10,6 +10,7 @@ from gnntool.config import Config
 from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inputs import Task
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.objectives.link import Link
 from gnntool.engine.objectives.supervised import Supervised
 from gnntool.engine.objectives.unsupervised import Unsupervised
 
@@ -18,6 +19,7 @@ __all__ = ["OBJECTIVES", "Objective", "PredictOptions", "build_objective"]
 OBJECTIVES: dict[str, type[Objective]] = {
     "supervised": Supervised,
     "unsupervised": Unsupervised,
+    "link": Link,
 }
 
 

@@ -40,6 +40,10 @@ class Unsupervised(Objective):
     def output_width(self) -> int:
         return self.config.model.hidden
 
+    def check(self) -> None:
+        super().check()
+        self.split_pairs  # noqa: B018 (drawn now, so that a split without pairs is reported before training)
+
     def embedding(self, z: Tensor) -> Tensor:
         """The last layer's output as the embedding: L2-normalised per node with `l2_normalize`."""
         return F.normalize(z, p=2.0, dim=-1) if self.config.model.l2_normalize else z
@@ -86,7 +90,6 @@ class Unsupervised(Objective):
     def train_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
         """One full-batch step on fresh walks (drawn from the seeded global RNG)."""
         del epoch
-        self.split_pairs  # noqa: B018 (drawn first, so an empty split is reported before training)
         model.train()
         part = self.task.splits["train"][0]
         drawn = self.draw_pairs(part, self.training_starts(), "train")
