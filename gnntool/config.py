@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gnntool.errors import UserError
 from gnntool.traits import DATASETS, OBJECTIVES, DatasetTraits, ObjectiveTraits, canonical_dataset
@@ -87,8 +87,6 @@ class DatasetConfig(Section):
             raise ValueError(f"unknown dataset; choose one of {', '.join(DATASETS)}")
         return value
 
-    _split_defaulted: bool = PrivateAttr(default=False)  # split was null: an objective may choose another
-
     @property
     def traits(self) -> DatasetTraits:
         return DATASETS[self.name]
@@ -97,7 +95,6 @@ class DatasetConfig(Section):
     def _split_fits_dataset(self) -> DatasetConfig:
         known = self.traits
         if self.split is None:
-            self._split_defaulted = True
             self.split = known.splits[0]
         self._synthetic_defaults()
         if self.normalize_features is None:
@@ -266,14 +263,28 @@ class Config(Section):
     def objective_traits(self) -> ObjectiveTraits:
         return OBJECTIVES[self.train.objective]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _split_for_objective(cls, raw: Any) -> Any:
+        """An objective that scores no nodes (link) defaults a graph file to a random node split (its
+        nodes go unused), so that a file without split masks needs no `dataset.split`."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("train", {}), dict):
+            return raw
+        dataset = raw.get("dataset") or {}
+        if not isinstance(dataset, dict) or dataset.get("split") is not None:
+            return raw
+        objective = OBJECTIVES.get(raw.get("train", {}).get("objective", TrainConfig.model_fields["objective"].default))
+        name = canonical_dataset(str(dataset.get("name", DatasetConfig.model_fields["name"].default)))
+        if objective and name in DATASETS and not objective.node_splits and "random" in DATASETS[name].splits:
+            return {**raw, "dataset": {**dataset, "split": "random"}}
+        return raw
+
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> Config:
         objective, dataset = self.objective_traits, self.dataset.traits
         name = self.train.objective
         if objective.one_graph and dataset.multi_graph:
             raise ValueError(f"train.objective: {name} training runs on one graph; {self.dataset.name} has several")
-        if not objective.node_splits and self.dataset._split_defaulted and "random" in dataset.splits:
-            self.dataset.split = "random"  # its nodes go unused: no need for the file's masks
         if self.train.monitor is None:
             multilabel = dataset.multilabel and objective.multilabel_monitor
             self.train.monitor = objective.multilabel_monitor if multilabel else objective.default_monitor
