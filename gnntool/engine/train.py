@@ -222,7 +222,7 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
     trained: nn.Module = model
     if ranks.distributed:
         # Same initial weights everywhere (DDP also broadcasts rank 0's); then each rank draws
-        # its own neighbour samples and dropout masks.
+        # its own dropout masks (and samples its own neighbours: see SampledSteps).
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
         torch.manual_seed(seed + 7919 * ranks.rank)
     if config.train.amp and device.type != "cuda":

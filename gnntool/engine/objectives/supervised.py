@@ -27,7 +27,8 @@ class Supervised(Objective):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.sampled = SampledSteps(self.config, self.task, self.ranks) if self.config.neighbour_sampling else None
+        sampling = self.config.neighbour_sampling
+        self.sampled = SampledSteps(self.config, self.task, self.ranks, self.seed) if sampling else None
 
     def output_width(self) -> int:
         return self.task.num_classes
