@@ -97,7 +97,7 @@ def worker_gcn(args) -> dict:
     from gnntool.data import load_dataset
     from gnntool.engine.evaluate import evaluate
     from gnntool.engine.inputs import task_tensors
-    from gnntool.engine.train import graph_steps, train_epoch
+    from gnntool.engine.train import GraphSteps, train_epoch
     from gnntool.models import build_model
 
     torch.manual_seed(0)
@@ -110,7 +110,7 @@ def worker_gcn(args) -> dict:
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
 
         def epoch() -> None:
-            train_epoch(model, optimizer, graph_steps(task, None), False)
+            train_epoch(model, optimizer, GraphSteps(task, None, 0).steps(0), False)
             evaluate(model, task, ("val",))
     else:
         import torch.nn.functional as F
@@ -146,7 +146,7 @@ def worker_sampled(args) -> dict:
     from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inputs import task_tensors
     from gnntool.engine.sampled import SampledSteps
-    from gnntool.engine.train import graph_steps, train_epoch
+    from gnntool.engine.train import GraphSteps, train_epoch
     from gnntool.models import build_model
 
     torch.manual_seed(0)
@@ -157,7 +157,7 @@ def worker_sampled(args) -> dict:
     task = task_tensors(load_dataset(config.dataset, 0), device, config.inference_chunk)
     model = build_model(config.model, task.num_features, task.num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
-    sampled = SampledSteps(config, task, SINGLE)
+    sampled = SampledSteps(config, task, SINGLE, config.seed)
     seeds = sampled.seeds.numel()
 
     def sampler_epoch(epoch: int) -> int:
@@ -183,7 +183,7 @@ def worker_sampled(args) -> dict:
     result["sampled_epoch_s"] = median_seconds(sampled_runs)
     result["seeds_per_s"] = seeds / result["sampled_epoch_s"]
     full_task = task_tensors(task.dataset, device)
-    full_runs = timed_runs(lambda _: train_epoch(model, optimizer, graph_steps(full_task, None), False), args.repeats, 1, args.device)
+    full_runs = timed_runs(lambda _: train_epoch(model, optimizer, GraphSteps(full_task, None, 0).steps(0), False), args.repeats, 1, args.device)
     result["full_epoch_s"] = median_seconds(full_runs)
     result["pyg_neighborloader"] = torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE
     if result["pyg_neighborloader"]:

@@ -19,7 +19,6 @@ Shared by every PyG-backed loader (Planetoid, PPI):
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
@@ -33,6 +32,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.data.data import BaseData
 
+from gnntool import log
 from gnntool.config import DatasetConfig
 from gnntool.errors import UserError
 
@@ -46,7 +46,6 @@ __all__ = [
     "read_processed",
 ]
 
-log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -150,7 +149,7 @@ def _copy_from_mirror(spec: RawFiles, mirror: Path, folder: Path, missing: Seque
             f"GNNTOOL_MIRROR={mirror}: {source / absent[0]} not found "
             f"(missing from the mirror: {', '.join(absent)}; needed for {spec.name} in {folder})"
         )
-    log.info("copying %s raw files from %s", spec.name, source)
+    log.info(f"copying {spec.name} raw files from {source}")
     with _created_dirs_removed_on_error(folder):
         for file in missing:
             partial = folder / f".{file}.{uuid.uuid4().hex}.part"
@@ -168,7 +167,7 @@ def _copy_from_mirror(spec: RawFiles, mirror: Path, folder: Path, missing: Seque
 
 def _download(spec: RawFiles, folder: Path, missing: Sequence[str]) -> None:
     """`spec.download` into a scratch folder inside `folder`, moved in only when complete."""
-    log.info("downloading %s raw files (%s)", spec.name, spec.source)
+    log.info(f"downloading {spec.name} raw files ({spec.source})")
     with _created_dirs_removed_on_error(folder):
         scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
         try:
@@ -234,7 +233,7 @@ class SafeProcessedMixin:
             try:
                 loaded[path] = read_processed(path)
             except Exception as exc:
-                log.warning("%s cannot be loaded safely (%s); rebuilding it from the raw files", path, exc)
+                log.warn(f"{path} cannot be loaded safely ({exc}); rebuilding it from the raw files")
                 break
         else:
             self._processed = loaded

@@ -2,7 +2,9 @@
 
 Each epoch visits the training nodes in a fresh order (the same on every rank under torchrun,
 which then takes every `world`-th node, cut to equal shards so all ranks take the same number of
-steps). Every batch of `batch_size` seed nodes gets a sampled neighbourhood
+steps). The order comes from (training seed, epoch) and batch b's neighbour samples from (training
+seed, epoch, b), never from the RNG that dropout draws from, so an epoch can resume at any step and
+give the batches it would have given. Every batch of `batch_size` seed nodes gets a sampled neighbourhood
 (`gnntool.data.sampler`) and runs as one block per layer, trimmed to the nodes that layer must
 output: the first layer computes the seeds and all but the outermost hop, the last one the seeds
 only, so no work is spent on rows that cannot reach a seed's logits.
@@ -15,7 +17,6 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.loader import NodeLoader
 
 from gnntool.config import Config
 from gnntool.data.sampler import neighbor_loader, neighbor_sampler
@@ -54,12 +55,12 @@ def layer_blocks(
 class SampledSteps:
     """The training steps of neighbour-sampled mini-batch training on one graph."""
 
-    def __init__(self, config: Config, task: Task, ranks: Ranks) -> None:
+    def __init__(self, config: Config, task: Task, ranks: Ranks, seed: int) -> None:
         (part,) = task.splits["train"]
         graph = part.graph
         self.layers = config.model.layers
         self.batch_size = config.train.batch_size
-        self.seed = config.seed
+        self.seed = seed
         self.ranks = ranks
         self.seeds = part.mask.nonzero().view(-1)
         fanout = config.train.fanout or [-1] * self.layers
@@ -74,12 +75,23 @@ class SampledSteps:
         per_rank = self.seeds.numel() // self.ranks.world
         return self.seeds[order.to(self.seeds.device)[self.ranks.rank :: self.ranks.world][:per_rank]]
 
-    def loader(self, epoch: int) -> NodeLoader:
-        """The epoch's sampled mini-batches, as PyG's `NeighborLoader` yields them."""
-        return neighbor_loader(self.data, self.sampler, self.shard(epoch), self.batch_size, shuffle=False)
+    def num_batches(self, epoch: int) -> int:
+        """Steps per epoch on this rank."""
+        return -(-(self.seeds.numel() // self.ranks.world) // self.batch_size)
 
-    def steps(self, epoch: int) -> Iterator[Step]:
-        """The epoch's training steps: each batch as one block per layer."""
-        for batch in self.loader(epoch):
+    def batch(self, nodes: Tensor, epoch: int, index: int) -> Data:
+        """Mini-batch `index` of `epoch` (its seed `nodes`), as PyG's `NeighborLoader` yields it,
+        sampled from a generator seeded by (seed, epoch, index)."""
+        device = self.seeds.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed((self.seed * 1_000_003 + epoch) * 1_000_033 + index)
+            loader = neighbor_loader(self.data, self.sampler, nodes, nodes.numel(), shuffle=False)
+            return next(iter(loader))
+
+    def steps(self, epoch: int, start: int = 0) -> Iterator[Step]:
+        """The epoch's training steps from batch index `start`: each batch as one block per layer."""
+        shard = self.shard(epoch)
+        for index in range(start, self.num_batches(epoch)):
+            batch = self.batch(shard[index * self.batch_size : (index + 1) * self.batch_size], epoch, index)
             blocks = layer_blocks(batch.edge_index, batch.num_sampled_nodes, batch.num_sampled_edges, self.layers)
             yield Step(x=batch.x, ops=blocks, y=batch.y[: batch.batch_size])
