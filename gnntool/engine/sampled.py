@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.loader import NodeLoader
 
 from gnntool.config import Config
 from gnntool.data.sampler import neighbor_loader, neighbor_sampler
@@ -74,6 +75,11 @@ class SampledSteps:
         order = torch.randperm(self.seeds.numel(), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
         per_rank = self.seeds.numel() // self.ranks.world
         return self.seeds[order.to(self.seeds.device)[self.ranks.rank :: self.ranks.world][:per_rank]]
+
+    def loader(self, epoch: int) -> NodeLoader:
+        """The epoch's sampled mini-batches, as PyG's `NeighborLoader` yields them, from the global RNG
+        (the benchmark's view of the loader)."""
+        return neighbor_loader(self.data, self.sampler, self.shard(epoch), self.batch_size, shuffle=False)
 
     def num_batches(self, epoch: int) -> int:
         """Steps per epoch on this rank."""
