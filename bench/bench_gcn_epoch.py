@@ -36,9 +36,9 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -52,11 +52,10 @@ import gnntool.engine.inputs as gnntool_inputs
 import gnntool.engine.train as gnntool_train
 from gnntool.config import load_config, validate
 from gnntool.data import load_dataset
+from gnntool.data.fetch import data_root
 from gnntool.engine.evaluate import evaluate
 from gnntool.errors import UserError
 from gnntool.models import build_model
-
-from gnntool.data.fetch import data_root
 
 REPO = Path(__file__).resolve().parent.parent
 DEVICE = torch.device("cpu")
@@ -138,7 +137,10 @@ def make_gnntool(config) -> tuple[Impl, GraphView, str]:
 
     def train() -> None:
         gnntool_train.train_epoch(
-            model, optimizer, gnntool_train.GraphSteps(task, config.train.batch_size, config.seed).steps(0), task.multilabel
+            model,
+            optimizer,
+            gnntool_train.GraphSteps(task, config.train.batch_size, config.seed).steps(0),
+            task.multilabel,
         )
 
     # As `gnntool.engine.train.fit`: seed, then model, then Adam.

@@ -59,7 +59,14 @@ def synthetic_config(nodes: int, root: str, device: str, **overrides):
 
     raw = {
         "device": device,
-        "dataset": {"name": "synthetic", "root": root, "nodes": nodes, "avg_degree": DEGREE, "features": FEATURES, "classes": CLASSES},
+        "dataset": {
+            "name": "synthetic",
+            "root": root,
+            "nodes": nodes,
+            "avg_degree": DEGREE,
+            "features": FEATURES,
+            "classes": CLASSES,
+        },
         "model": {"arch": "gcn", "hidden": HIDDEN},
     }
     for key, value in overrides.items():
@@ -165,7 +172,9 @@ def worker_sampled(args) -> dict:
     def sampler_epoch(epoch: int) -> int:
         """The sampler alone: sample_from_nodes over the epoch's batches; returns sampled edges."""
         shard = sampled.shard(epoch)
-        batches = (NodeSamplerInput(input_id=None, node=shard[start : start + 1024]) for start in range(0, shard.numel(), 1024))
+        batches = (
+            NodeSamplerInput(input_id=None, node=shard[start : start + 1024]) for start in range(0, shard.numel(), 1024)
+        )
         return sum(sampled.sampler.sample_from_nodes(batch).row.numel() for batch in batches)
 
     def loader_epoch(epoch: int) -> int:
@@ -185,7 +194,12 @@ def worker_sampled(args) -> dict:
     result["sampled_epoch_s"] = median_seconds(sampled_runs)
     result["seeds_per_s"] = seeds / result["sampled_epoch_s"]
     full_task = task_tensors(task.dataset, device)
-    full_runs = timed_runs(lambda _: train_epoch(model, optimizer, GraphSteps(full_task, None, 0).steps(0), False), args.repeats, 1, args.device)
+    full_runs = timed_runs(
+        lambda _: train_epoch(model, optimizer, GraphSteps(full_task, None, 0).steps(0), False),
+        args.repeats,
+        1,
+        args.device,
+    )
     result["full_epoch_s"] = median_seconds(full_runs)
     result["pyg_neighborloader"] = torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE
     if result["pyg_neighborloader"]:
@@ -262,25 +276,50 @@ def bench_gcn(args) -> list[str]:
         runs = {"gnntool": [], "pyg": []}
         for _ in range(args.repeats):
             for impl in runs:
-                runs[impl].append(
-                    run_worker("gcn", impl=impl, nodes=nodes, device=args.device, root=args.root, epochs=args.epochs, warmup=args.warmup)
-                )
+                options = dict(nodes=nodes, device=args.device, root=args.root, epochs=args.epochs, warmup=args.warmup)
+                runs[impl].append(run_worker("gcn", impl=impl, **options))
         name = f"{nodes // 1000}k" if nodes < 10**6 else f"{nodes / 10**6:g}M"
-        lines.append(row(f"GCN epoch, {name} nodes: median time", median_of(runs["gnntool"], "median_s"), median_of(runs["pyg"], "median_s"), "s"))
-        lines.append(row(f"GCN epoch, {name} nodes: peak memory", median_of(runs["gnntool"], "peak_mib"), median_of(runs["pyg"], "peak_mib"), "MiB"))
+        lines.append(
+            row(
+                f"GCN epoch, {name} nodes: median time",
+                median_of(runs["gnntool"], "median_s"),
+                median_of(runs["pyg"], "median_s"),
+                "s",
+            )
+        )
+        lines.append(
+            row(
+                f"GCN epoch, {name} nodes: peak memory",
+                median_of(runs["gnntool"], "peak_mib"),
+                median_of(runs["pyg"], "peak_mib"),
+                "MiB",
+            )
+        )
     return lines
 
 
 def bench_sampled(args) -> list[str]:
     nodes = max(args.sizes)
-    result = run_worker("sampled", impl="gnntool", nodes=nodes, device=args.device, root=args.root, repeats=args.repeats)
+    result = run_worker(
+        "sampled", impl="gnntool", nodes=nodes, device=args.device, root=args.root, repeats=args.repeats
+    )
     name = f"{nodes / 10**6:g}M" if nodes >= 10**6 else f"{nodes // 1000}k"
     pyg = result.get("pyg_seeds_per_s")
     return [
         row(f"sampled GraphSAGE [25, 10] ×1024, {name} nodes: seed nodes/s", result["seeds_per_s"], pyg, "/s")
         + ("" if result["pyg_neighborloader"] else " (no pyg-lib/torch-sparse: PyG's NeighborLoader cannot run)"),
-        row(f"sampler alone, {name} nodes: sampled edges/s ({result['edges_per_batch']:,.0f} per batch)", result["sampler_edges_per_s"], None, "/s"),
-        row(f"loader (sampler + feature gather), {name} nodes: sampled edges/s", result["loader_edges_per_s"], None, "/s"),
+        row(
+            f"sampler alone, {name} nodes: sampled edges/s ({result['edges_per_batch']:,.0f} per batch)",
+            result["sampler_edges_per_s"],
+            None,
+            "/s",
+        ),
+        row(
+            f"loader (sampler + feature gather), {name} nodes: sampled edges/s",
+            result["loader_edges_per_s"],
+            None,
+            "/s",
+        ),
         f"| one sampled epoch ({result['seeds']:,} seeds) vs one full-batch GraphSAGE step, {name} nodes | "
         f"{result['sampled_epoch_s']:.2f} s | {result['full_epoch_s']:.2f} s (full batch, gnntool) | "
         f"{result['sampled_epoch_s'] / result['full_epoch_s']:.2f} |",
@@ -292,7 +331,9 @@ def bench_process(args) -> list[str]:
     from gnntool.data.synthetic import cache_path
 
     nodes = min(args.sizes)
-    config = synthetic_config(nodes, args.root, args.device, train__epochs=args.process_epochs, train__patience=args.process_epochs)
+    config = synthetic_config(
+        nodes, args.root, args.device, train__epochs=args.process_epochs, train__patience=args.process_epochs
+    )
     runs = {"gnntool": [], "pyg": []}
     with tempfile.TemporaryDirectory() as scratch:
         config_path = Path(scratch) / "gcn_synthetic.yaml"
@@ -301,9 +342,12 @@ def bench_process(args) -> list[str]:
         run_worker("gcn", impl="pyg", nodes=nodes, device=args.device, root=args.root, epochs=1, warmup=0)
         for repeat in range(args.repeats):
             out = Path(scratch) / f"run-{repeat}"
-            runs["gnntool"].append(run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(out / "gnntool"), "--quiet"]))
-            runs["pyg"].append(run_process([sys.executable, str(REPO / "bench" / "plain_pyg_train.py"), "--graph", str(cache_path(config.dataset)),
-                                            "--epochs", str(args.process_epochs), "--out", str(out / "pyg"), "--device", args.device]))
+            gnntool_argv = [sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(out / "gnntool")]
+            runs["gnntool"].append(run_process([*gnntool_argv, "--quiet"]))
+            pyg_argv = [sys.executable, str(REPO / "bench" / "plain_pyg_train.py"), "--graph"]
+            pyg_argv += [str(cache_path(config.dataset)), "--epochs", str(args.process_epochs)]
+            pyg_argv += ["--out", str(out / "pyg"), "--device", args.device]
+            runs["pyg"].append(run_process(pyg_argv))
     label = f"whole process, GCN {args.process_epochs} epochs, {nodes // 1000}k nodes"
     return [
         row(f"{label}: wall time", median_of(runs["gnntool"], "wall_s"), median_of(runs["pyg"], "wall_s"), "s"),
@@ -324,22 +368,24 @@ def bench_products(args) -> list[str]:
         config_path = Path(scratch) / "products.yaml"
         config_path.write_text(dump_config(config))
         # First run generates and caches the graph; the measured one reads the cache.
-        run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "warm"), "--quiet"])
-        result = run_process([sys.executable, "-m", "gnntool", "train", str(config_path), "--out", str(Path(scratch) / "run"), "--quiet"])
+        argv = [sys.executable, "-m", "gnntool", "train", str(config_path), "--quiet", "--out"]
+        run_process([*argv, str(Path(scratch) / "warm")])
+        result = run_process([*argv, str(Path(scratch) / "run")])
         history = (Path(scratch) / "run" / "history.csv").read_text().splitlines()
         epoch_s = float(history[1].split(",")[-1])
         rows = [
-            f"| products-sized sampled epoch (2.4M nodes, degree 50, 192k seeds): epoch incl. validation | {epoch_s:.1f} s | | |",
-            f"| products-sized: whole `gnntool train` process (load, epoch, eval, embeddings) | {result['wall_s']:.1f} s, "
-            f"peak RSS {result['peak_mib'] / 1024:.2f} GiB | | |",
+            f"| products-sized sampled epoch (2.4M nodes, degree 50, 192k seeds): epoch incl. validation "
+            f"| {epoch_s:.1f} s | | |",
+            f"| products-sized: whole `gnntool train` process (load, epoch, eval, embeddings) "
+            f"| {result['wall_s']:.1f} s, peak RSS {result['peak_mib'] / 1024:.2f} GiB | | |",
         ]
         if args.checkpoint_seconds:
-            clock = ["--set", f"train.checkpoint_seconds={args.checkpoint_seconds}"]
-            run_process([sys.executable, "-m", "gnntool", "train", str(config_path), *clock, "--out", str(Path(scratch) / "ckpt"), "--quiet"])
-            history = (Path(scratch) / "ckpt" / "history.csv").read_text().splitlines()
-            rows.append(
-                f"| products-sized sampled epoch, checkpoint every {args.checkpoint_seconds:g} s | {float(history[1].split(',')[-1]):.1f} s | | |"
-            )
+            clock = f"train.checkpoint_seconds={args.checkpoint_seconds}"
+            run_process([*argv, str(Path(scratch) / "clock"), "--set", clock])
+            history = (Path(scratch) / "clock" / "history.csv").read_text().splitlines()
+            clock_s = float(history[1].split(",")[-1])
+            label = f"products-sized sampled epoch, checkpoint every {args.checkpoint_seconds:g} s"
+            rows.append(f"| {label} | {clock_s:.1f} s | | |")
     return rows
 
 
@@ -352,9 +398,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--process-epochs", type=int, default=50)
     parser.add_argument("--root", default=str(REPO / "data"))
-    parser.add_argument("--rows", nargs="*", default=["gcn", "sampled", "process"], choices=["gcn", "sampled", "process"])
+    parser.add_argument(
+        "--rows", nargs="*", default=["gcn", "sampled", "process"], choices=["gcn", "sampled", "process"]
+    )
     parser.add_argument("--products", action="store_true")
-    parser.add_argument("--checkpoint-seconds", type=float, default=0.0, help="products: also time the epoch with periodic checkpoints")
+    parser.add_argument(
+        "--checkpoint-seconds", type=float, default=0.0, help="products: also time the epoch with periodic checkpoints"
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--impl", default="gnntool")
     parser.add_argument("--nodes", type=int)

@@ -53,7 +53,11 @@ def main() -> None:
     x, edge_index, y = saved["x"].to(device), saved["edge_index"].to(device), saved["y"].to(device)
     num_nodes = x.size(0)
     order = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(0)).to(device)
-    train_idx, val_idx, test_idx = order[: int(0.6 * num_nodes)], order[int(0.6 * num_nodes) : int(0.8 * num_nodes)], order[int(0.8 * num_nodes) :]
+    train_idx, val_idx, test_idx = (
+        order[: int(0.6 * num_nodes)],
+        order[int(0.6 * num_nodes) : int(0.8 * num_nodes)],
+        order[int(0.8 * num_nodes) :],
+    )
 
     model = GCN(x.size(1), args.hidden, int(y.max()) + 1).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)

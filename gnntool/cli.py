@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -107,7 +107,7 @@ class Split(str, Enum):
 
 # Options that embed and predict share.
 RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
-GraphOption = Annotated[Optional[Path], typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
+GraphOption = Annotated[Path | None, typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
 FORMAT_HELP = "\\[default: from the output's suffix, else tsv]"
@@ -126,12 +126,19 @@ class EmbedFormat(str, Enum):
 def train(
     config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.")],
     set_: Annotated[
-        Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable.")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable."),
     ] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed \\[default: the config's seed].")] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")] = 1,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed \\[default: the config's seed].")] = None,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")
+    ] = 1,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
@@ -162,7 +169,7 @@ def eval_(
     run_dir: RunDirArgument,
     split: Annotated[Split, typer.Option(help="Which split to score.")] = Split.all,
     graph: Annotated[
-        Optional[Path], typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
+        Path | None, typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
 ) -> None:
@@ -207,7 +214,7 @@ def embed(
     run_dir: RunDirArgument,
     graph: GraphOption = None,
     output: OutputOption = "-",
-    format: Annotated[Optional[EmbedFormat], typer.Option(help=FORMAT_HELP)] = None,
+    format: Annotated[EmbedFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
@@ -237,13 +244,18 @@ def sweep(
     ],
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per cell (seed..seed+N-1); report mean and std.")] = 1,
     set_: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", metavar="KEY=VALUE", help="Override a config key for every cell (before the grid); repeatable."),
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="KEY=VALUE", help="Override a config key for every cell (before the grid); repeatable."
+        ),
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep].")
+        Path | None,
+        typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep]."),
     ] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
 ) -> None:
     """Train one run per cell of a grid of config values; print the results table on stdout.
@@ -295,7 +307,7 @@ def predict(
     run_dir: RunDirArgument,
     graph: GraphOption = None,
     output: OutputOption = "-",
-    format: Annotated[Optional[PredictFormat], typer.Option(help=FORMAT_HELP)] = None,
+    format: Annotated[PredictFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
 ) -> None:
     """Per node: id, predicted class (or label set), and the class probabilities."""

@@ -41,8 +41,12 @@ class DatasetConfig(Section):
     train_per_class: int = Field(default=20, gt=0, description="Planetoid random split: training nodes per class")
     num_val: int = Field(default=500, gt=0, description="Planetoid random split: validation nodes")
     num_test: int = Field(default=1000, gt=0, description="Planetoid random split: test nodes")
-    train_frac: float = Field(default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction")
-    val_frac: float = Field(default=0.2, gt=0.0, lt=1.0, description="graph, synthetic random split: validation fraction")
+    train_frac: float = Field(
+        default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction"
+    )
+    val_frac: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
+    )
     nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
     avg_degree: float | None = Field(
         default=None, gt=0.0, description="synthetic only: directed edge_index entries per node; null: 10"
@@ -58,12 +62,17 @@ class DatasetConfig(Section):
     def _canonical_name(cls, value: Any) -> Any:
         # Accept any capitalisation, as PyG's Planetoid does.
         known = {
-            "cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed", "ppi": "PPI", "synthetic": "synthetic", "graph": "graph"
+            "cora": "Cora",
+            "citeseer": "CiteSeer",
+            "pubmed": "PubMed",
+            "ppi": "PPI",
+            "synthetic": "synthetic",
+            "graph": "graph",
         }
         return known.get(str(value).lower(), value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _split_fits_dataset(self) -> "DatasetConfig":
+    def _split_fits_dataset(self) -> DatasetConfig:
         if self.split is None:
             self.split = {"graph": "masks", "synthetic": "random"}.get(self.name, "public")
         self._synthetic_defaults()
@@ -72,7 +81,9 @@ class DatasetConfig(Section):
         if self.name == "PPI" and self.split != "public":
             raise ValueError("dataset.split: PPI comes with its own split of graphs (20/2/2); leave split: public")
         if self.name == "synthetic" and self.split != "random":
-            raise ValueError(f"dataset.split: synthetic graphs split at random by train_frac/val_frac, not {self.split!r}")
+            raise ValueError(
+                f"dataset.split: synthetic graphs split at random by train_frac/val_frac, not {self.split!r}"
+            )
         if self.name in ("graph", "synthetic") and self.train_frac + self.val_frac >= 1.0:
             raise ValueError("dataset.train_frac + dataset.val_frac must leave nodes for the test split")
         if self.name == "graph":
@@ -131,7 +142,7 @@ class ModelConfig(Section):
     norm_args: NormArgs = Field(default_factory=NormArgs)
 
     @model_validator(mode="after")
-    def _arch_options(self) -> "ModelConfig":
+    def _arch_options(self) -> ModelConfig:
         if self.arch == "sage" and self.aggregator is None:
             self.aggregator = "mean"
         if self.arch != "sage" and self.aggregator is not None:
@@ -223,17 +234,21 @@ class Config(Section):
         return self.train.chunk_size if self.neighbour_sampling else None
 
     @model_validator(mode="after")
-    def _task_fits_dataset(self) -> "Config":
+    def _task_fits_dataset(self) -> Config:
         multilabel = self.dataset.name == "PPI"
         unsupervised = self.train.objective == "unsupervised"
         if self.train.monitor is None:
             self.train.monitor = "val_loss" if unsupervised else "val_micro_f1" if multilabel else "val_accuracy"
         if unsupervised and multilabel:
-            raise ValueError("train.objective: unsupervised training runs on one graph; PPI has 24 (train it supervised)")
+            raise ValueError(
+                "train.objective: unsupervised training runs on one graph; PPI has 24 (train it supervised)"
+            )
         if unsupervised and self.train.monitor != "val_loss":
             raise ValueError("train.monitor: unsupervised training watches the loss of held-out pairs; use val_loss")
         if multilabel and self.train.monitor == "val_accuracy":
-            raise ValueError("train.monitor: PPI is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss")
+            raise ValueError(
+                "train.monitor: PPI is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss"
+            )
         if self.dataset.name in PLANETOID and self.train.monitor == "val_micro_f1":
             raise ValueError(f"train.monitor: {self.dataset.name} is single-label; use val_accuracy or val_loss")
         self._sampling_fits()
@@ -244,18 +259,25 @@ class Config(Section):
         train = self.train
         if self.dataset.name == "PPI":  # batch_size counts graphs there
             if train.fanout is not None:
-                raise ValueError("train.fanout: PPI trains on whole graphs (train.batch_size graphs per step); leave fanout null")
+                raise ValueError(
+                    "train.fanout: PPI trains on whole graphs (train.batch_size graphs per step); leave fanout null"
+                )
             return
         if train.fanout is not None and train.batch_size is None:
-            raise ValueError("train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)")
+            raise ValueError(
+                "train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)"
+            )
         if train.fanout is not None and len(train.fanout) != self.model.layers:
             raise ValueError(
-                f"train.fanout has {len(train.fanout)} entries; it needs one per layer (model.layers: {self.model.layers})"
+                f"train.fanout has {len(train.fanout)} entries; "
+                f"it needs one per layer (model.layers: {self.model.layers})"
             )
         if train.batch_size is None:
             return
         if self.model.arch == "cheb":
-            raise ValueError("train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage")
+            raise ValueError(
+                "train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage"
+            )
         if train.objective == "unsupervised":
             raise ValueError("train.batch_size: unsupervised training is full-batch; leave batch_size null")
 
@@ -332,7 +354,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise UserError(f"{path}: cannot read config: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not a YAML text file (not UTF-8: byte {exc.start} is {exc.object[exc.start]:#04x})") from None
+        byte = exc.object[exc.start]
+        raise UserError(f"{path}: not a YAML text file (not UTF-8: byte {exc.start} is {byte:#04x})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

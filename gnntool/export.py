@@ -136,7 +136,10 @@ def write_predictions(
     table |= {f"p_{c}": probabilities[:, c].astype(np.float32) for c in range(classes)}
     binary = None
     if format == "npy":
-        fields = [("id", np.int64), ("predicted", np.int8 if multilabel else np.int64, (classes,) if multilabel else ())]
+        fields = [
+            ("id", np.int64),
+            ("predicted", np.int8 if multilabel else np.int64, (classes,) if multilabel else ()),
+        ]
         binary = np.zeros(len(node_id), dtype=fields + [("probability", np.float32, (classes,))])
         binary["id"], binary["probability"] = node_id, probabilities
         binary["predicted"] = chosen if multilabel else predicted

@@ -60,7 +60,7 @@ class EpochProgress:
             )
             self._task = self._bar.add_task(label, total=epochs, status="")
 
-    def __enter__(self) -> "EpochProgress":
+    def __enter__(self) -> EpochProgress:
         if self._bar is not None:
             self._bar.start()
         return self

@@ -11,10 +11,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from gnntool.errors import UserError
 
@@ -57,7 +57,8 @@ def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         Path(tmp).unlink(missing_ok=True)
         cause = os_error_behind(exc)
         if cause is not None:
-            raise UserError(f"{path}: cannot write: {cause.strerror or cause}; the previous file, if any, is unchanged") from None
+            reason = cause.strerror or cause
+            raise UserError(f"{path}: cannot write: {reason}; the previous file, if any, is unchanged") from None
         raise
 
 

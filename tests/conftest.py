@@ -68,7 +68,16 @@ def torchrun():
     """Run `python -m gnntool ARGS` as two processes under torchrun (gloo: one thread each)."""
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gnntool", *args]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "gnntool",
+            *args,
+        ]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 

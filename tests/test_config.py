@@ -127,7 +127,10 @@ def test_shipped_configs_validate(path: Path) -> None:
     ("raw", "expected"),
     [
         ({"train": {"fanout": [10, 5]}}, "set train.batch_size"),
-        ({"train": {"batch_size": 64, "fanout": [10]}}, "train.fanout has 1 entries; it needs one per layer (model.layers: 2)"),
+        (
+            {"train": {"batch_size": 64, "fanout": [10]}},
+            "train.fanout has 1 entries; it needs one per layer (model.layers: 2)",
+        ),
         ({"train": {"batch_size": 64, "fanout": [10, 0]}}, "train.fanout: fanout entries are neighbours per layer"),
         ({"train": {"batch_size": 64, "fanout": [10, -2]}}, "train.fanout"),
         ({"model": {"arch": "cheb", "k": 2}, "train": {"batch_size": 64}}, "cheb filters reach k-1 hops"),
@@ -143,7 +146,9 @@ def test_sampling_and_synthetic_checks(raw: dict, expected: str) -> None:
 
 
 def test_neighbour_sampling_on_one_graph_resolves() -> None:
-    config = validate({"dataset": {"name": "synthetic"}, "model": {"arch": "sage"}, "train": {"batch_size": 512, "fanout": [-1, 5]}})
+    config = validate(
+        {"dataset": {"name": "synthetic"}, "model": {"arch": "sage"}, "train": {"batch_size": 512, "fanout": [-1, 5]}}
+    )
     assert config.neighbour_sampling and config.inference_chunk == config.train.chunk_size
     assert (config.dataset.nodes, config.dataset.avg_degree, config.dataset.split) == (10000, 10.0, "random")
     ppi = validate({"dataset": {"name": "PPI"}, "train": {"batch_size": 2}})

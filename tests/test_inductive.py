@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 
 import torch
+from conftest import DATA_ROOT
 
 from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.data.splits import single_graph_dataset
 from gnntool.engine.inputs import task_tensors
 from gnntool.engine.train import fit
-
-from conftest import DATA_ROOT
 
 
 def cora(split: str):

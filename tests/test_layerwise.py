@@ -94,7 +94,9 @@ def sampled_subgraph(seed: int = 0):
     return edge_index, hop_sizes, [hop_edges[0].size(1), hop_edges[1].size(1)], offsets[-1]
 
 
-@pytest.mark.parametrize(("arch", "aggregator"), [("gcn", None), ("sage", "mean"), ("sage", "gcn"), ("sage", "pool"), ("sage", "lstm")])
+@pytest.mark.parametrize(
+    ("arch", "aggregator"), [("gcn", None), ("sage", "mean"), ("sage", "gcn"), ("sage", "pool"), ("sage", "lstm")]
+)
 def test_trimmed_blocks_give_the_seeds_the_untrimmed_outputs(arch: str, aggregator: str | None) -> None:
     edge_index, hop_sizes, edge_counts, num_nodes = sampled_subgraph()
     model = model_for(arch, aggregator, "none", layers=2)
@@ -112,7 +114,9 @@ def test_layerwise_on_cuda_equals_cpu(arch: str, aggregator: str | None, norm: s
     model, graph = model_for(arch, aggregator, norm), random_graph()
     expected = infer(model, graph, None)
     cuda = torch.device("cuda")
-    graph_cuda = GraphTensors(graph.x.to(cuda), None, GraphOps(torch.stack([graph.ops.source, graph.ops.target]).to(cuda), NUM_NODES))
+    graph_cuda = GraphTensors(
+        graph.x.to(cuda), None, GraphOps(torch.stack([graph.ops.source, graph.ops.target]).to(cuda), NUM_NODES)
+    )
     chunked = infer(model.to(cuda), graph_cuda, 64)
     assert chunked.device.type == "cuda"
     torch.testing.assert_close(chunked.cpu(), expected, rtol=1e-4, atol=1e-4)

@@ -115,7 +115,7 @@ def test_clock_checkpoints_inside_an_epoch_resume_exactly(runner, write_config, 
         }
     )
     reference = tmp_path / "reference"
-    assert runner.invoke(app, ["train", str(config), "--out", str(reference), "--set", "train.checkpoint_seconds=0"]).exit_code == 0
+    assert runner.invoke(app, ["train", str(config), "--out", str(reference)]).exit_code == 0
 
     class Killed(BaseException):
         pass
@@ -171,7 +171,7 @@ def test_a_second_writer_is_refused_and_a_killed_holder_blocks_nothing(runner, w
 
 
 @pytest.mark.slow
-def test_sweep_killed_mid_cell_and_run_again_gives_the_uninterrupted_table(runner, write_config, tmp_path: Path) -> None:
+def test_sweep_killed_mid_cell_and_run_again_gives_the_uninterrupted_table(runner, write_config, tmp_path) -> None:
     config = write_config({"train": {"epochs": 60, "checkpoint_seconds": 0.1}})
     grid = ["--grid", "train.lr=0.01,0.02"]
     reference = runner.invoke(app, ["sweep", str(config), *grid, "--out", str(tmp_path / "reference"), "-q"])
@@ -195,7 +195,8 @@ def test_sweep_killed_mid_cell_and_run_again_gives_the_uninterrupted_table(runne
 @pytest.mark.slow
 def test_sigterm_under_torchrun_stops_every_rank_and_saves(tmp_path: Path) -> None:
     config = tmp_path / "sampled.yaml"
-    config.write_text(yaml.safe_dump({**SAMPLED, "train": {**SAMPLED["train"], "epochs": 200, "checkpoint_seconds": 0}}))
+    train = {**SAMPLED["train"], "epochs": 200, "checkpoint_seconds": 0}
+    config.write_text(yaml.safe_dump({**SAMPLED, "train": train}))
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gnntool"]
     process = subprocess.Popen(

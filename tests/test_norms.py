@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import get_args
 
 import pytest
-import yaml
 import torch
+import yaml
 from torch import Tensor, nn
 
 from gnntool.config import NormArgs, NormName

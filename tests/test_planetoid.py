@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch_geometric.io.planetoid as pyg_planetoid_io
+from conftest import TouchesFile
 from torch_geometric.datasets import Planetoid
 
 from gnntool.config import DatasetConfig
 from gnntool.data import DATASETS, load_dataset, planetoid
 from gnntool.data.planetoid import load_planetoid, raw_file_names
 from gnntool.errors import UserError
-
-from conftest import TouchesFile
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "Planetoid"
 CORA_FILES = raw_file_names("Cora")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TouchesFile
 from torch_geometric.datasets import PPI
 from torch_geometric.utils import coalesce
 
@@ -28,8 +29,6 @@ from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset
 from gnntool.data.ppi import load_ppi, raw_file_names
 from gnntool.errors import UserError
-
-from conftest import TouchesFile
 
 PPI_FILES = raw_file_names()
 GRAPH_SIZES = {  # nodes per graph, per raw split prefix
@@ -153,7 +152,7 @@ def test_graph_without_edges(tmp_path: Path) -> None:
     write_ppi(raw_of(tmp_path))
     _rewrite_json(
         raw_of(tmp_path) / "valid_graph.json",
-        lambda g: g.update(links=[l for l in g["links"] if min(l["source"], l["target"]) >= 6]),
+        lambda g: g.update(links=[e for e in g["links"] if min(e["source"], e["target"]) >= 6]),
     )
     val = load_ppi(ppi(tmp_path), seed=0).splits["val"]
     assert val[0].graph.edge_index.shape == (2, 0) and val[0].graph.num_nodes == 6

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_ppi import write_ppi
 
 from gnntool.cli import app
 from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.engine.inputs import graph_tensors
 from gnntool.engine.saved import load_model
-
-from test_ppi import write_ppi
 
 
 def hand_f1(predicted: np.ndarray, target: np.ndarray) -> tuple[float, float]:
@@ -70,5 +69,7 @@ def test_ppi_run_reports_f1_checked_by_hand(runner, ppi_config: Path, tmp_path: 
 
 
 def test_ppi_needs_an_f1_monitor(runner, ppi_config: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["train", str(ppi_config), "--out", str(tmp_path / "r"), "--set", "train.monitor=val_accuracy"])
+    result = runner.invoke(
+        app, ["train", str(ppi_config), "--out", str(tmp_path / "r"), "--set", "train.monitor=val_accuracy"]
+    )
     assert result.exit_code == 2 and "multi-label" in result.stderr

@@ -147,7 +147,7 @@ def test_lstm_orders_vary_across_draws() -> None:
     orders = set()
     for seed in range(30):
         order = torch.randperm(g.source.numel(), generator=torch.Generator().manual_seed(seed))
-        for nodes, sequences in neighbour_sequences(g, order):
+        for _nodes, sequences in neighbour_sequences(g, order):
             if len(sequences) == 4:  # node 0, four neighbours
                 orders.add(tuple(sequences[:, 0].tolist()))
     assert len(orders) > 10

@@ -52,7 +52,9 @@ def test_sampled_sage_learns_and_reports_layerwise_metrics(runner, tmp_path: Pat
     # The saved embeddings are the layer-wise ones, and equal one-pass inference.
     config = validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
     saved = load_model(run_dir / "model.pt", torch.device("cpu"))
-    one_pass = dataset_embeddings(saved.model, task_tensors(load_dataset(config.dataset, saved.seed), torch.device("cpu")))
+    one_pass = dataset_embeddings(
+        saved.model, task_tensors(load_dataset(config.dataset, saved.seed), torch.device("cpu"))
+    )
     np.testing.assert_allclose(np.load(run_dir / "embeddings.npy"), one_pass, rtol=0, atol=1e-5)
 
 

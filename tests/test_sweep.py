@@ -42,7 +42,11 @@ CELLS = {  # cell name -> its values, in sweep order (the last grid varies faste
 def base_config(path: Path, epochs: int = 3) -> Path:
     path.write_text(
         yaml.safe_dump(
-            {"dataset": {"name": "Cora", "root": str(DATA_ROOT)}, "model": {"arch": "sage"}, "train": {"epochs": epochs}}
+            {
+                "dataset": {"name": "Cora", "root": str(DATA_ROOT)},
+                "model": {"arch": "sage"},
+                "train": {"epochs": epochs},
+            }
         )
     )
     return path
@@ -66,7 +70,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         ("model.aggregator=null,mean", "model.aggregator", [None, "mean"]),
         ("train.fanout=[25,10],[10,5]", "train.fanout", [[25, 10], [10, 5]]),
         ("train.fanout=[[1,2],[3]],[4]", "train.fanout", [[[1, 2], [3]], [4]]),
-        ("model.norm_args={groups: 2, eps: 0.001},{groups: 4}", "model.norm_args", [{"groups": 2, "eps": 0.001}, {"groups": 4}]),
+        (
+            "model.norm_args={groups: 2, eps: 0.001},{groups: 4}",
+            "model.norm_args",
+            [{"groups": 2, "eps": 0.001}, {"groups": 4}],
+        ),
         ("dataset.name='a,b',\"c,d\",e", "dataset.name", ["a,b", "c,d", "e"]),
         ("model.hidden=8", "model.hidden", [8]),
         ("model.norm=a=b", "model.norm", ["a=b"]),  # only the first = separates the key
@@ -122,7 +130,11 @@ def test_cell_names_readable_safe_and_unique() -> None:
     assert cell_names(expand(parse_grids(["train.fanout=[25,10],[10,5]"]))) == ["fanout-25-10", "fanout-10-5"]
     assert cell_names([{"model.norm_args": {"groups": 2}}]) == ["norm_args-groups-2"]
     assert cell_names([{"train.lr": 5.0e-4, "model.l2_normalize": True}]) == ["lr-0.0005_l2_normalize-true"]
-    assert short_keys(["model.x", "train.x", "model.hidden"]) == {"model.x": "model.x", "train.x": "train.x", "model.hidden": "hidden"}
+    assert short_keys(["model.x", "train.x", "model.hidden"]) == {
+        "model.x": "model.x",
+        "train.x": "train.x",
+        "model.hidden": "hidden",
+    }
     # unsafe characters are replaced; names that would collide (also by case) get a stable hash
     cells = [{"dataset.name": value} for value in ("a/b", "a b", "A b", "../x")]
     names = cell_names(cells)
@@ -143,7 +155,10 @@ def test_display_values_are_percent_mean_and_std() -> None:
             "val": {"accuracy": 0.8, "loss": 1.0}, "test": {"accuracy": 0.817, "loss": 1.0},
             "std": {"val": {"accuracy": 0.01, "loss": 0.0}, "test": {"accuracy": 0.011, "loss": 0.0}}}},
     ]
-    assert display_table(rows) == (["train.fanout", "val_accuracy", "test_accuracy"], [["[25, 10]", "80.0 ± 1.0", "81.7 ± 1.1"]])
+    assert display_table(rows) == (
+        ["train.fanout", "val_accuracy", "test_accuracy"],
+        [["[25, 10]", "80.0 ± 1.0", "81.7 ± 1.1"]],
+    )
 
 
 # --- end to end ---------------------------------------------------------------------------------
@@ -167,7 +182,9 @@ def test_sweep_writes_one_run_per_cell_and_the_tables(swept) -> None:
     assert sorted(path.name for path in out.iterdir()) == sorted([*CELLS, "sweep.csv", "sweep.json"])
     for name, values in CELLS.items():
         resolved = yaml.safe_load((out / name / "config.yaml").read_text())
-        assert resolved["model"]["hidden"] == values["model.hidden"] and resolved["model"]["norm"] == values["model.norm"]
+        assert (
+            resolved["model"]["hidden"] == values["model.hidden"] and resolved["model"]["norm"] == values["model.norm"]
+        )
         assert resolved["model"]["arch"] == "sage" and resolved["train"]["epochs"] == 3
         assert (out / name / "model.pt").is_file() and not (out / name / "checkpoint.pt").exists()
 
@@ -216,7 +233,16 @@ def test_rerun_with_other_seeds_or_config_is_refused_before_training(swept, runn
 def test_invalid_cell_exits_2_before_training(runner, tmp_path: Path) -> None:
     config = base_config(tmp_path / "base.yaml")
     out = tmp_path / "out"
-    args = ["sweep", str(config), "--grid", "model.arch=sage,gcn", "--grid", "model.aggregator=mean,pool", "--out", str(out)]
+    args = [
+        "sweep",
+        str(config),
+        "--grid",
+        "model.arch=sage,gcn",
+        "--grid",
+        "model.aggregator=mean,pool",
+        "--out",
+        str(out),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "cell arch-gcn_aggregator-mean (model.arch=gcn, model.aggregator=mean)" in result.stderr
@@ -260,7 +286,8 @@ def test_rerun_skips_finished_cells_and_trains_the_missing_one(swept, runner, tm
         reference / "hidden-16_norm-none" / "metrics.json"
     ).read_text()
     assert read_csv(out / "sweep.csv") == [
-        {**row, "run_dir": row["run_dir"].replace(str(reference), str(out))} for row in read_csv(reference / "sweep.csv")
+        {**row, "run_dir": row["run_dir"].replace(str(reference), str(out))}
+        for row in read_csv(reference / "sweep.csv")
     ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import DATA_ROOT
 
 from gnntool.cli import app
 from gnntool.config import validate
@@ -17,8 +18,6 @@ from gnntool.data import load_dataset
 from gnntool.engine.inputs import feature_tensor
 from gnntool.engine.saved import load_model
 from gnntool.models.graph_ops import GraphOps
-
-from conftest import DATA_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import DATA_ROOT
 from sklearn.linear_model import LogisticRegression
 
 from gnntool.cli import app
 from gnntool.config import validate
 from gnntool.data import load_dataset
 
-from conftest import DATA_ROOT
-
-UNSUPERVISED = {"model": {"arch": "sage", "hidden": 16, "dropout": 0.0}, "train": {"objective": "unsupervised", "epochs": 4}}
+UNSUPERVISED = {
+    "model": {"arch": "sage", "hidden": 16, "dropout": 0.0},
+    "train": {"objective": "unsupervised", "epochs": 4},
+}
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import DATA_ROOT
 
 from gnntool.cli import app
 from gnntool.config import validate
 from gnntool.data import load_dataset
-
-from conftest import DATA_ROOT
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ Importing this package imports torch and PyG; the CLI imports it lazily.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset

@@ -18,6 +18,10 @@ Formats
 - a folder holding exactly one of `features.npy`/`features.csv`, exactly one of
   `edges.csv`/`edges.tsv`, and at most one of `labels.npy`/`labels.csv`. Two files for the same
   role (e.g. both `features.npy` and `features.csv`) is an error, never a silent choice.
+- held-out edges for link prediction (`read_held_out_edges`, optional): in the .npz, arrays
+  `val_edges`/`test_edges` (2 × edges, row positions like `edge_index`) and optionally
+  `val_negatives`/`test_negatives`; in a folder, files `val_edges`, `test_edges`, `val_negatives`,
+  `test_negatives` (each `.csv` or `.tsv`, two columns, nodes named as in `edges.*`).
 
 Rules for the text files (comma-separated `.csv`, tab-separated `.tsv`, UTF-8 with or without BOM,
 `"` quotes allowed, empty lines skipped):
@@ -56,9 +60,10 @@ from torch_geometric.data import Data
 
 from gnntool.errors import UserError
 
-__all__ = ["GraphFile", "read_graph"]
+__all__ = ["GraphFile", "read_graph", "read_held_out_edges"]
 
 MASKS = ("train_mask", "val_mask", "test_mask")
+HELD_OUT = ("val_edges", "test_edges", "val_negatives", "test_negatives")
 FEATURE_FILES = ("features.npy", "features.csv")
 EDGE_FILES = ("edges.csv", "edges.tsv")
 LABEL_FILES = ("labels.npy", "labels.csv")
@@ -125,17 +130,7 @@ def _read_npz(path: Path, num_features: int | None) -> GraphFile:
             )
 
         def get(key: str) -> np.ndarray:
-            try:
-                return archive[key]
-            except ValueError as error:
-                if "allow_pickle" in str(error) or "Object arrays" in str(error):
-                    raise UserError(
-                        f"{path}: array '{key}' holds Python objects (dtype=object), which gnntool "
-                        "never unpickles; save plain numeric arrays"
-                    ) from None
-                raise UserError(f"{path}: cannot read array '{key}': {error}") from None
-            except Exception as error:  # corrupt member: zlib / zip / header errors
-                raise UserError(f"{path}: cannot read array '{key}': {error}") from None
+            return _npz_array(archive, path, key)
 
         def row(r: int) -> str:
             return f"row {r}"
@@ -158,6 +153,20 @@ def _read_npz(path: Path, num_features: int | None) -> GraphFile:
     return _build(x, edge_index, y, node_id, masks)
 
 
+def _npz_array(archive: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as error:
+        if "allow_pickle" in str(error) or "Object arrays" in str(error):
+            raise UserError(
+                f"{path}: array '{key}' holds Python objects (dtype=object), which gnntool "
+                "never unpickles; save plain numeric arrays"
+            ) from None
+        raise UserError(f"{path}: cannot read array '{key}': {error}") from None
+    except Exception as error:  # corrupt member: zlib / zip / header errors
+        raise UserError(f"{path}: cannot read array '{key}': {error}") from None
+
+
 def _np_col(c: int) -> str:
     return f"column {c}"  # array positions are 0-based
 
@@ -166,12 +175,12 @@ def _text_col(c: int) -> str:
     return f"column {c + 1}"  # lines and columns of text files are 1-based, as editors show them
 
 
-def _check_edge_array(edges: np.ndarray, n: int, path: Path) -> np.ndarray:
-    name = f"{path} (array edge_index)"
+def _check_edge_array(edges: np.ndarray, n: int, path: Path, key: str = "edge_index") -> np.ndarray:
+    name = f"{path} (array {key})"
     if edges.ndim != 2 or edges.shape[0] != 2:
         hint = ""
         if edges.ndim == 2 and edges.shape[1] == 2:
-            hint = "; it looks transposed (edges × 2): store edge_index.T"
+            hint = f"; it looks transposed (edges × 2): store {key}.T"
         raise UserError(f"{name} must have shape (2, edges); got shape {tuple(edges.shape)}{hint}")
     if edges.dtype == np.bool_ or not _is_real(edges.dtype):
         raise UserError(f"{name} must hold integer node positions; got dtype {edges.dtype}")
@@ -271,32 +280,41 @@ def _read_features_csv(path: Path, num_features: int | None) -> tuple[np.ndarray
     return x, ids
 
 
-def _read_edges(path: Path, n: int, ids: np.ndarray | None, features: Path) -> np.ndarray:
+def _pair_table(path: Path, needs: str) -> _Table | None:
+    """A two-column text file (tabs in .tsv, else commas); None when it is empty."""
     table = _Table.read(path, "\t" if path.suffix == ".tsv" else ",")
     if table.empty:
-        return np.empty((2, 0), dtype=np.int64)
+        return None
     if table.ncols != 2:
-        raise UserError(
-            f"{path} has {table.ncols} column{'s' if table.ncols != 1 else ''}; an edges file needs exactly "
-            "two (source, target), one edge per line (edge weights are not supported)"
-        )
+        raise UserError(f"{path} has {table.ncols} column{'s' if table.ncols != 1 else ''}; {needs}")
+    return table
+
+
+def _read_edges(path: Path, n: int, ids: np.ndarray | None, features: Path) -> np.ndarray:
+    needs = "an edges file needs exactly two (source, target), one edge per line (edge weights are not supported)"
+    table = _pair_table(path, needs)
+    if table is None:
+        return np.empty((2, 0), dtype=np.int64)
     kind = "node id" if ids is not None else "node position"
     pairs = table.integers(kind)  # (edges, 2)
     if ids is None:
         edges = np.ascontiguousarray(pairs.T)
         return _check_positions(edges, n, str(path), table.where, f"{features.name} has")
-    # Map ids to row positions (ids are unique: checked with the features).
+    unknown = f"which is not in the id column of {features.name} (with an id column, edges name nodes by id)"
+    return _positions_of_ids(pairs, ids, path, table, f"node id {{}}, {unknown}")
+
+
+def _positions_of_ids(pairs: np.ndarray, ids: np.ndarray, path: Path, table: _Table, unknown: str) -> np.ndarray:
+    """`pairs` (P × 2) of unique node `ids` as 2 × P row positions; an id not in `ids` is a
+    UserError naming its line and saying `unknown.format(id)`."""
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
-    slot = np.searchsorted(sorted_ids, pairs)
-    found = sorted_ids[np.minimum(slot, n - 1)] == pairs
+    slot = np.minimum(np.searchsorted(sorted_ids, pairs), max(len(ids) - 1, 0))
+    found = sorted_ids[slot] == pairs if len(ids) else np.zeros(pairs.shape, dtype=bool)
     if not found.all():
         r = int(np.flatnonzero(~found.all(axis=1))[0])
         value = int(pairs[r, 0] if not found[r, 0] else pairs[r, 1])
-        raise UserError(
-            f"{path} {table.where(r)} names node id {value}, which is not in the id column of "
-            f"{features.name} (with an id column, edges name nodes by id)"
-        )
+        raise UserError(f"{path} {table.where(r)} names {unknown.format(value)}")
     return np.ascontiguousarray(order[slot].T)
 
 
@@ -483,6 +501,49 @@ def _build(
         has_labels=y is not None,
         multilabel=y is not None and y.ndim == 2,
     )
+
+
+# --- held-out edges (link prediction) -----------------------------------------------------------
+
+
+def read_held_out_edges(path: Path | str, node_id: np.ndarray) -> dict[str, np.ndarray]:
+    """The held-out edges a graph file brings for link prediction (see Formats), validated:
+    `{name: 2 × P int64 row positions}` for each of `val_edges`, `test_edges`, `val_negatives`,
+    `test_negatives` present; empty when the file brings none.
+
+    `node_id` is the graph's (`GraphFile.node_id`): folder files name nodes by it (row positions
+    unless `features.csv` has an id column), .npz arrays hold row positions. Negatives without
+    their split's edges are an error.
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = {}
+        for name in HELD_OUT:
+            file = _pick(path, (f"{name}.csv", f"{name}.tsv"))
+            if file is not None:
+                found[name] = _read_pairs_by_id(file, node_id)
+    else:
+        archive = _np_load(path, "an .npz archive")
+        assert isinstance(archive, np.lib.npyio.NpzFile)  # read_graph has checked the file
+        with archive:
+            found = {
+                name: _check_edge_array(_npz_array(archive, path, name), len(node_id), path, name)
+                for name in HELD_OUT
+                if name in archive.files
+            }
+    for split in ("val", "test"):
+        if f"{split}_negatives" in found and f"{split}_edges" not in found:
+            raise UserError(f"{path} brings {split}_negatives but no {split}_edges (the positives they go with)")
+    return found
+
+
+def _read_pairs_by_id(path: Path, node_id: np.ndarray) -> np.ndarray:
+    """A two-column file of node ids as 2 × P row positions."""
+    table = _pair_table(path, "it needs exactly two (source, target), one pair per line")
+    if table is None:
+        return np.empty((2, 0), dtype=np.int64)
+    unknown = "node {}, which is not a node of the graph"
+    return _positions_of_ids(table.integers("node id"), node_id, path, table, unknown)
 
 
 # --- file reading -------------------------------------------------------------------------------
@@ -683,7 +744,7 @@ class _Table:
                 raise UserError(
                     f"{self.path} {self.where(int(r))}, column {c + 1}: {self.token(int(r), c)!r} is not an "
                     f"integer {what}"
-                )
+                ) from None
             return values.astype(np.int64)
         return self._shaped(values, column)
 

@@ -157,7 +157,9 @@ def _read_split(raw: Path, prefix: str) -> list[Data]:
         raise UserError(f"{labels_path}: labels must be 0 or 1 (one column per label)")
     graph_id = _load_array(ids_path, ndim=1)
     if graph_id.shape[0] != num_nodes:
-        raise UserError(f"{ids_path}: {graph_id.shape[0]} ids, but {feats_path.name} has {num_nodes} rows (one per node)")
+        raise UserError(
+            f"{ids_path}: {graph_id.shape[0]} ids, but {feats_path.name} has {num_nodes} rows (one per node)"
+        )
     if graph_id.dtype.kind == "f" and not (np.isfinite(graph_id).all() and (graph_id == np.round(graph_id)).all()):
         raise UserError(f"{ids_path}: graph ids must be integers")
     graph_id = graph_id.astype(np.int64)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import collections
 import os
 import pickle
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 from gnntool.errors import UserError
 

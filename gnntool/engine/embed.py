@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from gnntool.data import load_dataset
-from gnntool.engine.device import resolve_device
 from gnntool.data.graphfile import read_graph
+from gnntool.engine.device import resolve_device
 from gnntool.engine.inference import infer
 from gnntool.engine.inputs import GraphTensors, Task, graph_tensors, task_tensors
 from gnntool.engine.saved import load_model, load_run_config

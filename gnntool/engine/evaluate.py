@@ -16,10 +16,10 @@ from gnntool.engine.distributed import SINGLE, Ranks, sum_over_ranks
 from gnntool.engine.inference import infer
 from gnntool.engine.inputs import Part, Task, graph_tensors, task_tensors
 from gnntool.engine.metrics import metric_sums, metrics_from_sums, summarise
-from gnntool.models import GNN
 from gnntool.engine.saved import SavedModel, load_model, load_run_config, model_paths
 from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
+from gnntool.models import GNN
 
 
 def split_sums(
@@ -45,7 +45,9 @@ def evaluate(
     """`{split: {metric: value}}` of the model in eval mode (no dropout, running statistics)."""
     outputs: dict[int, Tensor] = {}
     return {
-        split: metrics_from_sums(split_sums(model, task.splits[split], task.multilabel, task.chunk_size, ranks, outputs))
+        split: metrics_from_sums(
+            split_sums(model, task.splits[split], task.multilabel, task.chunk_size, ranks, outputs)
+        )
         for split in splits
     }
 
@@ -59,7 +61,9 @@ def evaluate_run(run_dir: Path, splits: tuple[str, ...]) -> dict[str, Any]:
         saved = load_model(path, device)
         task = task_tensors(load_dataset(config.dataset, saved.seed), device, config.inference_chunk)
         if saved.unsupervised:
-            runs.append({"seed": saved.seed, **evaluate_unsupervised(saved.model, task, config.train, saved.seed, splits)})
+            runs.append(
+                {"seed": saved.seed, **evaluate_unsupervised(saved.model, task, config.train, saved.seed, splits)}
+            )
         else:
             runs.append({"seed": saved.seed, **evaluate(saved.model, task, splits)})
     if len(runs) == 1:

@@ -36,13 +36,12 @@ from gnntool.engine.distributed import (
 )
 from gnntool.engine.embed import dataset_embeddings
 from gnntool.engine.evaluate import evaluate
-from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.inputs import Task, task_tensors
+from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.saved import save_model
 from gnntool.engine.train import fit, output_width
 from gnntool.engine.unsupervised import evaluate_unsupervised
 from gnntool.errors import UserError
-from gnntool.run_lock import hold_run_lock
 from gnntool.outputs import (
     CHECKPOINT,
     CONFIG,
@@ -61,6 +60,8 @@ from gnntool.outputs import (
     write_text,
     write_with,
 )
+from gnntool.run_lock import hold_run_lock
+
 
 def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) -> bool:
     """Check what `run_dir` (locked by this process) holds against the flags; return False if there
@@ -72,7 +73,9 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
             log.info(f"{run_dir}: run already finished; nothing to resume")
             return False
         if not force:
-            raise UserError(f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory")
+            raise UserError(
+                f"{run_dir}: holds a finished run; use --force to overwrite it or --out for another directory"
+            )
         clear_run(run_dir)
     elif has_progress(run_dir):
         if force:
@@ -101,7 +104,14 @@ def check_task(config: Config, task: Task) -> None:
 
 
 def train_one_seed(
-    config: Config, seed: int, seed_dir: Path, device: torch.device, label: str, first: bool, run_dir: Path, ranks: Ranks
+    config: Config,
+    seed: int,
+    seed_dir: Path,
+    device: torch.device,
+    label: str,
+    first: bool,
+    run_dir: Path,
+    ranks: Ranks,
 ) -> dict[str, Any]:
     """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics.
 

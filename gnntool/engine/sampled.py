@@ -72,7 +72,9 @@ class SampledSteps:
 
     def shard(self, epoch: int) -> Tensor:
         """This rank's seed nodes for `epoch`, in that epoch's order."""
-        order = torch.randperm(self.seeds.numel(), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+        order = torch.randperm(
+            self.seeds.numel(), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        )
         per_rank = self.seeds.numel() // self.ranks.world
         return self.seeds[order.to(self.seeds.device)[self.ranks.rank :: self.ranks.world][:per_rank]]
 

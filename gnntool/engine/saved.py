@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from gnntool.config import Config, read_yaml, validate
-from gnntool.errors import UserError
 from gnntool.engine.inputs import Task
+from gnntool.errors import UserError
 from gnntool.models import GNN, build_model
 from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch
 
@@ -26,7 +26,9 @@ class SavedModel:
     unsupervised: bool  # the last layer outputs the embedding, not class logits
 
 
-def save_model(path: Path, config: Config, model: GNN, seed: int, task: Task, num_outputs: int, best_epoch: int) -> None:
+def save_model(
+    path: Path, config: Config, model: GNN, seed: int, task: Task, num_outputs: int, best_epoch: int
+) -> None:
     """model.pt: tensors and plain values only, so `torch.load(weights_only=True)` reads it."""
     save_torch(
         path,

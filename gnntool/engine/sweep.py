@@ -35,8 +35,8 @@ import yaml
 from gnntool import log
 from gnntool.config import Config, apply_override, load_config, read_yaml, set_key, validate
 from gnntool.errors import Interrupted, UserError
-from gnntool.run_lock import hold_run_lock
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
+from gnntool.run_lock import hold_run_lock
 
 SWEEP_CSV = "sweep.csv"
 SWEEP_JSON = "sweep.json"

@@ -17,6 +17,7 @@ SIGTERM (preemption) arrives: the loop then stops at the next consistent point, 
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -105,7 +106,13 @@ class Checkpoints:
     after which it raises `Interrupted`. Under torchrun every rank takes the same decision."""
 
     def __init__(
-        self, path: Path, seconds: float, stop: StopRequest, save: Callable[[], None], ranks: Ranks, device: torch.device
+        self,
+        path: Path,
+        seconds: float,
+        stop: StopRequest,
+        save: Callable[[], None],
+        ranks: Ranks,
+        device: torch.device,
     ) -> None:
         self.path, self.seconds, self.stop, self.save = path, seconds, stop, save
         self.ranks, self.device = ranks, device
@@ -272,6 +279,13 @@ def output_width(config: Config, task: Task) -> int:
     return config.model.hidden if config.train.objective == "unsupervised" else task.num_classes
 
 
+def step_boundary(state: TrainState, saves: Checkpoints, started: float) -> None:
+    """After a step of an epoch of several: count it, then checkpoint or stop if due."""
+    state.step += 1
+    state.step_seconds = time.perf_counter() - started
+    saves.boundary()
+
+
 def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ranks: Ranks = SINGLE) -> FitResult:
     """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
 
@@ -298,8 +312,10 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
         # its own dropout masks.
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
         torch.manual_seed(seed + 7919 * ranks.rank)
-    stepper = (
-        SampledSteps(config, task, ranks, seed) if config.neighbour_sampling else GraphSteps(task, config.train.batch_size, seed)
+    stepper: SampledSteps | GraphSteps = (
+        SampledSteps(config, task, ranks, seed)
+        if config.neighbour_sampling
+        else GraphSteps(task, config.train.batch_size, seed)
     )
     if config.train.amp and device.type != "cuda":
         log.warn("train.amp: bf16 autocast runs on CUDA only; training in float32 on the CPU")
@@ -321,16 +337,11 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
                 loss = unsupervised_epoch(model, optimizer, task, config.train)
                 val = {"loss": pair_loss(model, task.splits["val"][0], val_pairs)}
             else:
-
-                def after_step() -> None:
-                    state.step += 1
-                    state.step_seconds = time.perf_counter() - started
-                    saves.boundary()
-
                 several = stepper.num_batches(state.epoch) > 1  # else the epoch's end is the step boundary
+                after_step = functools.partial(step_boundary, state, saves, started) if several else None
                 steps = stepper.steps(state.epoch, state.step)
                 loss = train_epoch(
-                    trained, optimizer, steps, task.multilabel, config.train.amp, state.step_losses, after_step if several else None
+                    trained, optimizer, steps, task.multilabel, config.train.amp, state.step_losses, after_step
                 )
                 loss = mean_over_ranks(loss, ranks, device)
                 val = evaluate(model, task, ("val",), ranks)["val"]

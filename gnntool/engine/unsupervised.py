@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from gnntool.config import TrainConfig
-from gnntool.engine.metrics import f1_scores
 from gnntool.engine.inputs import Part, Task
+from gnntool.engine.metrics import f1_scores
 from gnntool.engine.walks import negative_distribution, positive_pairs, sample_negatives, unsupervised_loss
 from gnntool.models import GNN
 
@@ -77,7 +77,9 @@ def unsupervised_epoch(model: GNN, optimizer: torch.optim.Optimizer, task: Task,
     return loss.item()
 
 
-def linear_probe(embeddings: dict[str, Tensor], labels: dict[str, Tensor], multilabel: bool) -> dict[str, dict[str, float]]:
+def linear_probe(
+    embeddings: dict[str, Tensor], labels: dict[str, Tensor], multilabel: bool
+) -> dict[str, dict[str, float]]:
     """Logistic regression fit on the training nodes' embeddings, scored on every split."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
@@ -91,14 +93,18 @@ def linear_probe(embeddings: dict[str, Tensor], labels: dict[str, Tensor], multi
         predicted = probe.predict(z.cpu().numpy())
         truth = labels[split].cpu().numpy()
         if multilabel:
-            scores[split] = {"probe_micro_f1": f1_scores(torch.from_numpy(predicted), torch.from_numpy(truth))["micro_f1"]}
+            scores[split] = {
+                "probe_micro_f1": f1_scores(torch.from_numpy(predicted), torch.from_numpy(truth))["micro_f1"]
+            }
         else:
             scores[split] = {"probe_accuracy": float(np.mean(predicted == truth))}
     return scores
 
 
 @torch.no_grad()
-def evaluate_unsupervised(model: GNN, task: Task, train: TrainConfig, seed: int, splits: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def evaluate_unsupervised(
+    model: GNN, task: Task, train: TrainConfig, seed: int, splits: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
     """Loss of each split's fixed pairs, plus the linear probe's score where there are labels."""
     model.eval()
     pair_sets = split_pairs(task, train, seed)

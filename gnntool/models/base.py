@@ -14,7 +14,6 @@ from torch import Tensor, nn
 
 from gnntool.models.graph_ops import GraphOps
 
-
 # From this many entries on, CPU dropout draws its mask from random 16-bit integers (see
 # `dropout`); below it, torch's own dropout costs little and keeps small-graph results as they were.
 LARGE_DROPOUT = 1 << 22

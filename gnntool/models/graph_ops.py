@@ -148,7 +148,7 @@ class GraphOps:
         value = 1.0 / (self.in_degree[row] + 1).to(torch.float)
         return sparse_csr(row, col, value, self.shape)
 
-    def blocks(self, chunk_size: int) -> list[tuple[Tensor, "GraphOps"]]:
+    def blocks(self, chunk_size: int) -> list[tuple[Tensor, GraphOps]]:
         """The graph cut into blocks of `chunk_size` consecutive target nodes, for layer-wise
         inference; built once per chunk size and cached.
 
@@ -163,7 +163,7 @@ class GraphOps:
             ]
         return self._blocks[chunk_size]
 
-    def _block(self, start: int, end: int) -> tuple[Tensor, "GraphOps"]:
+    def _block(self, start: int, end: int) -> tuple[Tensor, GraphOps]:
         low, high = int(self.rowptr[start]), int(self.rowptr[end])  # the chunk's edges are contiguous
         source, target = self.source[low:high], self.target[low:high] - start
         inside = (source >= start) & (source < end)
