@@ -105,6 +105,10 @@ class Split(str, Enum):
     all = "all"
 
 
+ConfigArgument = Annotated[
+    Path, typer.Argument(metavar="CONFIG", help="YAML config file, or the name of a shipped one (gnntool configs).")
+]
+
 # Options that embed and predict share.
 RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
 GraphOption = Annotated[Path | None, typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
@@ -124,7 +128,7 @@ class EmbedFormat(str, Enum):
 @app.command()
 @exit_codes
 def train(
-    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.")],
+    config_path: ConfigArgument,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override a config key (YAML value); repeatable."),
@@ -142,9 +146,13 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the config, the dataset files and the model; train nothing.")
+    ] = False,
 ) -> None:
     """Train a model; print the run directory on stdout."""
     from gnntool.config import load_config
+    from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
     if resume and force:
@@ -154,8 +162,14 @@ def train(
         overrides.append(f"device={device}")
     if seed is not None:
         overrides.append(f"seed={seed}")
+    config_path = resolve_config(config_path)
     config = load_config(config_path, overrides)
     run_dir = out or Path(config.output.dir or Path("runs") / config_path.stem)
+    if dry_run:
+        from gnntool.engine.dryrun import dry_run as check
+
+        typer.echo(check(config, run_dir))
+        return
 
     from gnntool.engine.run import train_run
 
@@ -232,7 +246,9 @@ def embed(
 @app.command()
 @exit_codes
 def sweep(
-    config_path: Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file (the base of every cell).")],
+    config_path: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="YAML config file or shipped config name (the base of every cell).")
+    ],
     grid: Annotated[
         list[str],
         typer.Option(
@@ -265,8 +281,10 @@ def sweep(
     Run it again with the same --out to continue: finished cells are skipped, an interrupted cell resumes.
     """
     from gnntool.engine.sweep import display_table, run_sweep
+    from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
+    config_path = resolve_config(config_path)
     overrides = list(set_ or [])
     if device is not None:
         overrides.append(f"device={device}")
@@ -320,6 +338,38 @@ def predict(
 
     node_id, probabilities, multilabel = predict_run(run_dir, graph)
     write_predictions(probabilities, node_id, multilabel, output, resolved, header)
+
+
+configs_app = typer.Typer(help="The configs shipped with gnntool: list them, copy one out to edit.")
+app.add_typer(configs_app, name="configs")
+
+
+@configs_app.callback(invoke_without_command=True)
+def configs(ctx: typer.Context) -> None:
+    """List the shipped configs, one line each; `gnntool train NAME` runs one as it is."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gnntool.shipped import shipped_configs
+
+    found = shipped_configs()
+    width = max(len(config.name) for config in found)
+    for config in found:
+        typer.echo(f"{config.name:<{width}}  {config.description}")
+
+
+@configs_app.command("copy")
+@exit_codes
+def configs_copy(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A shipped config (gnntool configs lists them).")],
+    dest: Annotated[
+        Path | None, typer.Argument(metavar="DEST", help="File or folder to write \\[default: ./NAME.yaml].")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a shipped config out for editing; print its path."""
+    from gnntool.shipped import copy_config
+
+    typer.echo(str(copy_config(name, dest, force)))
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from gnntool import log
+from gnntool import log, shipped
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO / "data"
@@ -41,6 +41,12 @@ class TouchesFile:
 
     def __reduce__(self):
         return (subprocess.call, (["touch", str(self.path)],))
+
+
+@pytest.fixture
+def without_shipped_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package ships no raw files (as for datasets other than Cora and CiteSeer)."""
+    monkeypatch.setattr(shipped, "data_dir", lambda: tmp_path / "no-shipped-data")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Accuracy on the real Cora and CiteSeer shipped in data/ (public split, as Kipf & Welling)."""
+"""Accuracy on the real Cora and CiteSeer shipped in the package (public split, as Kipf & Welling)."""
 
 from __future__ import annotations
 

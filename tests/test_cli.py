@@ -229,7 +229,9 @@ def test_missing_dataset_offline_exits_2_listing_files(runner, write_config, tmp
     assert "GNNTOOL_MIRROR" in result.stderr and result.stdout == ""
 
 
-def test_a_run_that_failed_before_training_can_be_rerun(runner, write_config, tmp_path: Path) -> None:
+def test_a_run_that_failed_before_training_can_be_rerun(
+    runner, write_config, tmp_path: Path, without_shipped_data
+) -> None:
     run_dir = tmp_path / "run"
     bad = write_config({"dataset": {"root": str(tmp_path / "nowhere")}})
     with pytest.MonkeyPatch.context() as patch:

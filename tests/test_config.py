@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from gnntool.config import Config, apply_override, dump_config, load_config, validate
 from gnntool.errors import UserError
@@ -118,7 +119,7 @@ def test_empty_file_is_all_defaults(tmp_path: Path) -> None:
     assert load_config(path) == Config()
 
 
-@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")))
+@pytest.mark.parametrize("path", sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("examples/*.yaml")]))
 def test_shipped_configs_validate(path: Path) -> None:
     load_config(path)
 

@@ -14,12 +14,13 @@ import torch_geometric.io.planetoid as pyg_planetoid_io
 from conftest import TouchesFile
 from torch_geometric.datasets import Planetoid
 
+from gnntool import shipped
 from gnntool.config import DatasetConfig
 from gnntool.data import DATASETS, load_dataset, planetoid
 from gnntool.data.planetoid import load_planetoid, raw_file_names
 from gnntool.errors import UserError
 
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "Planetoid"
+SHIPPED = shipped.data_dir() / "Planetoid"
 CORA_FILES = raw_file_names("Cora")
 PUBMED_FILES = raw_file_names("PubMed")
 
@@ -203,13 +204,29 @@ def test_missing_dataset_download_fails(tmp_path: Path, monkeypatch: pytest.Monk
     assert list(tmp_path.iterdir()) == []  # no partial download, not even the folders, left behind
 
 
-def test_partial_raw_folder_is_not_taken_for_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_partial_raw_folder_is_not_taken_for_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, without_shipped_data: None
+) -> None:
     raw = copy_cora(tmp_path)
     (raw / "ind.cora.ty").unlink()
     monkeypatch.setenv("GNNTOOL_OFFLINE", "1")
     with pytest.raises(UserError, match="ind.cora.ty") as info:
         load_planetoid(cora(tmp_path), seed=0)
     assert "ind.cora.x" not in str(info.value)  # only what is missing is listed
+
+
+def test_files_missing_from_the_root_come_from_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = copy_cora(tmp_path)
+    (raw / "ind.cora.ty").unlink()
+    (raw / "ind.cora.graph").write_bytes(b"not replaced: only missing files are copied")
+    monkeypatch.setenv("GNNTOOL_OFFLINE", "1")
+    with pytest.raises(UserError, match="ind.cora.graph: truncated or corrupt pickle"):
+        load_planetoid(cora(tmp_path), seed=0)
+    assert (raw / "ind.cora.ty").read_bytes() == (SHIPPED / "Cora" / "raw" / "ind.cora.ty").read_bytes()
+    (raw / "ind.cora.graph").unlink()
+    assert load_planetoid(DatasetConfig(name="CiteSeer", root=str(tmp_path)), seed=0).num_nodes == 3327
+    assert load_planetoid(cora(tmp_path), seed=0).num_nodes == 2708
+    assert sorted(os.listdir(raw)) == sorted(CORA_FILES)  # no partial files left
 
 
 def test_hostile_raw_pickle_is_refused(tmp_path: Path) -> None:

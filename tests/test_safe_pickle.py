@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import scipy.sparse
 
+from gnntool import shipped
 from gnntool.data.safe_pickle import safe_load
 from gnntool.errors import UserError
 
-SHIPPED = Path(__file__).resolve().parents[1] / "data" / "Planetoid"
+SHIPPED = shipped.data_dir() / "Planetoid"
 PICKLED = ["x", "tx", "allx", "y", "ty", "ally", "graph"]  # test.index is a text file
 SHIPPED_FILES = [
     SHIPPED / name / "raw" / f"ind.{name.lower()}.{part}"

@@ -156,7 +156,7 @@ def test_shipped_graph_example_runs_and_is_reproducible(runner, tmp_path, monkey
         np.testing.assert_array_equal(shipped[name], array)
     monkeypatch.chdir(repo)  # the config's path is relative to the repository root
     run_dir = tmp_path / "example"
-    result = runner.invoke(app, ["train", "configs/graph_example.yaml", "--out", str(run_dir), "-q"])
+    result = runner.invoke(app, ["train", "examples/graph_example.yaml", "--out", str(run_dir), "-q"])
     assert result.exit_code == 0, result.output
     assert metrics(run_dir)["test"]["accuracy"] > 0.8  # three well-separated communities
     lines = runner.invoke(app, ["predict", str(run_dir)]).stdout.splitlines()

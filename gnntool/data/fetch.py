@@ -4,7 +4,8 @@ Shared by every PyG-backed loader (Planetoid, PPI):
 
 - `data_root`: `dataset.root`, else env `GNNTOOL_DATA`, else `data` (relative to the current dir).
 - `ensure_raw_files(spec, root)`: every file of `spec` in `<root>/<spec.subdir>`; missing ones are
-  copied from `$GNNTOOL_MIRROR/<spec.subdir>/` when that is set, else downloaded with
+  copied from `$GNNTOOL_MIRROR/<spec.subdir>/` when that is set, else from the package's own copy
+  when it ships them (Cora, CiteSeer: `gnntool.shipped`), else downloaded with
   `spec.download` unless `GNNTOOL_OFFLINE=1`; failing both, a `UserError` lists the files and
   where to put them. Files only ever appear under their final name complete (copied or downloaded
   elsewhere, then renamed), so an interrupted fetch cannot pass for data on a later run.
@@ -32,7 +33,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.data.data import BaseData
 
-from gnntool import log
+from gnntool import log, shipped
 from gnntool.config import DatasetConfig
 from gnntool.errors import UserError
 
@@ -42,6 +43,7 @@ __all__ = [
     "data_root",
     "ensure_raw_files",
     "missing_message",
+    "no_downloads",
     "offline",
     "read_processed",
 ]
@@ -62,6 +64,26 @@ def data_root(config: DatasetConfig) -> Path:
 def offline() -> bool:
     """Whether env GNNTOOL_OFFLINE forbids downloads (1, true, yes, on)."""
     return os.environ.get("GNNTOOL_OFFLINE", "").strip().lower() in _TRUE
+
+
+_no_downloads: list[str] = []  # why downloads are refused inside `no_downloads` blocks
+
+
+@contextlib.contextmanager
+def no_downloads(why: str) -> Iterator[None]:
+    """Inside the block, missing raw files are an error saying `why`, never a download."""
+    _no_downloads.append(why)
+    try:
+        yield
+    finally:
+        _no_downloads.pop()
+
+
+def _download_refused() -> str | None:
+    """Why raw files may not be downloaded now, or None when they may."""
+    if _no_downloads:
+        return _no_downloads[-1]
+    return "GNNTOOL_OFFLINE=1 is set, so no download" if offline() else None
 
 
 @dataclass(frozen=True)
@@ -94,10 +116,14 @@ def ensure_raw_files(spec: RawFiles, root: Path) -> Path:
     if not missing:
         return folder
     mirror = os.environ.get("GNNTOOL_MIRROR")
+    packaged = spec.folder(shipped.data_dir())
     if mirror:
         _copy_from_mirror(spec, Path(mirror).expanduser(), folder, missing)
-    elif offline():
-        raise UserError(missing_message(spec, folder, missing, "GNNTOOL_OFFLINE=1 is set, so no download"))
+    elif all((packaged / f).is_file() for f in missing):
+        log.info(f"copying {spec.name} raw files from the package ({packaged})")
+        _copy_files(packaged, folder, missing)
+    elif refused := _download_refused():
+        raise UserError(missing_message(spec, folder, missing, refused))
     else:
         _download(spec, folder, missing)
     still = [f for f in spec.files if not (folder / f).is_file()]
@@ -150,6 +176,11 @@ def _copy_from_mirror(spec: RawFiles, mirror: Path, folder: Path, missing: Seque
             f"(missing from the mirror: {', '.join(absent)}; needed for {spec.name} in {folder})"
         )
     log.info(f"copying {spec.name} raw files from {source}")
+    _copy_files(source, folder, missing)
+
+
+def _copy_files(source: Path, folder: Path, missing: Sequence[str]) -> None:
+    """Copy `missing` from `source` into `folder`, each file appearing under its name only when complete."""
     with _created_dirs_removed_on_error(folder):
         for file in missing:
             partial = folder / f".{file}.{uuid.uuid4().hex}.part"

@@ -1,0 +1,53 @@
+"""`gnntool train CONFIG --dry-run`: everything a run checks before its first step, and no training.
+
+The config is already validated when this runs. Here: the device is resolved, the dataset is
+loaded as a run loads it (raw files missing from the data root are named, never downloaded), the
+data is checked against the config, and the model is built. Nothing is written to the run
+directory; the data root may gain what loading always leaves there (copied raw files, caches).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gnntool.config import Config
+from gnntool.data import load_dataset
+from gnntool.data.dataset import SPLITS
+from gnntool.data.fetch import no_downloads
+from gnntool.engine.device import resolve_device
+from gnntool.engine.inputs import task_tensors
+from gnntool.engine.run import check_task
+from gnntool.engine.train import output_width
+from gnntool.models import build_model
+
+
+def dry_run(config: Config, run_dir: Path) -> str:
+    """Check `config` as far as a run does before training; return the report (lines of text)."""
+    device = resolve_device(config.device)
+    with no_downloads("a dry run downloads nothing"):
+        dataset = load_dataset(config.dataset, config.seed)
+    task = task_tensors(dataset, torch.device("cpu"), config.inference_chunk)
+    check_task(config, task)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, task.num_features, output_width(config, task))
+    graphs = dataset.graphs
+    nodes = sum(graph.num_nodes for graph in graphs)
+    edges = sum(graph.num_edges for graph in graphs)
+    scored = ", ".join(
+        f"{split} {sum(int(part.mask.sum()) for part in dataset.splits[split]):,}" for split in SPLITS
+    )
+    labels = f"{dataset.num_classes} {'labels (multi-label)' if dataset.multilabel else 'classes'}"
+    parameters = sum(p.numel() for p in model.parameters())
+    return "\n".join(
+        [
+            f"dataset: {config.dataset.name}, {len(graphs)} graph{'s' * (len(graphs) > 1)}, {nodes:,} nodes, "
+            f"{edges:,} edges, {dataset.num_features:,} features, {labels}",
+            f"nodes scored: {scored}",
+            f"model: {config.model.arch}, {parameters:,} parameters",
+            *(f"  {line}" for line in repr(model).splitlines()),
+            f"device: {device}",
+            f"run directory: {run_dir} (nothing written: dry run)",
+        ]
+    )
