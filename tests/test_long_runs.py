@@ -216,4 +216,4 @@ def test_sigterm_under_torchrun_stops_every_rank_and_saves(tmp_path: Path) -> No
     assert "checkpoint saved" in stderr, stderr
     assert stderr.count("checkpoint saved") == 1  # rank 0 speaks for both
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] >= 1
-    assert "exitcode  : 143" in stderr or "143" in stderr
+    assert "SignalException" in stderr  # torchrun reports the signal it got, not the ranks' 143
