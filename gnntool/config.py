@@ -132,6 +132,9 @@ class ModelConfig(Section):
     hidden: int = Field(default=16, gt=0)
     layers: int = Field(default=2, ge=2, description="message-passing layers; the last outputs logits")
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
+    input_dropout: float | None = Field(
+        default=None, ge=0.0, lt=1.0, description="dropout on the input features; null: model.dropout"
+    )
     aggregator: Literal["mean", "gcn", "lstm", "pool"] | None = Field(
         default=None, description="sage only; null resolves to mean"
     )

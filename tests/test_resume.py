@@ -103,8 +103,9 @@ def test_real_ctrl_c_on_the_command(write_config, tmp_path: Path) -> None:
 
 
 def test_sampled_training_resumes_exactly(runner, write_config, tmp_path, interrupt_at) -> None:
-    # Each epoch's seed order comes from (seed, epoch) and the neighbour samples from the
-    # checkpointed RNG, so a resumed sampled run repeats the uninterrupted one too.
+    # Each epoch's seed order comes from (seed, epoch), each batch's neighbour samples from
+    # (seed, epoch, batch) and dropout from the checkpointed RNG, so a resumed sampled run
+    # repeats the uninterrupted one too.
     config = write_config(
         {"model": {"arch": "sage", "norm": "batch"}, "train": {"epochs": 8, "batch_size": 64, "fanout": [10, 5]}}
     )

@@ -309,7 +309,7 @@ def fit(config: Config, task: Task, seed: int, checkpoint: Path, label: str, ran
     trained: nn.Module = model
     if ranks.distributed:
         # Same initial weights everywhere (DDP also broadcasts rank 0's); then each rank draws
-        # its own dropout masks.
+        # its own dropout masks (and samples its own neighbours: see SampledSteps).
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
         torch.manual_seed(seed + 7919 * ranks.rank)
     stepper: SampledSteps | GraphSteps = (

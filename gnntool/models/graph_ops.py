@@ -23,6 +23,69 @@ def sparse_csr(row: Tensor, col: Tensor, value: Tensor, shape: tuple[int, int]) 
     return matrix.to_sparse_csr()
 
 
+class CSRTranspose:
+    """The transpose of a sparse CSR matrix as a fixed structure and a permutation of the values:
+    a matrix with that structure and any values (dropout's) is transposed by one gather, where
+    torch's own `A.t().to_sparse_csr()` sorts the entries again every time."""
+
+    def __init__(self, matrix: Tensor) -> None:
+        numbered = torch.sparse_csr_tensor(
+            matrix.crow_indices(), matrix.col_indices(), torch.arange(matrix.values().numel(), dtype=torch.float64,
+            device=matrix.device), matrix.shape, check_invariants=False,
+        )  # fmt: skip
+        transposed = numbered.t().to_sparse_csr()  # values < 2^53: exact in float64
+        self.crow, self.col = transposed.crow_indices(), transposed.col_indices()
+        self.permutation = transposed.values().long()
+        self.shape = transposed.shape
+
+    def __call__(self, values: Tensor) -> Tensor:
+        """The transpose of the matrix of this structure holding `values`."""
+        permuted = values[self.permutation]
+        return torch.sparse_csr_tensor(self.crow, self.col, permuted, self.shape, check_invariants=False)
+
+
+_PLAN = "_gnntool_csr_transpose"  # where a sparse CSR tensor keeps its CSRTranspose
+
+
+def transpose_plan(matrix: Tensor) -> CSRTranspose:
+    """`matrix`'s `CSRTranspose`, built on first use and kept on the tensor itself (its lifetime)."""
+    plan = getattr(matrix, _PLAN, None)
+    if plan is None:
+        plan = CSRTranspose(matrix)
+        setattr(matrix, _PLAN, plan)
+    return plan
+
+
+def share_transpose_plan(source: Tensor, target: Tensor) -> Tensor:
+    """`target` (same structure as the sparse CSR `source`, other values) using `source`'s plan."""
+    setattr(target, _PLAN, transpose_plan(source))
+    return target
+
+
+class _ConstantSparseMatmul(torch.autograd.Function):
+    """`matrix @ dense` for a sparse CSR `matrix` that needs no gradient; the backward's
+    `matrixᵀ @ grad` takes the transpose from the matrix's cached `CSRTranspose`. Same
+    arithmetic as torch's own backward, without its per-call transpose (a sort of every entry)."""
+
+    @staticmethod
+    def forward(ctx, dense: Tensor, matrix: Tensor) -> Tensor:
+        ctx.matrix = matrix
+        return torch.sparse.mm(matrix, dense)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        matrix = ctx.matrix
+        return torch.sparse.mm(transpose_plan(matrix)(matrix.values()), grad), None
+
+
+def sparse_matmul(matrix: Tensor, dense: Tensor) -> Tensor:
+    """`matrix @ dense` for a constant sparse CSR `matrix` (an adjacency, or input features), with
+    the transpose for the backward cached (see `transpose_plan`)."""
+    if not dense.requires_grad or not torch.is_grad_enabled():
+        return torch.sparse.mm(matrix, dense)
+    return _ConstantSparseMatmul.apply(dense, matrix)
+
+
 def is_canonical(source: Tensor, target: Tensor, num_nodes: int, chunk: int = 1 << 24) -> bool:
     """Are the edges already as GraphOps keeps them: sorted by (target, source), no repeats, no
     self-loops? Checked in chunks, so that a large graph needs no graph-sized temporaries."""
@@ -123,6 +186,12 @@ class GraphOps:
         torch.cumsum(self.in_degree, 0, out=rowptr[1:])
         return rowptr
 
+    def csr(self, value: Tensor) -> Tensor:
+        """The `targets × nodes` sparse CSR matrix with `value[i]` at edge i's (target, source):
+        the edges are already in CSR order, so nothing is sorted."""
+        crow = self.rowptr[: self.num_targets + 1]
+        return torch.sparse_csr_tensor(crow, self.source, value, self.shape, check_invariants=False)
+
     @cached_property
     def gcn_adjacency(self) -> Tensor:
         """Â = D~^{-1/2} (A + I) D~^{-1/2} (Kipf & Welling's renormalisation trick), sparse CSR."""
@@ -134,10 +203,16 @@ class GraphOps:
         return sparse_csr(row, col, value, self.shape)
 
     @cached_property
+    def sym_adjacency(self) -> Tensor:
+        """D^{-1/2} A D^{-1/2} without self-loops, D the in-degree (GCN's convention, so a node with
+        in-edges and no out-edges still hears its neighbours); a node of in-degree 0 has zero weights."""
+        deg_inv_sqrt = self.degree.to(torch.float).rsqrt().masked_fill_(self.degree == 0, 0.0)
+        return self.csr(deg_inv_sqrt[self.target] * deg_inv_sqrt[self.source])
+
+    @cached_property
     def mean_adjacency(self) -> Tensor:
         """Row-normalised A: (M h)_v is the mean of v's in-neighbours' h; zero without neighbours."""
-        value = 1.0 / self.in_degree[self.target].to(torch.float)
-        return sparse_csr(self.target, self.source, value, self.shape)
+        return self.csr(1.0 / self.in_degree[self.target].to(torch.float))
 
     @cached_property
     def gcn_mean_adjacency(self) -> Tensor:

@@ -18,7 +18,7 @@ from torch_geometric.utils import scatter
 
 from gnntool.config import ModelConfig
 from gnntool.models.base import aggregate_linear, linear
-from gnntool.models.graph_ops import GraphOps
+from gnntool.models.graph_ops import GraphOps, sparse_matmul
 
 
 class SAGEMeanConv(nn.Module):
@@ -204,7 +204,7 @@ class SAGEPoolConv(nn.Module):
     def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
         pooled = F.relu(linear(self.lin_pool, x))  # per node: the same for each of its out-edges
         if self.reduce == "mean":
-            aggregated = ops.mean_adjacency @ pooled
+            aggregated = sparse_matmul(ops.mean_adjacency, pooled)
         else:
             aggregated = scatter(pooled[ops.source], ops.target, 0, dim_size=ops.num_targets, reduce="max")
         return self.lin_neighbour(aggregated) + linear(self.lin_root, ops.targets(x))
