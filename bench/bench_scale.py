@@ -178,8 +178,9 @@ def worker_sampled(args) -> dict:
         return sum(sampled.sampler.sample_from_nodes(batch).row.numel() for batch in batches)
 
     def loader_epoch(epoch: int) -> int:
-        """PyG's NodeLoader around it: sampling plus gathering features and labels into Data batches."""
-        return sum(batch.edge_index.size(1) for batch in sampled.loader(epoch))
+        """The training steps as `fit` gets them: sampling, blocks and the feature and label gather
+        (the next batch prepared in a background thread); the first layer's block holds every sampled edge."""
+        return sum(step.ops[0].source.numel() for step in sampled.steps(epoch))
 
     result: dict = {"seeds": seeds}
     sampler_runs = timed_runs(sampler_epoch, args.repeats, 0, args.device)
@@ -279,22 +280,9 @@ def bench_gcn(args) -> list[str]:
                 options = dict(nodes=nodes, device=args.device, root=args.root, epochs=args.epochs, warmup=args.warmup)
                 runs[impl].append(run_worker("gcn", impl=impl, **options))
         name = f"{nodes // 1000}k" if nodes < 10**6 else f"{nodes / 10**6:g}M"
-        lines.append(
-            row(
-                f"GCN epoch, {name} nodes: median time",
-                median_of(runs["gnntool"], "median_s"),
-                median_of(runs["pyg"], "median_s"),
-                "s",
-            )
-        )
-        lines.append(
-            row(
-                f"GCN epoch, {name} nodes: peak memory",
-                median_of(runs["gnntool"], "peak_mib"),
-                median_of(runs["pyg"], "peak_mib"),
-                "MiB",
-            )
-        )
+        for label, key, unit in (("median time", "median_s", "s"), ("peak memory", "peak_mib", "MiB")):
+            gnntool, pyg = median_of(runs["gnntool"], key), median_of(runs["pyg"], key)
+            lines.append(row(f"GCN epoch, {name} nodes: {label}", gnntool, pyg, unit))
     return lines
 
 
