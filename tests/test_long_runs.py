@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from gnntool.cli import app
-from tests.conftest import DATA_ROOT
+from tests.conftest import DATA_ROOT, signal_during_training
 
 # Neighbour-sampled GraphSAGE on Cora with many small steps per epoch, so that most clock
 # checkpoints fall inside an epoch.
@@ -85,14 +85,7 @@ def test_sigterm_stops_at_a_step_boundary_saves_and_exits_143(runner, sampled, t
     config, reference = sampled
     run_dir = tmp_path / "run"
     process = gnntool("train", str(config), "--out", str(run_dir), "--set", "train.checkpoint_seconds=0")
-    seen = ""
-    while "epoch 1/" not in seen:  # training has started (plain progress lines on a pipe)
-        line = process.stderr.readline()
-        assert line, f"gnntool ended before training: {seen}"
-        seen += line
-    time.sleep(0.3)
-    process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = signal_during_training(process, signal.SIGTERM, settle=0.3)
     assert process.returncode == 143, stderr
     assert stdout == "" and "Traceback" not in stderr
     assert "SIGTERM" in stderr and "checkpoint saved" in stderr
@@ -206,13 +199,7 @@ def test_sigterm_under_torchrun_stops_every_rank_and_saves(tmp_path: Path) -> No
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
-    seen = ""
-    while "epoch 1/" not in seen:
-        line = process.stderr.readline()
-        assert line, f"torchrun ended before training: {seen}"
-        seen += line
-    process.send_signal(signal.SIGTERM)  # torchrun forwards it to both ranks
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = signal_during_training(process, signal.SIGTERM)  # torchrun forwards it to both ranks
     assert "checkpoint saved" in stderr, stderr
     assert stderr.count("checkpoint saved") == 1  # rank 0 speaks for both
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] >= 1
