@@ -2,7 +2,7 @@
 
 Kept thin and fast: torch and PyG are imported inside the commands that need them, so `--help`,
 `--version` and config errors answer at once. Every command runs under `exit_codes`, which maps
-a UserError to status 2, Ctrl-C to 130 and a reader closing the pipe to 141.
+a UserError to status 2, Ctrl-C to 130, SIGTERM to 143 and a reader closing the pipe to 141.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from gnntool import __version__, log
-from gnntool.errors import Interrupted, UserError
+from gnntool.errors import Interrupted, Terminated, UserError
 
 app = typer.Typer(
     help="Train GCN and GraphSAGE models from a YAML config; evaluate, embed and predict with them.",
@@ -35,13 +38,17 @@ def exit_codes(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with sigterm_raises():
+                return command(*args, **kwargs)
         except UserError as exc:
             log.error(str(exc))
             raise typer.Exit(2) from None
         except Interrupted as exc:
             log.warn(str(exc))
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + exc.signum) from None
+        except Terminated:
+            log.warn("terminated (SIGTERM)")
+            raise typer.Exit(143) from None
         except KeyboardInterrupt:
             log.warn("interrupted")
             raise typer.Exit(130) from None
@@ -55,6 +62,25 @@ def exit_codes(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(141) from None
 
     return wrapper
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises `Terminated` (as SIGINT raises KeyboardInterrupt): atomic writes drop their
+    temporary files and the command exits 143. Training replaces it with a stop at the next
+    consistent point (`gnntool.engine.train.stop_on_signals`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def version_callback(value: bool) -> None:

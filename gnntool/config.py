@@ -53,13 +53,13 @@ class DatasetConfig(Section):
         description="divide each node's features by their sum; null: the dataset's default (Planetoid: true)",
     )
     train_per_class: int = Field(default=20, gt=0, description="Planetoid random split: training nodes per class")
-    num_val: int = Field(default=500, ge=0, description="Planetoid random split: validation nodes")
-    num_test: int = Field(default=1000, ge=0, description="Planetoid random split: test nodes")
+    num_val: int = Field(default=500, gt=0, description="Planetoid random split: validation nodes")
+    num_test: int = Field(default=1000, gt=0, description="Planetoid random split: test nodes")
     train_frac: float = Field(
         default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction"
     )
     val_frac: float = Field(
-        default=0.2, ge=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
+        default=0.2, gt=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
     )
     nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
     avg_degree: float | None = Field(
@@ -202,6 +202,12 @@ class TrainConfig(Section):
         description="after sampled training, eval and embed run layer by layer over chunks of this many nodes",
     )
     amp: bool = Field(default=False, description="bf16 autocast for the forward pass (CUDA only)")
+    checkpoint_seconds: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="save checkpoint.pt at least this often (at an epoch or mini-batch step boundary); 0: only on "
+        "SIGINT/SIGTERM",
+    )
     objective: str = Field(
         default="supervised",
         description="; ".join(f"{name}: {known.description}" for name, known in OBJECTIVES.items()),
@@ -419,9 +425,12 @@ def set_key(raw: dict[str, Any], key: str, value: Any, option: str = "--set") ->
 def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping from a file, or a UserError saying what is wrong with it."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"{path}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise UserError(f"{path}: not a YAML text file (not UTF-8: byte {exc.start} is {byte:#04x})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

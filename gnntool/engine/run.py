@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -51,16 +52,20 @@ from gnntool.outputs import (
     has_progress,
     is_finished,
     read_json,
+    remove_temporaries,
     write_csv,
     write_json,
     write_text,
     write_with,
 )
+from gnntool.run_lock import hold_run_lock
 
 
 def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) -> bool:
-    """Check what `run_dir` holds against the flags; return False if there is nothing to do."""
+    """Check what `run_dir` (locked by this process) holds against the flags; return False if there
+    is nothing to do."""
     config_path = run_dir / CONFIG
+    remove_temporaries(run_dir)  # of a writer killed mid-write
     if is_finished(run_dir):
         if resume:
             log.info(f"{run_dir}: run already finished; nothing to resume")
@@ -80,8 +85,7 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
                 f"{run_dir}: the config differs from the run's {CONFIG}; resume with the same config, or --force"
             )
     elif resume:
-        log.info(f"{run_dir}: nothing to resume; starting a new run")
-    run_dir.mkdir(parents=True, exist_ok=True)
+        log.warn(f"{run_dir}: no checkpoint to resume from; starting a new run")
     write_text(config_path, dump_config(config))
     return True
 
@@ -159,18 +163,25 @@ def train_run(config: Config, run_dir: Path, seeds: int, resume: bool, force: bo
 def train_ranks(
     config: Config, run_dir: Path, seeds: int, resume: bool, force: bool, device: torch.device, ranks: Ranks
 ) -> Path:
-    """`train_run` on this rank: rank 0 prepares and writes the run directory, every rank trains."""
-    outcome: str | bool | None = None
-    if ranks.main:
-        try:
-            outcome = prepare_run_dir(run_dir, config, resume, force)
-        except UserError as error:
-            outcome = str(error)
-    outcome = broadcast_from_main(outcome, ranks)  # so that no rank waits on one that has failed
-    if isinstance(outcome, str):
-        raise UserError(outcome)
-    if not outcome:
-        return run_dir
+    """`train_run` on this rank: rank 0 locks, prepares and writes the run directory, every rank trains."""
+    with ExitStack() as lock:
+        outcome: str | bool | None = None
+        if ranks.main:
+            try:
+                lock.enter_context(hold_run_lock(run_dir))
+                outcome = prepare_run_dir(run_dir, config, resume, force)
+            except UserError as error:
+                outcome = str(error)
+        outcome = broadcast_from_main(outcome, ranks)  # so that no rank waits on one that has failed
+        if isinstance(outcome, str):
+            raise UserError(outcome)
+        if outcome:
+            train_seeds(config, run_dir, seeds, device, ranks)
+    return run_dir
+
+
+def train_seeds(config: Config, run_dir: Path, seeds: int, device: torch.device, ranks: Ranks) -> None:
+    """Train every seed into the prepared `run_dir`; rank 0 writes run.json and metrics.json last."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     seed_list = list(range(config.seed, config.seed + seeds))
@@ -182,7 +193,7 @@ def train_ranks(
         label = f"seed {seed}" if seeds > 1 else "train"
         runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks))
     if not ranks.main:
-        return run_dir
+        return
 
     final = summarise([{"seed": seed, **run} for seed, run in zip(seed_list, runs)]) if seeds > 1 else runs[0]
     write_json(
@@ -206,4 +217,3 @@ def train_ranks(
         metric = main_metric(final["test"])
         test, std = final["test"][metric], final["std"]["test"][metric]
         log.info(f"test {metric} over {seeds} seeds: {100 * test:.1f} ± {100 * std:.1f}")
-    return run_dir

@@ -21,6 +21,7 @@ from gnntool.config import Config
 from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
+from gnntool.engine.train import EpochPosition
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_model
 
@@ -77,9 +78,16 @@ class Objective(ABC):
         """The layer stack, with the objective's head attached as `model.head`."""
         return network(self.config, self.task.num_features, self.output_width())
 
+    def num_steps(self, epoch: int) -> int:
+        """Optimiser steps in epoch `epoch`: with more than one, the engine checkpoints between them."""
+        del epoch
+        return 1
+
     @abstractmethod
-    def train_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
-        """Run epoch `epoch`'s steps (`model` may be DDP-wrapped); return its mean loss."""
+    def train_epoch(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, position: EpochPosition
+    ) -> float:
+        """Run epoch `epoch`'s steps from `position` (`model` may be DDP-wrapped); return its mean loss."""
 
     @abstractmethod
     def evaluate(

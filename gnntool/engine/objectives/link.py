@@ -20,6 +20,7 @@ around both endpoints of a batch's positives and negatives (PyG's `LinkLoader` s
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from gnntool.engine.link_sampling import LinkBatch, LinkSampledSteps, seeded_gen
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.pairs import fd_chunks, read_pairs, stream_pairs
 from gnntool.engine.top_k import top_k_targets
+from gnntool.engine.train import EpochPosition, run_steps
 from gnntool.errors import UserError
 from gnntool.export import write_pair_table
 from gnntool.models import GNN
@@ -60,6 +62,13 @@ def pair_loss(positive: Tensor, negative: Tensor) -> Tensor:
     logits = torch.cat([positive, negative]).float()
     labels = torch.cat([torch.ones_like(positive), torch.zeros_like(negative)]).float()
     return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def link_batch_loss(model: nn.Module, batch: LinkBatch) -> Tensor:
+    """Binary cross-entropy of the decoder's logits of a batch's pairs against their labels."""
+    module = getattr(model, "module", model)  # the head of a DDP-wrapped model
+    logits = module.head(model(batch.x, batch.blocks), batch.pairs)
+    return F.binary_cross_entropy_with_logits(logits.float(), batch.labels)
 
 
 def decode(model: GNN, z: Tensor, pairs: Tensor) -> Tensor:
@@ -144,20 +153,19 @@ class Link(Objective):
         blocks = [graph.ops] * self.config.model.layers
         return LinkBatch(graph.x, None, blocks, torch.cat([positives, negatives], 1), labels)
 
-    def train_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+    def num_steps(self, epoch: int) -> int:
+        return self.sampled.num_batches(epoch) if self.config.neighbour_sampling else 1
+
+    def train_epoch(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, position: EpochPosition
+    ) -> float:
         """Full batch: every training positive and fresh negatives in one step; sampled: one step per
         `batch_size` positives, each on the sampled neighbourhood of its pairs' endpoints."""
-        model.train()
-        batches = self.sampled.steps(epoch) if self.config.neighbour_sampling else [self.full_batch(epoch)]
-        losses = []
-        for batch in batches:
-            optimizer.zero_grad(set_to_none=True)
-            logits = model.head(model(batch.x, batch.blocks), batch.pairs)
-            loss = F.binary_cross_entropy_with_logits(logits.float(), batch.labels)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
-        return torch.stack(losses).mean().item()
+        if self.config.neighbour_sampling:
+            batches: Iterable[LinkBatch] = self.sampled.steps(epoch, position.start)
+        else:
+            batches = [self.full_batch(epoch)]
+        return run_steps(model, optimizer, batches, link_batch_loss, position)
 
     @torch.no_grad()
     def score(self, model: GNN, z: Tensor, positive: Tensor, negative: Tensor) -> dict[str, float]:

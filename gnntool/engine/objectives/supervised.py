@@ -15,7 +15,7 @@ from gnntool.engine.evaluate import check_labels_fit, evaluate
 from gnntool.engine.inference import Inference
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.sampled import SampledSteps
-from gnntool.engine.train import graph_steps, train_epoch
+from gnntool.engine.train import EpochPosition, GraphSteps, train_epoch
 from gnntool.errors import UserError
 from gnntool.export import write_predictions
 from gnntool.models import GNN
@@ -27,8 +27,12 @@ class Supervised(Objective):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        sampling = self.config.neighbour_sampling
-        self.sampled = SampledSteps(self.config, self.task, self.ranks, self.seed) if sampling else None
+        config, task = self.config, self.task
+        self.stepper: SampledSteps | GraphSteps = (
+            SampledSteps(config, task, self.ranks, self.seed)
+            if config.neighbour_sampling
+            else GraphSteps(task, config.train.batch_size, self.seed)
+        )
 
     def output_width(self) -> int:
         return self.task.num_classes
@@ -38,10 +42,14 @@ class Supervised(Objective):
         if self.task.multilabel and self.config.train.monitor == "val_accuracy":
             raise UserError("train.monitor: the labels are multi-label (a 0/1 matrix); use val_micro_f1 or val_loss")
 
-    def train_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
-        train = self.config.train
-        steps = self.sampled.steps(epoch) if self.sampled else graph_steps(self.task, train.batch_size)
-        loss = train_epoch(model, optimizer, steps, self.task.multilabel, train.amp)
+    def num_steps(self, epoch: int) -> int:
+        return self.stepper.num_batches(epoch)
+
+    def train_epoch(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, position: EpochPosition
+    ) -> float:
+        steps = self.stepper.steps(epoch, position.start)
+        loss = train_epoch(model, optimizer, steps, self.task.multilabel, self.config.train.amp, position)
         return mean_over_ranks(loss, self.ranks, self.task.device)
 
     def evaluate(

@@ -21,6 +21,7 @@ from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Part
 from gnntool.engine.metrics import f1_scores
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.train import EpochPosition, run_steps
 from gnntool.engine.walks import negative_distribution, positive_pairs, sample_negatives, unsupervised_loss
 from gnntool.errors import UserError
 from gnntool.models import GNN
@@ -87,17 +88,18 @@ class Unsupervised(Objective):
     def loss(self, z: Tensor, pair_set: PairSet) -> Tensor:
         return unsupervised_loss(self.embedding(z), pair_set.pairs, pair_set.negatives)
 
-    def train_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> float:
+    def train_epoch(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, position: EpochPosition
+    ) -> float:
         """One full-batch step on fresh walks (drawn from the seeded global RNG)."""
         del epoch
-        model.train()
         part = self.task.splits["train"][0]
-        drawn = self.draw_pairs(part, self.training_starts(), "train")
-        optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(model(part.graph.x, part.graph.ops), drawn)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
+
+        def step_loss(model: nn.Module, part: Part) -> Tensor:
+            drawn = self.draw_pairs(part, self.training_starts(), "train")
+            return self.loss(model(part.graph.x, part.graph.ops), drawn)
+
+        return run_steps(model, optimizer, [part], step_loss, position)
 
     @torch.no_grad()
     def evaluate(
