@@ -22,7 +22,7 @@ from gnntool.config import load_config
 from gnntool.data import load_dataset
 from gnntool.engine.evaluate import evaluate
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.train import graph_steps, train_epoch
+from gnntool.engine.train import GraphSteps, train_epoch
 from gnntool.models import build_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def make_epoch(config):
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
 
     def epoch() -> None:
-        train_epoch(model, optimizer, graph_steps(task, None), task.multilabel)
+        train_epoch(model, optimizer, GraphSteps(task, None, 0).steps(0), task.multilabel)
         evaluate(model, task, ("val",))
 
     return epoch

@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import signal_during_training
 
 from gnntool import log
 from gnntool.cli import app
@@ -89,14 +89,7 @@ def test_real_ctrl_c_on_the_command(write_config, tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    seen = ""
-    while "epoch 1/" not in seen:  # training has started (stderr is not a terminal: plain lines)
-        line = process.stderr.readline()
-        assert line, f"gnntool ended before training: {seen}"
-        seen += line
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = signal_during_training(process, signal.SIGINT, settle=0.5)
     assert process.returncode == 130, stderr
     assert stdout == "" and "Traceback" not in stderr
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] > 0

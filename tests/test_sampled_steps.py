@@ -12,6 +12,7 @@ from gnntool.data import load_dataset
 from gnntool.engine import train as train_module
 from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inputs import Step, task_tensors
+from gnntool.engine.objectives import supervised as supervised_module
 from gnntool.engine.sampled import SampledSteps
 
 
@@ -94,7 +95,7 @@ def test_fit_samples_with_the_seed_it_trains(setup, monkeypatch: pytest.MonkeyPa
             super().__init__(*args, **kwargs)
             seen.append(self.seed)
 
-    monkeypatch.setattr(train_module, "SampledSteps", Recording)
+    monkeypatch.setattr(supervised_module, "SampledSteps", Recording)
     short = config.model_copy(update={"train": config.train.model_copy(update={"epochs": 1})})
     for seed in (4, 7):
         train_module.fit(short, task, seed, tmp_path / f"checkpoint-{seed}.pt", f"seed {seed}")

@@ -37,6 +37,8 @@ class GraphDataset:
     of embeddings.npy) when the input gave them, else None (ids are then row positions).
     `scorer`, when set, is the dataset's own metric (OGB's Evaluator): a split's logits and
     labels -> {metric: value}, reported beside (or instead of) the built-in ones.
+    `held_out` holds the link-prediction edges a graph file brings (`val_edges`, `test_edges`,
+    optional `val_negatives`/`test_negatives`: 2 × P row positions), else None.
     """
 
     graphs: list[Data]
@@ -46,6 +48,7 @@ class GraphDataset:
     multilabel: bool = False
     node_id: np.ndarray | None = None
     scorer: Callable[[Tensor, Tensor], dict[str, float]] | None = None
+    held_out: dict[str, np.ndarray] | None = None
 
     @property
     def labelled(self) -> bool:

@@ -29,17 +29,55 @@ def infer(model: GNN, graph: GraphTensors, chunk_size: int | None, final: bool =
     model.eval()
     if chunk_size is None:
         return model(graph.x, graph.ops) if final else model.embed(graph.x, graph.ops)
-    return layerwise(model, graph.x, graph.ops, chunk_size, final)
+    last = len(model.convs) - 1
+    return layerwise(model, graph.x, graph.ops, chunk_size, range(last + 1 if final else last))
 
 
-def layerwise(model: GNN, x: Tensor, ops: GraphOps, chunk_size: int, final: bool) -> Tensor:
-    """Every layer for all nodes, chunk by chunk; `x` must be dense.
+@torch.no_grad()
+def last_layer(model: GNN, hidden: Tensor, graph: GraphTensors, chunk_size: int | None) -> Tensor:
+    """The last layer's outputs from the embeddings entering it (`infer(..., final=False)`)."""
+    model.eval()
+    if chunk_size is None:
+        return model.convs[-1](hidden, graph.ops)
+    last = len(model.convs) - 1
+    return layerwise(model, hidden, graph.ops, chunk_size, range(last, last + 1))
+
+
+class Inference:
+    """A model's outputs on graphs, in eval mode, each layer computed once per graph.
+
+    At the end of a run the metrics read the last layer's outputs and the embeddings the layer
+    before: both come from one pass (`hidden` is kept, `output` continues from it).
+    """
+
+    def __init__(self, model: GNN, chunk_size: int | None) -> None:
+        self.model = model
+        self.chunk_size = chunk_size
+        self.hiddens: dict[int, Tensor] = {}
+        self.outputs: dict[int, Tensor] = {}
+
+    def hidden(self, graph: GraphTensors) -> Tensor:
+        """The embeddings entering the last layer, one row per node of `graph`."""
+        if id(graph) not in self.hiddens:
+            self.hiddens[id(graph)] = infer(self.model, graph, self.chunk_size, final=False)
+        return self.hiddens[id(graph)]
+
+    def output(self, graph: GraphTensors) -> Tensor:
+        """The last layer's outputs, one row per node of `graph`."""
+        if id(graph) not in self.outputs:
+            self.outputs[id(graph)] = last_layer(self.model, self.hidden(graph), graph, self.chunk_size)
+        return self.outputs[id(graph)]
+
+
+def layerwise(model: GNN, x: Tensor, ops: GraphOps, chunk_size: int, layers: range) -> Tensor:
+    """The given consecutive layers for all nodes, chunk by chunk; `x` (the input of the first
+    of them) must be dense.
 
     A norm follows only once its layer is complete for every node, since norms with per-graph
     statistics (instance, group, layer in graph mode) need the whole graph's rows.
     """
     last = len(model.convs) - 1
-    for index in range(last + 1 if final else last):
+    for index in layers:
         conv = model.convs[index]
         out = None
         for start in range(0, ops.num_nodes, chunk_size):

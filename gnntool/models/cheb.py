@@ -12,7 +12,8 @@ from gnntool.models.graph_ops import GraphOps, sparse_matmul
 
 
 class ChebLayer(nn.Module):
-    r"""A K-term Chebyshev filter (7.14.24, K counting terms as PyG and Defferrard et al. do):
+    r"""A K-term Chebyshev filter (Kipf & Welling 2017, eq. 5; Defferrard et al. 2016;
+    K counting terms as PyG and Defferrard et al. do):
 
     .. math::
         \mathbf{X}' = \sum_{k=0}^{K-1} T_k(\tilde{\mathbf{L}}) \mathbf{X} \mathbf{\Theta}_k

@@ -1,4 +1,5 @@
-"""GCN layer (Kipf & Welling 2017) over the renormalised adjacency cached in `GraphOps`."""
+"""GCN layer (Kipf & Welling 2017, eq. 2, with the renormalisation trick of eq. 8) over the
+renormalised adjacency cached in `GraphOps`."""
 
 from __future__ import annotations
 
