@@ -8,7 +8,7 @@ forward without autograd, accuracy on the validation nodes).
 
 A. gnntool, through its own functions, as `gnntool train configs/gcn_<name>.yaml` runs it:
    `load_config` -> `load_dataset` -> `task_tensors` -> `build_model` -> Adam, then per epoch
-   `train_epoch(model, optimizer, graph_steps(task, batch_size), multilabel)` and
+   `train_epoch(model, optimizer, GraphSteps(task, batch_size, seed).steps(epoch), multilabel)` and
    `evaluate(model, task, ("val",))`.
 B. The plain PyG script a user writes (PyG's GCN example): `Planetoid(root, name,
    transform=T.NormalizeFeatures())`, `GCNConv(in, 16)` and `GCNConv(16, classes)` with PyG's
@@ -137,7 +137,10 @@ def make_gnntool(config) -> tuple[Impl, GraphView, str]:
 
     def train() -> None:
         gnntool_train.train_epoch(
-            model, optimizer, gnntool_train.graph_steps(task, config.train.batch_size), task.multilabel
+            model,
+            optimizer,
+            gnntool_train.GraphSteps(task, config.train.batch_size, config.seed).steps(0),
+            task.multilabel,
         )
 
     # As `gnntool.engine.train.fit`: seed, then model, then Adam.

@@ -1,7 +1,7 @@
 """Scale benchmark: gnntool against plain PyG on synthetic graphs, printed as one table.
 
     python bench/bench_scale.py [--device cpu|cuda] [--sizes 100000 1000000] [--repeats 3]
-                                [--products] [--rows gcn sampled process]
+                                [--products] [--mmap] [--rows gcn sampled process]
 
 Rows (each measurement runs in a fresh process, so peak memory is that measurement's own; the
 two sides of a comparison alternate, gnntool, pyg, gnntool, pyg, ... `--repeats` times each):
@@ -20,7 +20,12 @@ two sides of a comparison alternate, gnntool, pyg, gnntool, pyg, ... `--repeats`
    `bench/plain_pyg_train.py` doing the same work, as whole processes: wall time and peak RSS.
 4. products (`--products`): one sampled GraphSAGE epoch (`gnntool train`, epochs 1) on an
    ogbn-products-sized synthetic graph: 2.4M nodes, average degree 50, 100 features, 47 classes,
-   train_frac 0.08, fanout [15, 10], batch 1024: wall time, the epoch's time, peak RSS.
+   train_frac 0.08, fanout [15, 10], batch 1024: wall time, the epoch's time, peak RSS, RssAnon, RssFile.
+   With `--checkpoint-seconds S`, the epoch again with a checkpoint every S seconds (the rows
+   above run without periodic checkpoints).
+5. mmap (`--mmap`): the same on 10M nodes, average degree 20, 128 features (4.8 GiB) with
+   `dataset.mmap_features: true`, GraphSAGE-mean hidden 64, train_frac 0.08 (800k seeds): peak
+   RssAnon (what must fit in memory) and RssFile (feature pages the kernel may drop again).
 
 The synthetic graphs are generated on first use and cached under `--root` (default: data/).
 """
@@ -28,6 +33,7 @@ The synthetic graphs are generated on first use and cached under `--root` (defau
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -104,7 +110,7 @@ def worker_gcn(args) -> dict:
     from gnntool.data import load_dataset
     from gnntool.engine.evaluate import evaluate
     from gnntool.engine.inputs import task_tensors
-    from gnntool.engine.train import graph_steps, train_epoch
+    from gnntool.engine.train import GraphSteps, train_epoch
     from gnntool.models import build_model
 
     torch.manual_seed(0)
@@ -117,7 +123,7 @@ def worker_gcn(args) -> dict:
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
 
         def epoch() -> None:
-            train_epoch(model, optimizer, graph_steps(task, None), False)
+            train_epoch(model, optimizer, GraphSteps(task, None, 0).steps(0), False)
             evaluate(model, task, ("val",))
     else:
         import torch.nn.functional as F
@@ -153,7 +159,7 @@ def worker_sampled(args) -> dict:
     from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inputs import task_tensors
     from gnntool.engine.sampled import SampledSteps
-    from gnntool.engine.train import graph_steps, train_epoch
+    from gnntool.engine.train import GraphSteps, train_epoch
     from gnntool.models import build_model
 
     torch.manual_seed(0)
@@ -164,7 +170,7 @@ def worker_sampled(args) -> dict:
     task = task_tensors(load_dataset(config.dataset, 0), device, config.inference_chunk)
     model = build_model(config.model, task.num_features, task.num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
-    sampled = SampledSteps(config, task, SINGLE)
+    sampled = SampledSteps(config, task, SINGLE, config.seed)
     seeds = sampled.seeds.numel()
 
     def sampler_epoch(epoch: int) -> int:
@@ -176,8 +182,9 @@ def worker_sampled(args) -> dict:
         return sum(sampled.sampler.sample_from_nodes(batch).row.numel() for batch in batches)
 
     def loader_epoch(epoch: int) -> int:
-        """PyG's NodeLoader around it: sampling plus gathering features and labels into Data batches."""
-        return sum(batch.edge_index.size(1) for batch in sampled.loader(epoch))
+        """The training steps as `fit` gets them: sampling, blocks and the feature and label gather
+        (the next batch prepared in a background thread); the first layer's block holds every sampled edge."""
+        return sum(step.ops[0].source.numel() for step in sampled.steps(epoch))
 
     result: dict = {"seeds": seeds}
     sampler_runs = timed_runs(sampler_epoch, args.repeats, 0, args.device)
@@ -193,7 +200,10 @@ def worker_sampled(args) -> dict:
     result["seeds_per_s"] = seeds / result["sampled_epoch_s"]
     full_task = task_tensors(task.dataset, device)
     full_runs = timed_runs(
-        lambda _: train_epoch(model, optimizer, graph_steps(full_task, None), False), args.repeats, 1, args.device
+        lambda _: train_epoch(model, optimizer, GraphSteps(full_task, None, 0).steps(0), False),
+        args.repeats,
+        1,
+        args.device,
     )
     result["full_epoch_s"] = median_seconds(full_runs)
     result["pyg_neighborloader"] = torch_geometric.typing.WITH_PYG_LIB or torch_geometric.typing.WITH_TORCH_SPARSE
@@ -242,14 +252,49 @@ def run_worker(kind: str, **options) -> dict:
 
 
 def run_process(command: list[str], env: dict | None = None) -> dict:
-    """Wall time and peak RSS of one whole process (os.wait4 gives the child's own rusage)."""
+    """Wall time and peak RSS of one whole process (os.wait4 gives the child's own rusage), and
+    the peaks of its anonymous and file-backed resident memory (RssAnon, RssFile: /proc/PID/status
+    sampled every 0.1 s, so a peak shorter than that can be missed)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
+    peaks = {"RssAnon": 0, "RssFile": 0}
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in peaks:
+                    peaks[key] = max(peaks[key], int(value.split()[0]))
+        time.sleep(0.1)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-4000:]}")
-    return {"wall_s": wall, "peak_mib": usage.ru_maxrss / 1024}
+    return {
+        "wall_s": wall,
+        "peak_mib": usage.ru_maxrss / 1024,
+        "anon_mib": peaks["RssAnon"] / 1024,
+        "file_mib": peaks["RssFile"] / 1024,
+    }
+
+
+def train_once(config, *options: str) -> tuple[dict, float]:
+    """`gnntool train` of `config` (with command-line `options`) as a whole process, after a
+    process that only loads the dataset (generating and caching the synthetic graph the first
+    time): the process's measurements and the epoch's seconds from history.csv."""
+    from gnntool.config import dump_config
+
+    with tempfile.TemporaryDirectory() as scratch:
+        config_path = Path(scratch) / "config.yaml"
+        config_path.write_text(dump_config(config))
+        load = "import sys; from pathlib import Path; from gnntool.config import load_config; "
+        load += "from gnntool.data import load_dataset; load_dataset(load_config(Path(sys.argv[1])).dataset, 0)"
+        run_process([sys.executable, "-c", load, str(config_path)])
+        argv = [sys.executable, "-m", "gnntool", "train", str(config_path), "--quiet", *options]
+        result = run_process([*argv, "--out", str(Path(scratch) / "run")])
+        history = (Path(scratch) / "run" / "history.csv").read_text().splitlines()
+    return result, float(history[1].split(",")[-1])
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -274,22 +319,9 @@ def bench_gcn(args) -> list[str]:
                 options = dict(nodes=nodes, device=args.device, root=args.root, epochs=args.epochs, warmup=args.warmup)
                 runs[impl].append(run_worker("gcn", impl=impl, **options))
         name = f"{nodes // 1000}k" if nodes < 10**6 else f"{nodes / 10**6:g}M"
-        lines.append(
-            row(
-                f"GCN epoch, {name} nodes: median time",
-                median_of(runs["gnntool"], "median_s"),
-                median_of(runs["pyg"], "median_s"),
-                "s",
-            )
-        )
-        lines.append(
-            row(
-                f"GCN epoch, {name} nodes: peak memory",
-                median_of(runs["gnntool"], "peak_mib"),
-                median_of(runs["pyg"], "peak_mib"),
-                "MiB",
-            )
-        )
+        for label, key, unit in (("median time", "median_s", "s"), ("peak memory", "peak_mib", "MiB")):
+            gnntool, pyg = median_of(runs["gnntool"], key), median_of(runs["pyg"], key)
+            lines.append(row(f"GCN epoch, {name} nodes: {label}", gnntool, pyg, unit))
     return lines
 
 
@@ -351,28 +383,43 @@ def bench_process(args) -> list[str]:
 
 
 def bench_products(args) -> list[str]:
-    from gnntool.config import dump_config
-
     config = synthetic_config(
         2_400_000, args.root, args.device,
         dataset__avg_degree=50, dataset__features=100, dataset__classes=47, dataset__train_frac=0.08,
         dataset__val_frac=0.02, model__arch="sage", model__hidden=256,
-        train__epochs=1, train__batch_size=1024, train__fanout=[15, 10],
+        train__epochs=1, train__batch_size=1024, train__fanout=[15, 10], train__checkpoint_seconds=0,
     )  # fmt: skip
-    with tempfile.TemporaryDirectory() as scratch:
-        config_path = Path(scratch) / "products.yaml"
-        config_path.write_text(dump_config(config))
-        # First run generates and caches the graph; the measured one reads the cache.
-        argv = [sys.executable, "-m", "gnntool", "train", str(config_path), "--quiet", "--out"]
-        run_process([*argv, str(Path(scratch) / "warm")])
-        result = run_process([*argv, str(Path(scratch) / "run")])
-        history = (Path(scratch) / "run" / "history.csv").read_text().splitlines()
-        epoch_s = float(history[1].split(",")[-1])
-    return [
+    result, epoch_s = train_once(config)
+    rows = [
         f"| products-sized sampled epoch (2.4M nodes, degree 50, 192k seeds): epoch incl. validation "
         f"| {epoch_s:.1f} s | | |",
         f"| products-sized: whole `gnntool train` process (load, epoch, eval, embeddings) | {result['wall_s']:.1f} s, "
-        f"peak RSS {result['peak_mib'] / 1024:.2f} GiB | | |",
+        f"peak RSS {result['peak_mib'] / 1024:.2f} GiB (RssAnon {result['anon_mib'] / 1024:.2f}, "
+        f"RssFile {result['file_mib'] / 1024:.2f}) | | |",
+    ]
+    if args.checkpoint_seconds:
+        _, clock_s = train_once(config, "--set", f"train.checkpoint_seconds={args.checkpoint_seconds}")
+        label = f"products-sized sampled epoch, checkpoint every {args.checkpoint_seconds:g} s"
+        rows.append(f"| {label} | {clock_s:.1f} s | | |")
+    return rows
+
+
+def bench_mmap(args) -> list[str]:
+    """10M nodes, average degree 20, 128 features (4.8 GiB) memory-mapped: one sampled epoch,
+    layer-wise evaluation and embeddings."""
+    config = synthetic_config(
+        10_000_000, args.root, args.device,
+        dataset__avg_degree=20, dataset__features=128, dataset__train_frac=0.08, dataset__val_frac=0.02,
+        dataset__mmap_features=True, model__arch="sage", model__hidden=64,
+        train__epochs=1, train__batch_size=1024, train__fanout=[15, 10],
+    )  # fmt: skip
+    result, epoch_s = train_once(config)
+    return [
+        f"| 10M nodes, degree 20, 128 features memory-mapped (800k seeds): epoch incl. validation "
+        f"| {epoch_s:.1f} s | | |",
+        f"| 10M nodes, mmap: whole `gnntool train` process | {result['wall_s']:.1f} s, peak RssAnon "
+        f"{result['anon_mib'] / 1024:.2f} GiB, RssFile {result['file_mib'] / 1024:.2f} GiB "
+        f"(peak RSS {result['peak_mib'] / 1024:.2f}) | | |",
     ]
 
 
@@ -389,6 +436,10 @@ def main() -> None:
         "--rows", nargs="*", default=["gcn", "sampled", "process"], choices=["gcn", "sampled", "process"]
     )
     parser.add_argument("--products", action="store_true")
+    parser.add_argument("--mmap", action="store_true", help="the 10M-node memory-mapped row")
+    parser.add_argument(
+        "--checkpoint-seconds", type=float, default=0.0, help="products: also time the epoch with periodic checkpoints"
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--impl", default="gnntool")
     parser.add_argument("--nodes", type=int)
@@ -408,8 +459,8 @@ def main() -> None:
     for name in args.rows:
         for line in sections[name](args):
             print(line, flush=True)
-    if args.products:
-        for line in bench_products(args):
+    for flag, bench in ((args.products, bench_products), (args.mmap, bench_mmap)):
+        for line in bench(args) if flag else ():
             print(line, flush=True)
 
 

@@ -7,8 +7,8 @@ it: GCNConv(cached=True) ×2 with ReLU and dropout 0.5, Adam, cross-entropy on t
 nodes; every epoch a validation pass, keeping the weights of the best validation accuracy; then
 accuracy on every split, and the model, the metrics and the hidden embeddings written to DIR.
 The graph is the one gnntool generates and caches (`dataset.name: synthetic`), read from the
-cache file with `torch.load` as any saved tensors would be, so both sides start from the same
-bytes on disk. `bench_scale.py` times this script against `gnntool train` as whole processes.
+cache folder's .npy files with `np.load`, so both sides start from the same bytes on disk.
+`bench_scale.py` times this script against `gnntool train` as whole processes.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class GCN(torch.nn.Module):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--graph", type=Path, required=True, help="the synthetic graph's cache file")
+    parser.add_argument("--graph", type=Path, required=True, help="the synthetic graph's cache folder")
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--out", type=Path, required=True)
@@ -49,8 +49,9 @@ def main() -> None:
     torch.manual_seed(0)
     device = torch.device(args.device)
 
-    saved = torch.load(args.graph, weights_only=True)
-    x, edge_index, y = saved["x"].to(device), saved["edge_index"].to(device), saved["y"].to(device)
+    x, edge_index, y = (
+        torch.from_numpy(np.load(args.graph / f"{key}.npy")).to(device) for key in ("x", "edge_index", "y")
+    )
     num_nodes = x.size(0)
     order = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(0)).to(device)
     train_idx, val_idx, test_idx = (

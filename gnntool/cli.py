@@ -2,7 +2,7 @@
 
 Kept thin and fast: torch and PyG are imported inside the commands that need them, so `--help`,
 `--version` and config errors answer at once. Every command runs under `exit_codes`, which maps
-a UserError to status 2, Ctrl-C to 130 and a reader closing the pipe to 141.
+a UserError to status 2, Ctrl-C to 130, SIGTERM to 143 and a reader closing the pipe to 141.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from gnntool import __version__, log
-from gnntool.errors import Interrupted, UserError
+from gnntool.errors import Interrupted, Terminated, UserError
 
 app = typer.Typer(
     help="Train GCN and GraphSAGE models from a YAML config; evaluate, embed and predict with them.",
@@ -35,13 +38,17 @@ def exit_codes(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with sigterm_raises():
+                return command(*args, **kwargs)
         except UserError as exc:
             log.error(str(exc))
             raise typer.Exit(2) from None
         except Interrupted as exc:
             log.warn(str(exc))
-            raise typer.Exit(130) from None
+            raise typer.Exit(128 + exc.signum) from None
+        except Terminated:
+            log.warn("terminated (SIGTERM)")
+            raise typer.Exit(143) from None
         except KeyboardInterrupt:
             log.warn("interrupted")
             raise typer.Exit(130) from None
@@ -55,6 +62,25 @@ def exit_codes(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(141) from None
 
     return wrapper
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises `Terminated` (as SIGINT raises KeyboardInterrupt): atomic writes drop their
+    temporary files and the command exits 143. Training replaces it with a stop at the next
+    consistent point (`gnntool.engine.train.stop_on_signals`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def version_callback(value: bool) -> None:
@@ -83,8 +109,9 @@ ConfigArgument = Annotated[
     Path, typer.Argument(metavar="CONFIG", help="YAML config file, or the name of a shipped one (gnntool configs).")
 ]
 
-# Options that embed and predict share.
+# Options that eval, embed and predict share.
 RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: CUDA when there is a GPU).")]
 GraphOption = Annotated[Path | None, typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
@@ -173,18 +200,20 @@ def eval_(
         Path | None, typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
+    device: DeviceOption = "auto",
 ) -> None:
     """Reload a run's model and recompute its metrics (or score it on an unseen graph)."""
-    from gnntool.engine.evaluate import evaluate_graph, evaluate_run
+    from gnntool.config import check_device
+    from gnntool.engine.loaded import evaluate_run
 
+    check_device(device)
+    if graph is not None and split is not Split.all:
+        raise UserError("--split chooses a split of the run's dataset; with --graph the graph is scored")
     if graph is not None:
-        if split is not Split.all:
-            raise UserError("--split chooses a split of the run's dataset; with --graph every node is scored")
         splits: tuple[str, ...] = ("graph",)
-        metrics = evaluate_graph(run_dir, graph)
     else:
         splits = ("train", "val", "test") if split is Split.all else (split.value,)
-        metrics = evaluate_run(run_dir, splits)
+    metrics = evaluate_run(run_dir, splits, graph, device)
     if as_json:
         typer.echo(json.dumps(metrics))
     else:
@@ -217,16 +246,19 @@ def embed(
     output: OutputOption = "-",
     format: Annotated[EmbedFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
+    device: DeviceOption = "auto",
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
+    from gnntool.config import check_device
     from gnntool.export import EMBED_FORMATS, resolve_format
 
+    check_device(device)
     resolved = resolve_format(output, format.value if format else None, EMBED_FORMATS)
 
-    from gnntool.engine.embed import embed_graph, embed_run
+    from gnntool.engine.loaded import embed_run
     from gnntool.export import write_embeddings
 
-    embeddings, node_id = embed_graph(run_dir, graph) if graph is not None else embed_run(run_dir)
+    embeddings, node_id = embed_run(run_dir, graph, device)
     write_embeddings(embeddings, node_id, output, resolved, header)
 
 
@@ -388,17 +420,46 @@ def predict(
     output: OutputOption = "-",
     format: Annotated[PredictFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
+    device: DeviceOption = "auto",
+    pairs: Annotated[
+        str | None, typer.Option(metavar="FILE|-", help="Link runs: score these (source id, target id) pairs, csv/tsv.")
+    ] = None,
+    top_k: Annotated[
+        str | None, typer.Option(metavar="K", help="Link runs: the K highest-scoring new targets of every node.")
+    ] = None,
+    nodes: Annotated[
+        Path | None,
+        typer.Option(help="Link runs with --top-k: the source node ids (one per line) instead of every node."),
+    ] = None,
 ) -> None:
-    """Per node: id, predicted class (or label set), and the class probabilities."""
+    """Per node: id, predicted class (or label set), and the class probabilities.
+
+    Link runs: `--pairs` writes source, target, score per pair; `--top-k K` writes source,
+    target, score, rank for the K best new targets of every node (or of `--nodes`).
+    """
+    from gnntool.config import check_device
     from gnntool.export import PREDICT_FORMATS, resolve_format
 
+    check_device(device)
     resolved = resolve_format(output, format.value if format else None, PREDICT_FORMATS)
+    k = parse_top_k(top_k) if top_k is not None else None
 
-    from gnntool.engine.predict import predict_run
-    from gnntool.export import write_predictions
+    from gnntool.engine.loaded import predict_run
+    from gnntool.engine.objectives import PredictOptions
 
-    node_id, probabilities, multilabel = predict_run(run_dir, graph)
-    write_predictions(probabilities, node_id, multilabel, output, resolved, header)
+    options = PredictOptions(output, resolved, header, pairs=pairs, top_k=k, nodes=nodes)
+    predict_run(run_dir, graph, device, options)
+
+
+def parse_top_k(text: str) -> int:
+    """`--top-k K`: a positive whole number, else a UserError."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise UserError(f"--top-k {text}: K must be a positive whole number of targets per node") from None
+    if value < 1:
+        raise UserError(f"--top-k {text}: K must be a positive whole number of targets per node")
+    return value
 
 
 configs_app = typer.Typer(help="The configs shipped with gnntool: list them, copy one out to edit.")

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gnntool.errors import UserError
+from gnntool.traits import DATASETS, OBJECTIVES, DatasetTraits, ObjectiveTraits, canonical_dataset
 
 
 class Section(BaseModel):
@@ -23,29 +24,42 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-PLANETOID = ("Cora", "CiteSeer", "PubMed")
+class EdgeSplitConfig(Section):
+    """Link prediction: shares of the graph's edges held out for validation and test."""
+
+    val: float = Field(default=0.05, ge=0.0, lt=1.0, description="validation share of the edges")
+    test: float = Field(default=0.1, ge=0.0, lt=1.0, description="test share of the edges")
+
+    @model_validator(mode="after")
+    def _leaves_training_edges(self) -> EdgeSplitConfig:
+        if self.val + self.test >= 1.0:
+            raise ValueError(
+                f"dataset.edge_split: val ({self.val}) + test ({self.test}) must stay below 1 to leave training edges"
+            )
+        return self
 
 
 class DatasetConfig(Section):
-    name: Literal["Cora", "CiteSeer", "PubMed", "PPI", "synthetic", "graph"] = "Cora"
+    name: str = Field(default="Cora", description=f"one of {', '.join(DATASETS)} (any capitalisation)")
     root: str | None = Field(
         default=None, description="raw-file folder; null: env GNNTOOL_DATA, else `data`"
     )
     path: str | None = Field(default=None, description="graph only: an .npz file or a folder")
     split: Literal["public", "full", "random", "inductive", "masks"] | None = Field(
-        default=None, description="null: public (Planetoid, PPI's fixed graphs) or masks (graph)"
+        default=None, description="null: the dataset's default (public for Planetoid and PPI, masks for graph)"
     )
     normalize_features: bool | None = Field(
-        default=None, description="divide each node's features by their sum; null: true for Planetoid only"
+        default=None,
+        description="divide each node's features by their sum; null: the dataset's default (Planetoid: true)",
     )
     train_per_class: int = Field(default=20, gt=0, description="Planetoid random split: training nodes per class")
-    num_val: int = Field(default=500, ge=0, description="Planetoid random split: validation nodes")
-    num_test: int = Field(default=1000, ge=0, description="Planetoid random split: test nodes")
+    num_val: int = Field(default=500, gt=0, description="Planetoid random split: validation nodes")
+    num_test: int = Field(default=1000, gt=0, description="Planetoid random split: test nodes")
     train_frac: float = Field(
         default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction"
     )
     val_frac: float = Field(
-        default=0.2, ge=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
+        default=0.2, gt=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
     )
     nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
     avg_degree: float | None = Field(
@@ -56,53 +70,77 @@ class DatasetConfig(Section):
     homophily: float | None = Field(
         default=None, ge=0.0, le=1.0, description="synthetic only: share of edges drawn inside a class; null: 0.7"
     )
+    edge_split: EdgeSplitConfig = Field(
+        default_factory=EdgeSplitConfig,
+        description="link objective: held-out edge shares (a graph file's own val_edges/test_edges take precedence)",
+    )
+    to_undirected: bool | None = Field(
+        default=None,
+        description="ogbn-* only: add every edge's reverse (arxiv and papers100M are directed); null: true",
+    )
+    mmap_features: bool = Field(
+        default=False,
+        description="synthetic, ogbn-*: memory-map the features from the processed .npy cache, not read them in",
+    )
 
     @field_validator("name", mode="before")
     @classmethod
     def _canonical_name(cls, value: Any) -> Any:
-        # Accept any capitalisation, as PyG's Planetoid does.
-        known = {
-            "cora": "Cora",
-            "citeseer": "CiteSeer",
-            "pubmed": "PubMed",
-            "ppi": "PPI",
-            "synthetic": "synthetic",
-            "graph": "graph",
-        }
-        return known.get(str(value).lower(), value) if isinstance(value, str) else value
+        return canonical_dataset(value) if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, value: str) -> str:
+        if value not in DATASETS:
+            raise ValueError(f"unknown dataset; choose one of {', '.join(DATASETS)}")
+        return value
+
+    @property
+    def traits(self) -> DatasetTraits:
+        return DATASETS[self.name]
 
     @model_validator(mode="after")
     def _split_fits_dataset(self) -> DatasetConfig:
+        known = self.traits
         if self.split is None:
-            self.split = {"graph": "masks", "synthetic": "random"}.get(self.name, "public")
+            self.split = known.splits[0]
         self._synthetic_defaults()
         if self.normalize_features is None:
-            self.normalize_features = self.name in PLANETOID
-        if self.name == "PPI" and self.split != "public":
-            raise ValueError("dataset.split: PPI comes with its own split of graphs (20/2/2); leave split: public")
-        if self.name == "synthetic" and self.split != "random":
-            raise ValueError(
-                f"dataset.split: synthetic graphs split at random by train_frac/val_frac, not {self.split!r}"
-            )
-        if self.name in ("graph", "synthetic") and self.train_frac + self.val_frac >= 1.0:
+            self.normalize_features = known.normalize_features
+        if self.split not in known.splits:
+            raise ValueError(f"dataset.split: {self.name} splits by {' or '.join(known.splits)}, not {self.split!r}")
+        if known.fraction_split and self.train_frac + self.val_frac >= 1.0:
             raise ValueError("dataset.train_frac + dataset.val_frac must leave nodes for the test split")
-        if self.name == "graph":
-            if self.path is None:
-                raise ValueError("dataset.path is required for dataset.name: graph (an .npz file or a folder)")
-            if self.split not in ("masks", "random"):
-                raise ValueError(f"dataset.split: a graph file splits by its masks or at random, not {self.split!r}")
-        else:
-            if self.path is not None:
-                raise ValueError(f"dataset.path is for dataset.name: graph, not {self.name}")
-            if self.split == "masks":
-                raise ValueError(f"dataset.split: masks is for dataset.name: graph; {self.name} has public/full/random")
+        if known.needs_path and self.path is None:
+            raise ValueError(f"dataset.path is required for dataset.name: {self.name} (an .npz file or a folder)")
+        if not known.needs_path and self.path is not None:
+            raise ValueError(f"dataset.path is for a graph file (dataset.name: graph), not {self.name}")
+        self._storage_options()
         return self
+
+    def _storage_options(self) -> None:
+        """`to_undirected` (null: true) for datasets stored directed only; features memory-mapped only
+        from .npy caches, and never normalised (that would read them all in)."""
+        if self.traits.directed:
+            if self.to_undirected is None:
+                self.to_undirected = True
+        elif self.to_undirected is not None:
+            directed = ", ".join(name for name, known in DATASETS.items() if known.directed)
+            raise ValueError(f"dataset.to_undirected is for {directed}, not {self.name}")
+        if self.mmap_features and not self.traits.npy_cache:
+            cached = ", ".join(name for name, known in DATASETS.items() if known.npy_cache)
+            raise ValueError(f"dataset.mmap_features: {self.name} has no .npy cache to map; it is for {cached}")
+        if self.mmap_features and self.normalize_features:
+            raise ValueError(
+                "dataset.mmap_features: normalising the features would read them all into memory; "
+                "set normalize_features: false"
+            )
 
     def _synthetic_defaults(self) -> None:
         """Fill the synthetic graph's shape for `synthetic`; refuse those keys on other datasets."""
         defaults = {"nodes": 10000, "avg_degree": 10.0, "features": 128, "classes": 10, "homophily": 0.7}
         for key, default in defaults.items():
-            if self.name == "synthetic":
+            if self.traits.generated:
                 if getattr(self, key) is None:
                     setattr(self, key, default)
             elif getattr(self, key) is not None:
@@ -132,12 +170,18 @@ class ModelConfig(Section):
     hidden: int = Field(default=16, gt=0)
     layers: int = Field(default=2, ge=2, description="message-passing layers; the last outputs logits")
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
+    input_dropout: float | None = Field(
+        default=None, ge=0.0, lt=1.0, description="dropout on the input features; null: model.dropout"
+    )
     aggregator: Literal["mean", "gcn", "lstm", "pool"] | None = Field(
         default=None, description="sage only; null resolves to mean"
     )
     pool: Literal["max", "mean"] = Field(default="max", description="sage pool aggregator only")
     l2_normalize: bool = Field(default=False, description="sage: per-layer L2 normalisation")
     k: int | None = Field(default=None, gt=0, description="cheb only: number of Chebyshev terms")
+    decoder: Literal["dot", "mlp"] = Field(
+        default="dot", description="link objective: scores a node pair from its embeddings (mlp: on their product)"
+    )
     norm: NormName = "none"
     norm_args: NormArgs = Field(default_factory=NormArgs)
 
@@ -163,14 +207,16 @@ class TrainConfig(Section):
     lr: float = Field(default=0.01, gt=0.0)
     weight_decay: float = Field(default=5.0e-4, ge=0.0)
     patience: int = Field(default=100, gt=0, description="epochs without improvement before stopping")
-    monitor: Literal["val_accuracy", "val_loss", "val_micro_f1"] | None = Field(
-        default=None, description="null: val_micro_f1 on PPI, val_loss unsupervised, else val_accuracy"
+    monitor: str | None = Field(
+        default=None,
+        description="validation metric that picks the best epoch; null: the objective's default "
+        "(val_accuracy, val_micro_f1 on multi-label data, val_loss unsupervised, val_auc for link)",
     )
     batch_size: int | None = Field(
         default=None,
         gt=0,
-        description="graphs per step on multi-graph data, or seed nodes per step (neighbour sampling) on one graph; "
-        "null: full batch",
+        description="graphs per step on multi-graph data, or seed nodes (link: positive edges) per step with "
+        "neighbour sampling on one graph; null: full batch",
     )
     fanout: list[int] | None = Field(
         default=None,
@@ -183,13 +229,35 @@ class TrainConfig(Section):
         description="after sampled training, eval and embed run layer by layer over chunks of this many nodes",
     )
     amp: bool = Field(default=False, description="bf16 autocast for the forward pass (CUDA only)")
-    objective: Literal["supervised", "unsupervised"] = Field(
-        default="supervised", description="unsupervised: GraphSAGE's random-walk loss, no labels needed"
+    checkpoint_seconds: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="save checkpoint.pt at least this often (at an epoch or mini-batch step boundary); 0: only on "
+        "SIGINT/SIGTERM",
+    )
+    objective: str = Field(
+        default="supervised",
+        description="; ".join(f"{name}: {known.description}" for name, known in OBJECTIVES.items()),
     )
     walk_length: int = Field(default=5, gt=0, description="unsupervised: steps of each random walk")
     walks_per_node: int = Field(default=1, gt=0, description="unsupervised: walks started from every node")
     window: int = Field(default=2, gt=0, description="unsupervised: co-occurrence window on a walk")
-    negatives: int = Field(default=1, gt=0, description="unsupervised: negatives per positive pair")
+    negatives: int = Field(default=1, gt=0, description="unsupervised and link: negatives per positive pair")
+    hits_k: list[int] = Field(default=[20, 50, 100], description="link: K of the reported hits@K")
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, value: str) -> str:
+        if value not in OBJECTIVES:
+            raise ValueError(f"unknown objective; choose one of {', '.join(OBJECTIVES)}")
+        return value
+
+    @field_validator("hits_k")
+    @classmethod
+    def _hits_k_values(cls, value: list[int]) -> list[int]:
+        if any(k < 1 for k in value):
+            raise ValueError("hits_k entries are numbers of negatives (K ≥ 1)")
+        return value
 
     @field_validator("fanout")
     @classmethod
@@ -223,41 +291,56 @@ class Config(Section):
     @property
     def neighbour_sampling(self) -> bool:
         """Mini-batches of seed nodes with sampled neighbourhoods: batch_size on a one-graph dataset."""
-        return self.train.batch_size is not None and self.dataset.name != "PPI"
+        return self.train.batch_size is not None and not self.dataset.traits.multi_graph
 
     @property
     def inference_chunk(self) -> int | None:
         """Nodes per chunk of layer-wise inference (used after sampled training), else None."""
         return self.train.chunk_size if self.neighbour_sampling else None
 
+    @property
+    def objective_traits(self) -> ObjectiveTraits:
+        return OBJECTIVES[self.train.objective]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_for_objective(cls, raw: Any) -> Any:
+        """An objective that scores no nodes (link) defaults a graph file to a random node split (its
+        nodes go unused), so that a file without split masks needs no `dataset.split`."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("train", {}), dict):
+            return raw
+        dataset = raw.get("dataset") or {}
+        if not isinstance(dataset, dict) or dataset.get("split") is not None:
+            return raw
+        objective = OBJECTIVES.get(raw.get("train", {}).get("objective", TrainConfig.model_fields["objective"].default))
+        name = canonical_dataset(str(dataset.get("name", DatasetConfig.model_fields["name"].default)))
+        if objective and name in DATASETS and not objective.node_splits and "random" in DATASETS[name].splits:
+            return {**raw, "dataset": {**dataset, "split": "random"}}
+        return raw
+
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> Config:
-        multilabel = self.dataset.name == "PPI"
-        unsupervised = self.train.objective == "unsupervised"
+        objective, dataset = self.objective_traits, self.dataset.traits
+        name = self.train.objective
+        if objective.one_graph and dataset.multi_graph:
+            raise ValueError(f"train.objective: {name} training runs on one graph; {self.dataset.name} has several")
         if self.train.monitor is None:
-            self.train.monitor = "val_loss" if unsupervised else "val_micro_f1" if multilabel else "val_accuracy"
-        if unsupervised and multilabel:
-            raise ValueError(
-                "train.objective: unsupervised training runs on one graph; PPI has 24 (train it supervised)"
-            )
-        if unsupervised and self.train.monitor != "val_loss":
-            raise ValueError("train.monitor: unsupervised training watches the loss of held-out pairs; use val_loss")
-        if multilabel and self.train.monitor == "val_accuracy":
-            raise ValueError(
-                "train.monitor: PPI is multi-label and reports F1, not accuracy; use val_micro_f1 or val_loss"
-            )
-        if self.dataset.name in PLANETOID and self.train.monitor == "val_micro_f1":
-            raise ValueError(f"train.monitor: {self.dataset.name} is single-label; use val_accuracy or val_loss")
+            multilabel = dataset.multilabel and objective.multilabel_monitor
+            self.train.monitor = objective.multilabel_monitor if multilabel else objective.default_monitor
+            if objective.needs_labels and dataset.monitor is not None:
+                self.train.monitor = dataset.monitor
+        check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
         self._sampling_fits()
         return self
 
     def _sampling_fits(self) -> None:
         """Neighbour sampling (batch_size on one graph) and the models and objectives it supports."""
         train = self.train
-        if self.dataset.name == "PPI":  # batch_size counts graphs there
+        if self.dataset.traits.multi_graph:  # batch_size counts graphs there
             if train.fanout is not None:
                 raise ValueError(
-                    "train.fanout: PPI trains on whole graphs (train.batch_size graphs per step); leave fanout null"
+                    f"train.fanout: {self.dataset.name} trains on whole graphs (train.batch_size graphs per step); "
+                    "leave fanout null"
                 )
             return
         if train.fanout is not None and train.batch_size is None:
@@ -275,8 +358,40 @@ class Config(Section):
             raise ValueError(
                 "train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage"
             )
-        if train.objective == "unsupervised":
-            raise ValueError("train.batch_size: unsupervised training is full-batch; leave batch_size null")
+        if self.objective_traits.full_batch:
+            raise ValueError(f"train.batch_size: {train.objective} training is full-batch; leave batch_size null")
+
+
+def check_monitor(
+    monitor: str, objective_name: str, objective: ObjectiveTraits, traits: DatasetTraits, dataset: str
+) -> None:
+    """`train.monitor` must be one the objective reports on the dataset, and fit single- or
+    multi-label data."""
+    if monitor not in objective.monitors:
+        raise ValueError(
+            f"train.monitor: {objective_name} training reports {', '.join(objective.monitors)}; not {monitor!r}"
+        )
+    if monitor in objective.dataset_monitors and traits.monitor != monitor:
+        owners = ", ".join(name for name, known in DATASETS.items() if known.monitor == monitor)
+        raise ValueError(f"train.monitor: {monitor} is the official metric of {owners}; {dataset} does not report it")
+    multilabel = traits.multilabel
+    if objective.multilabel_monitor is None or multilabel is None:
+        return
+    if multilabel and monitor == objective.default_monitor:
+        raise ValueError(
+            f"train.monitor: {dataset} is multi-label and reports F1, not accuracy; "
+            f"use {objective.multilabel_monitor} or val_loss"
+        )
+    if not multilabel and monitor == objective.multilabel_monitor:
+        raise ValueError(f"train.monitor: {dataset} is single-label; use {objective.default_monitor} or val_loss")
+
+
+def check_device(device: str) -> None:
+    """`check_device_syntax` for a command-line `--device`: a UserError naming the option."""
+    try:
+        check_device_syntax(device)
+    except ValueError as exc:
+        raise UserError(f"--device: {exc}") from None
 
 
 def check_device_syntax(device: str) -> None:
@@ -347,9 +462,12 @@ def set_key(raw: dict[str, Any], key: str, value: Any, option: str = "--set") ->
 def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping from a file, or a UserError saying what is wrong with it."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"{path}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise UserError(f"{path}: not a YAML text file (not UTF-8: byte {exc.start} is {byte:#04x})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

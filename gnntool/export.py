@@ -67,7 +67,7 @@ def write_parquet(path: Path, table: Table) -> None:
     schema = pa.schema([(name, array.type) for name, array in arrays.items()])
     chunk_rows = max(1, CHUNK_BYTES // (8 * len(arrays)))
     with atomic_open(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
-        for start in range(0, len(table["id"]), chunk_rows):
+        for start in range(0, len(next(iter(table.values()))), chunk_rows):
             columns = [array.slice(start, chunk_rows) for array in arrays.values()]
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
 
@@ -143,4 +143,15 @@ def write_predictions(
         binary = np.zeros(len(node_id), dtype=fields + [("probability", np.float32, (classes,))])
         binary["id"], binary["probability"] = node_id, probabilities
         binary["predicted"] = chosen if multilabel else predicted
+    write_table(table, output, format, header, binary)
+
+
+def write_pair_table(table: Table, output: str, format: str, header: bool) -> None:
+    """Rows of node pairs (link prediction): columns source, target, score (and rank); npy holds
+    a structured array with the same fields."""
+    binary = None
+    if format == "npy":
+        binary = np.zeros(len(table["source"]), dtype=[(name, column.dtype) for name, column in table.items()])
+        for name, column in table.items():
+            binary[name] = column
     write_table(table, output, format, header, binary)

@@ -31,11 +31,21 @@ TENSORBOARD = "tensorboard"  # a folder: one sub-folder of event files per seed
 RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
 
 
+TEMPORARY_SUFFIX = ".tmp"
+
+
 @contextmanager
 def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside `path`; on success it replaces `path` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Open a temporary file beside `path`; on success it replaces `path` in one rename.
+
+    A write that fails for want of space or permission (the previous `path` stays as it was) is a
+    UserError naming the file and the reason.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         # mkstemp creates the file private (0600); give it the mode a plain open() would.
         os.fchmod(fd, 0o666 & ~_umask())
@@ -44,9 +54,28 @@ def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        cause = os_error_behind(exc)
+        if cause is not None:
+            reason = cause.strerror or cause
+            raise UserError(f"{path}: cannot write: {reason}; the previous file, if any, is unchanged") from None
         raise
+
+
+def os_error_behind(exc: BaseException) -> OSError | None:
+    """The OSError that `exc` is or arose from (torch.save reports a full disk as a RuntimeError
+    raised while handling the OSError), else None. A closed pipe is not a write failure here."""
+    if isinstance(exc, RuntimeError):
+        exc = exc.__cause__ or exc.__context__
+    return exc if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError) else None
+
+
+def remove_temporaries(run_dir: Path) -> None:
+    """Delete what a killed writer left of unfinished atomic writes (call with the run lock held)."""
+    for path in [*run_dir.glob(f".*{TEMPORARY_SUFFIX}"), *run_dir.glob(f"seed-*/.*{TEMPORARY_SUFFIX}")]:
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def _umask() -> int:

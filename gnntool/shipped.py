@@ -1,10 +1,10 @@
 """What ships inside the package: the configs of `configs/` and the Cora and CiteSeer raw files.
 
-The raw files live in `gnntool/shipped_data/`, laid out like a data root; `gnntool.data.fetch`
-copies them into the data root when it lacks them. The configs live in the repository's
-`configs/` (where the README and the tests name them), which `setup.py` installs as
-`gnntool/configs/`; run from the source tree (an editable install, or PYTHONPATH) that package
-folder is absent and `configs/` is read instead. So an installed package trains
+The configs live in the repository's `configs/` (where the README and the tests name them) and the
+raw files in its `data/` (the default data root), which `setup.py` installs as `gnntool/configs/`
+and `gnntool/shipped_data/`; run from the source tree (an editable install, or PYTHONPATH) those
+package folders are absent and `configs/` and `data/` are read instead. `gnntool.data.fetch`
+copies the raw files into a data root that lacks them. So an installed package trains
 `gnntool train gcn_cora` offline, from any directory.
 
 A config is named by its file stem (`gcn_cora` for `configs/gcn_cora.yaml`); its description is
@@ -34,15 +34,20 @@ PACKAGE = Path(__file__).resolve().parent
 SUFFIX = ".yaml"
 
 
+def _installed_or_source(package_folder: str, source_folder: str) -> Path:
+    """The installed package's folder, else the source tree's folder it is installed from."""
+    installed = PACKAGE / package_folder
+    return installed if installed.is_dir() else PACKAGE.parent / source_folder
+
+
 def configs_dir() -> Path:
-    """The folder of the shipped configs: the installed package's, else the source tree's."""
-    installed = PACKAGE / "configs"
-    return installed if installed.is_dir() else PACKAGE.parent / "configs"
+    """The folder of the shipped configs."""
+    return _installed_or_source("configs", "configs")
 
 
 def data_dir() -> Path:
     """The shipped raw files, laid out like a data root (`Planetoid/Cora/raw/ind.cora.x`, ...)."""
-    return PACKAGE / "shipped_data"
+    return _installed_or_source("shipped_data", "data")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,19 @@ class TouchesFile:
 
     def __reduce__(self):
         return (subprocess.call, (["touch", str(self.path)],))
+
+
+def signal_during_training(process: subprocess.Popen, signum: int, settle: float = 0.0) -> tuple[str, str]:
+    """Once `process` (a `gnntool train` whose stderr is a text pipe: plain progress lines) logs its
+    first epoch, wait `settle` seconds, send `signum` and return its stdout and the rest of its stderr."""
+    seen = ""
+    while "epoch 1/" not in seen:
+        line = process.stderr.readline()
+        assert line, f"training ended before its first epoch: {seen}"
+        seen += line
+    time.sleep(settle)
+    process.send_signal(signum)
+    return process.communicate(timeout=120)
 
 
 @pytest.fixture

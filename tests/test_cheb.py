@@ -104,3 +104,45 @@ def test_make_conv_uses_k_terms() -> None:
     assert "K=3" in repr(conv)
     conv.reset_parameters()
     assert torch.equal(conv.conv.bias, torch.zeros(OUT_DIM))
+
+
+# A directed graph: node 3 has in-edges (from 0 and 2) and no out-edges; node 4 only sends.
+DIRECTED = [(0, 1), (1, 2), (2, 0), (0, 3), (2, 3), (4, 1)]
+
+
+def directed_laplacian(lambda_max: float) -> torch.Tensor:
+    """L~ = 2L/λ - I with L = I - D^{-1/2} A D^{-1/2}, A[t, s] = 1 for an edge s → t and D the
+    in-degrees (GCN's convention), 0/0 → 0."""
+    adjacency = torch.zeros(NUM_NODES, NUM_NODES)
+    for s, t in DIRECTED:
+        adjacency[t, s] = 1.0
+    deg_inv_sqrt = adjacency.sum(1).pow(-0.5)
+    deg_inv_sqrt[torch.isinf(deg_inv_sqrt)] = 0.0
+    laplacian = torch.eye(NUM_NODES) - deg_inv_sqrt[:, None] * adjacency * deg_inv_sqrt[None, :]
+    return 2 * laplacian / lambda_max - torch.eye(NUM_NODES)
+
+
+@pytest.mark.parametrize("lambda_max", [2.0, 1.5])
+def test_directed_graph_uses_in_degrees(lambda_max: float) -> None:
+    torch.manual_seed(0)
+    layer = ChebLayer(IN_DIM, OUT_DIM, 3, lambda_max=lambda_max)
+    ops = GraphOps(torch.tensor(DIRECTED).t(), NUM_NODES)
+    x = features()
+    lt = directed_laplacian(lambda_max)
+    theta = thetas(layer)
+    expected = x @ theta[0] + lt @ x @ theta[1] + (2 * lt @ lt - torch.eye(NUM_NODES)) @ x @ theta[2]
+    torch.testing.assert_close(layer(x, ops), expected + layer.conv.bias, rtol=1e-5, atol=1e-6)
+
+
+def test_a_node_without_out_edges_hears_its_in_neighbours() -> None:
+    """PyG's get_laplacian normalises by out-degree: node 3 (no out-edges) would get weight 0."""
+    torch.manual_seed(0)
+    layer = ChebLayer(IN_DIM, OUT_DIM, 2)
+    ops = GraphOps(torch.tensor(DIRECTED).t(), NUM_NODES)
+    x = features()
+    moved = x.clone()
+    moved[0] += 1.0  # an in-neighbour of node 3
+    assert not torch.allclose(layer(x, ops)[3], layer(moved, ops)[3])
+    moved = x.clone()
+    moved[1] += 1.0  # not a neighbour of node 3
+    torch.testing.assert_close(layer(x, ops)[3], layer(moved, ops)[3])

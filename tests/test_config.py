@@ -138,7 +138,7 @@ def test_shipped_configs_validate(path: Path) -> None:
         ({"train": {"batch_size": 64, "objective": "unsupervised"}}, "unsupervised training is full-batch"),
         ({"dataset": {"name": "PPI"}, "train": {"batch_size": 2, "fanout": [5, 5]}}, "PPI trains on whole graphs"),
         ({"dataset": {"nodes": 100}}, "dataset.nodes is for dataset.name: synthetic, not Cora"),
-        ({"dataset": {"name": "synthetic", "split": "public"}}, "synthetic graphs split at random"),
+        ({"dataset": {"name": "synthetic", "split": "public"}}, "dataset.split: synthetic splits by random"),
         ({"dataset": {"name": "synthetic", "train_frac": 0.8, "val_frac": 0.2}}, "must leave nodes for the test split"),
     ],
 )

@@ -11,6 +11,7 @@ from typing import get_args
 
 import pytest
 import torch
+import yaml
 from torch import Tensor, nn
 
 from gnntool.config import NormArgs, NormName
@@ -351,3 +352,47 @@ def test_every_norm_runs_forward_and_backward(name, affine, sizes):
     if hasattr(layer, "reset_parameters"):
         layer.reset_parameters()
     repr(layer)
+
+
+@pytest.mark.parametrize("name", ["batch", "batchrenorm"])
+def test_a_one_row_batch_uses_and_keeps_the_running_statistics(name):
+    layer, _, _ = make(name)
+    x, batch = make_batch()
+    layer.train()
+    layer(x, batch, len(SIZES))  # running statistics away from their initial values
+    before = {key: value.clone() for key, value in layer.state_dict().items()}
+    row = x[:1] * 3.0 + 1.0
+    out = layer(row, torch.zeros(1, dtype=torch.long), 1)
+    assert all(torch.equal(value, before[key]) for key, value in layer.state_dict().items())
+    layer.eval()
+    torch.testing.assert_close(out, layer(row, torch.zeros(1, dtype=torch.long), 1), **TOL)
+    assert torch.isfinite(out).all() and out.abs().max() < 100  # not divided by sqrt(eps)
+
+
+@pytest.mark.parametrize("name", ["batch", "batchrenorm"])
+def test_isolated_training_nodes_alone_in_a_sampled_batch(name, runner, tmp_path):
+    """Five isolated training nodes in batches of two: the last batch's norm input is one row."""
+    import numpy as np
+
+    from gnntool.cli import app
+
+    rng = np.random.default_rng(0)
+    n = 20
+    ring = np.arange(5, n)  # the validation and test nodes form a ring; nodes 0-4 have no edge
+    edges = np.stack([np.concatenate([ring, np.roll(ring, 1)]), np.concatenate([np.roll(ring, 1), ring])])
+    split = np.repeat(["train", "val", "test"], [5, 8, 7])
+    np.savez(
+        tmp_path / "graph.npz",
+        x=rng.normal(size=(n, 4)).astype(np.float32),
+        edge_index=edges,
+        y=np.arange(n) % 2,
+        **{f"{part}_mask": split == part for part in ("train", "val", "test")},
+    )
+    config = {
+        "dataset": {"name": "graph", "path": str(tmp_path / "graph.npz")},
+        "model": {"arch": "sage", "hidden": 4, "norm": name},
+        "train": {"epochs": 3, "batch_size": 2, "fanout": [3, 3]},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "config.yaml"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output

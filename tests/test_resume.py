@@ -5,12 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import signal_during_training
 
 from gnntool.cli import app
 
@@ -68,22 +68,16 @@ def test_real_ctrl_c_on_the_command(write_config, tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    seen = ""
-    while "epoch 1/" not in seen:  # training has started (stderr is not a terminal: plain lines)
-        line = process.stderr.readline()
-        assert line, f"gnntool ended before training: {seen}"
-        seen += line
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = signal_during_training(process, signal.SIGINT, settle=0.5)
     assert process.returncode == 130, stderr
     assert stdout == "" and "Traceback" not in stderr
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] > 0
 
 
 def test_sampled_training_resumes_exactly(runner, write_config, tmp_path, interrupt_at) -> None:
-    # Each epoch's seed order comes from (seed, epoch) and the neighbour samples from the
-    # checkpointed RNG, so a resumed sampled run repeats the uninterrupted one too.
+    # Each epoch's seed order comes from (seed, epoch), each batch's neighbour samples from
+    # (seed, epoch, batch) and dropout from the checkpointed RNG, so a resumed sampled run
+    # repeats the uninterrupted one too.
     config = write_config(
         {"model": {"arch": "sage", "norm": "batch"}, "train": {"epochs": 8, "batch_size": 64, "fanout": [10, 5]}}
     )

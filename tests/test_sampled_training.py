@@ -14,7 +14,7 @@ import yaml
 from gnntool.cli import app
 from gnntool.config import validate
 from gnntool.data import load_dataset
-from gnntool.engine.embed import dataset_embeddings
+from gnntool.engine.inference import infer
 from gnntool.engine.inputs import task_tensors
 from gnntool.engine.saved import load_model
 
@@ -52,9 +52,8 @@ def test_sampled_sage_learns_and_reports_layerwise_metrics(runner, tmp_path: Pat
     # The saved embeddings are the layer-wise ones, and equal one-pass inference.
     config = validate(yaml.safe_load((run_dir / "config.yaml").read_text()))
     saved = load_model(run_dir / "model.pt", torch.device("cpu"))
-    one_pass = dataset_embeddings(
-        saved.model, task_tensors(load_dataset(config.dataset, saved.seed), torch.device("cpu"))
-    )
+    task = task_tensors(load_dataset(config.dataset, saved.seed), torch.device("cpu"))
+    one_pass = infer(saved.model, task.splits["train"][0].graph, None, final=False).numpy()
     np.testing.assert_allclose(np.load(run_dir / "embeddings.npy"), one_pass, rtol=0, atol=1e-5)
 
 

@@ -129,8 +129,8 @@ def test_dry_run_catches_what_only_the_data_tells(runner, tmp_path: Path) -> Non
 def test_a_wheel_ships_the_configs_and_data_and_trains_offline(tmp_path: Path) -> None:
     """Build a wheel, install it (no dependencies) into a fresh venv, run it away from the repository."""
     source = tmp_path / "source"  # a copy, so that building leaves nothing in the repository
-    for folder in ("gnntool", "configs"):
-        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("gnntool", "configs", "data/Planetoid"):  # the raw files of data/ and no caches
+        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "processed"))
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(REPO / name, source / name)
     subprocess.run(
@@ -164,3 +164,17 @@ def test_a_wheel_ships_the_configs_and_data_and_trains_offline(tmp_path: Path) -
     )
     assert dry.returncode == 0 and "23,063 parameters" in dry.stdout, dry.stderr
     assert (away / "data" / "Planetoid" / "Cora" / "raw" / "ind.cora.graph").is_file()
+
+
+def test_configs_and_name_errors_do_not_import_torch(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from gnntool.cli import app\n"
+        "assert CliRunner().invoke(app, ['configs']).exit_code == 0\n"
+        "assert CliRunner().invoke(app, ['configs', 'copy', 'gcn_cora', sys.argv[1]]).exit_code == 0\n"
+        "assert CliRunner().invoke(app, ['train', 'gcn_coar']).exit_code == 2\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    assert (tmp_path / "gcn_cora.yaml").is_file()

@@ -179,7 +179,8 @@ def swept(tmp_path_factory) -> tuple[Path, Path, object]:
 
 def test_sweep_writes_one_run_per_cell_and_the_tables(swept) -> None:
     config, out, result = swept
-    assert sorted(path.name for path in out.iterdir()) == sorted([*CELLS, "sweep.csv", "sweep.json"])
+    expected = [*CELLS, ".lock", "sweep.csv", "sweep.json"]  # .lock: the sweep's writer lock
+    assert sorted(path.name for path in out.iterdir()) == sorted(expected)
     for name, values in CELLS.items():
         resolved = yaml.safe_load((out / name / "config.yaml").read_text())
         assert (

@@ -39,9 +39,10 @@ def no_generation(*args, **kwargs):
 def test_same_parameters_give_the_same_graph_from_the_cache(make_config, monkeypatch) -> None:
     config = make_config()
     first = graph(synthetic.load_synthetic(config, seed=0))
-    assert synthetic.cache_path(config).is_file()
-    assert synthetic.cache_path(config).name == "n2000_d10_f32_c10_h0.7_v1.pt"
+    assert (synthetic.cache_path(config) / "x.npy").is_file()
+    assert synthetic.cache_path(config).name == "n2000_d10_f32_c10_h0.7_v1"
     monkeypatch.setattr(synthetic, "generate", no_generation)
+    monkeypatch.setattr(synthetic, "_structure", no_generation)
     second = graph(synthetic.load_synthetic(config, seed=1))
     for key in ("x", "edge_index", "y"):
         assert torch.equal(first[key], second[key]), key
@@ -68,14 +69,14 @@ def test_other_parameters_use_another_cache_file(make_config, change: dict) -> N
     assert synthetic.cache_path(other).parent == synthetic.cache_path(base).parent
     load_dataset(base, 0)
     data = graph(load_dataset(other, 0))
-    assert synthetic.cache_path(base).is_file() and synthetic.cache_path(other).is_file()
+    assert all((synthetic.cache_path(c) / "arrays.json").is_file() for c in (base, other))
     assert data.x.shape == (other.nodes, other.features)
 
 
 def test_an_unreadable_cache_is_generated_again(make_config) -> None:
     config = make_config()
     expected = graph(load_dataset(config, 0))
-    synthetic.cache_path(config).write_bytes(b"not a torch file")
+    (synthetic.cache_path(config) / "edge_index.npy").write_bytes(b"not an npy file")
     again = graph(load_dataset(config, 0))
     assert torch.equal(again.edge_index, expected.edge_index)
     assert graph(load_dataset(config, 0)).x.equal(expected.x)  # and the file was rewritten
@@ -180,3 +181,23 @@ def test_train_gcn_on_a_small_synthetic_graph(runner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.8  # chance: 0.1; features alone: about 0.57
+
+
+def test_mmap_features_are_mapped_and_sampled_training_runs(runner, tmp_path: Path) -> None:
+    """dataset.mmap_features: x stays a map of the cache's x.npy; sampled training, layer-wise
+    evaluation and embeddings read the rows they need from it."""
+    root = tmp_path / "data"
+    config = DatasetConfig(name="synthetic", root=str(root), nodes=2000, features=32, mmap_features=True)
+    x = graph(load_dataset(config, 0)).x
+    assert str(synthetic.cache_path(config) / "x.npy") in Path("/proc/self/maps").read_text()
+    assert torch.equal(x, synthetic.generate(2000, 10.0, 32, 10, 0.7)[0])
+    raw = {
+        "dataset": {"name": "synthetic", "root": str(root), "nodes": 2000, "features": 32, "mmap_features": True},
+        "model": {"arch": "sage", "hidden": 16},
+        "train": {"epochs": 2, "batch_size": 256, "fanout": [5, 5], "chunk_size": 300},
+    }
+    path = tmp_path / "mmap.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["train", str(path), "--out", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] > 0.3

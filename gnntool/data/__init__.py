@@ -1,6 +1,8 @@
 """Datasets: the registry of loaders by `dataset.name`, and `load_dataset`.
 
-A loader takes the dataset section of the config and the run's seed (used for random splits only)
+The names, and what the schema must know of each dataset, are the torch-free table
+`gnntool.traits.DATASETS`; each entry names its loader family in `LOADERS` here. A loader
+takes the dataset section of the config and the run's seed (used for random splits only)
 and returns a `GraphDataset`: the dataset's graphs and, per split, the graphs it runs on and the
 nodes it scores.
 Importing this package imports torch and PyG; the CLI imports it lazily.
@@ -12,28 +14,33 @@ from collections.abc import Callable
 
 from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset
+from gnntool.data.ogb import load_ogb
 from gnntool.data.planetoid import load_planetoid
 from gnntool.data.ppi import load_ppi
 from gnntool.data.splits import single_graph_dataset
 from gnntool.data.synthetic import load_synthetic
 from gnntool.data.usergraph import load_graph
 from gnntool.errors import UserError
+from gnntool.traits import DATASETS as TRAITS
 
-__all__ = ["DATASETS", "load_dataset"]
+__all__ = ["DATASETS", "LOADERS", "load_dataset"]
 
 
 def planetoid(config: DatasetConfig, seed: int) -> GraphDataset:
     return single_graph_dataset(load_planetoid(config, seed), inductive=config.split == "inductive")
 
 
-DATASETS: dict[str, Callable[[DatasetConfig, int], GraphDataset]] = {
-    "Cora": planetoid,
-    "CiteSeer": planetoid,
-    "PubMed": planetoid,
-    "PPI": load_ppi,
+Loader = Callable[[DatasetConfig, int], GraphDataset]
+
+LOADERS: dict[str, Loader] = {
+    "planetoid": planetoid,
+    "ppi": load_ppi,
     "graph": load_graph,
     "synthetic": load_synthetic,
+    "ogb": load_ogb,
 }
+
+DATASETS: dict[str, Loader] = {name: LOADERS[traits.loader] for name, traits in TRAITS.items()}
 
 
 def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset:

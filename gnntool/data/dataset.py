@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,10 @@ class GraphDataset:
     ids (long, nodes) or, when `multilabel`, a 0/1 float matrix (nodes × num_classes); an
     unlabelled dataset has `num_classes` 0. `node_id` holds the input's own node ids (one per row
     of embeddings.npy) when the input gave them, else None (ids are then row positions).
+    `scorer`, when set, is the dataset's own metric (OGB's Evaluator): a split's logits and
+    labels -> {metric: value}, reported beside (or instead of) the built-in ones.
+    `held_out` holds the link-prediction edges a graph file brings (`val_edges`, `test_edges`,
+    optional `val_negatives`/`test_negatives`: 2 × P row positions), else None.
     """
 
     graphs: list[Data]
@@ -42,6 +47,8 @@ class GraphDataset:
     num_classes: int
     multilabel: bool = False
     node_id: np.ndarray | None = None
+    scorer: Callable[[Tensor, Tensor], dict[str, float]] | None = None
+    held_out: dict[str, np.ndarray] | None = None
 
     @property
     def labelled(self) -> bool:

@@ -20,7 +20,6 @@ Shared by every PyG-backed loader (Planetoid, PPI):
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
@@ -34,7 +33,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.data.data import BaseData
 
-from gnntool import shipped
+from gnntool import log, shipped
 from gnntool.config import DatasetConfig
 from gnntool.errors import UserError
 
@@ -49,7 +48,6 @@ __all__ = [
     "read_processed",
 ]
 
-log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -122,7 +120,7 @@ def ensure_raw_files(spec: RawFiles, root: Path) -> Path:
     if mirror:
         _copy_from_mirror(spec, Path(mirror).expanduser(), folder, missing)
     elif all((packaged / f).is_file() for f in missing):
-        log.info("copying %s raw files from the package (%s)", spec.name, packaged)
+        log.info(f"copying {spec.name} raw files from the package ({packaged})")
         _copy_files(packaged, folder, missing)
     elif refused := _download_refused():
         raise UserError(missing_message(spec, folder, missing, refused))
@@ -177,15 +175,16 @@ def _copy_from_mirror(spec: RawFiles, mirror: Path, folder: Path, missing: Seque
             f"GNNTOOL_MIRROR={mirror}: {source / absent[0]} not found "
             f"(missing from the mirror: {', '.join(absent)}; needed for {spec.name} in {folder})"
         )
-    log.info("copying %s raw files from %s", spec.name, source)
+    log.info(f"copying {spec.name} raw files from {source}")
     _copy_files(source, folder, missing)
 
 
 def _copy_files(source: Path, folder: Path, missing: Sequence[str]) -> None:
     """Copy `missing` from `source` into `folder`, each file appearing under its name only when complete."""
     with _created_dirs_removed_on_error(folder):
-        for file in missing:
-            partial = folder / f".{file}.{uuid.uuid4().hex}.part"
+        for file in missing:  # a file may sit in a subfolder (OGB's raw/, split/)
+            (folder / file).parent.mkdir(parents=True, exist_ok=True)
+            partial = (folder / file).with_name(f".{Path(file).name}.{uuid.uuid4().hex}.part")
             try:
                 shutil.copyfile(source / file, partial)
                 os.replace(partial, folder / file)
@@ -200,7 +199,7 @@ def _copy_files(source: Path, folder: Path, missing: Sequence[str]) -> None:
 
 def _download(spec: RawFiles, folder: Path, missing: Sequence[str]) -> None:
     """`spec.download` into a scratch folder inside `folder`, moved in only when complete."""
-    log.info("downloading %s raw files (%s)", spec.name, spec.source)
+    log.info(f"downloading {spec.name} raw files ({spec.source})")
     with _created_dirs_removed_on_error(folder):
         scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
         try:
@@ -213,6 +212,7 @@ def _download(spec: RawFiles, folder: Path, missing: Sequence[str]) -> None:
                 reason = f"the download failed: {type(exc).__name__}: {exc}"
                 raise UserError(missing_message(spec, folder, missing, reason)) from None
             for file in missing:
+                (folder / file).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(scratch / file, folder / file)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -266,7 +266,7 @@ class SafeProcessedMixin:
             try:
                 loaded[path] = read_processed(path)
             except Exception as exc:
-                log.warning("%s cannot be loaded safely (%s); rebuilding it from the raw files", path, exc)
+                log.warn(f"{path} cannot be loaded safely ({exc}); rebuilding it from the raw files")
                 break
         else:
             self._processed = loaded

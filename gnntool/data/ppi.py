@@ -33,7 +33,6 @@ over a Python set of node ids) where PyG's is right, but
 from __future__ import annotations
 
 import json
-import logging
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.datasets import PPI
 
+from gnntool import log
 from gnntool.config import DatasetConfig
 from gnntool.data import fetch
 from gnntool.data.dataset import GraphDataset, SplitPart
@@ -53,7 +53,6 @@ from gnntool.errors import UserError
 
 __all__ = ["SafePPI", "load_ppi", "raw_file_names", "raw_files"]
 
-log = logging.getLogger(__name__)
 
 #: Our split names, PyG's raw file prefixes, in the order of `PPI.processed_file_names`.
 SPLIT_PREFIXES = (("train", "train"), ("val", "valid"), ("test", "test"))
@@ -181,8 +180,8 @@ def _read_split(raw: Path, prefix: str) -> list[Data]:
     source, target, directed = _read_graph_json(paths["graph.json"], num_nodes, feats_path)
     within = graph_id[source] == graph_id[target]
     if not within.all():  # PyG's subgraphs drop these silently
-        log.warning("%s: %d links join nodes of different graphs (by %s); dropped",
-                    paths["graph.json"], int((~within).sum()), ids_path.name)
+        dropped = int((~within).sum())
+        log.warn(f"{paths['graph.json']}: {dropped} links join nodes of different graphs (by {ids_path.name}); dropped")
     keep = within & (source != target)  # and self-loops, as PyG does
     source, target = source[keep], target[keep]
     if not directed:
@@ -218,7 +217,7 @@ class SafePPI(SafeProcessedMixin, PPI):
 
     def process(self) -> None:
         raw = Path(self.raw_dir)
-        log.info("processing the PPI raw files in %s", raw)
+        log.info(f"processing the PPI raw files in {raw}")
         splits = [_read_split(raw, prefix) for _, prefix in SPLIT_PREFIXES]
         features, labels = splits[0][0].x.size(1), splits[0][0].y.size(1)
         for (_, prefix), graphs in zip(SPLIT_PREFIXES[1:], splits[1:]):

@@ -15,6 +15,7 @@ was taken already. Its cost is O(k²) per node whatever the degree, with no sort
 from __future__ import annotations
 
 import copy
+from typing import NamedTuple
 
 import torch
 import torch_geometric.typing
@@ -29,7 +30,7 @@ from torch_geometric.sampler import (
     SamplerOutput,
 )
 
-__all__ = ["UniformNeighborSampler", "neighbor_loader", "neighbor_sampler"]
+__all__ = ["Sample", "UniformNeighborSampler", "neighbor_loader", "neighbor_sampler"]
 
 # The global -> batch-local id buffer is int32: local ids (and a hop's edge indices) fit, and half
 # the bytes of int64 make its random gathers measurably faster (~10% of a batch at 2.4M nodes).
@@ -37,15 +38,27 @@ _LOCAL = torch.int32
 _UNSEEN = torch.iinfo(_LOCAL).max  # a node not (yet) in the batch; above every id, so `amin` keeps ids
 
 
-def floyd_sample(degree: Tensor, k: int) -> Tensor:
-    """`(len(degree), k)` offsets, row i a uniform random k-subset of [0, degree[i]) (needs degree ≥ k).
+class Sample(NamedTuple):
+    """A sampled neighbourhood, laid out as pyg-lib's `SamplerOutput` (see `UniformNeighborSampler`)."""
+
+    node: Tensor
+    row: Tensor
+    col: Tensor
+    edge: Tensor
+    num_sampled_nodes: list[int]
+    num_sampled_edges: list[int]
+
+
+def floyd_sample(degree: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
+    """`(len(degree), k)` offsets, row i a uniform random k-subset of [0, degree[i]) (needs degree ≥ k),
+    drawn from `generator` (default: the global RNG of `degree`'s device).
 
     Floyd's algorithm: after step j the row holds a uniform (j+1)-subset of [0, d-k+j]. Step j's
     draw t ∈ [0, d-k+j] is `r mod (d-k+j+1)` for r uniform on [0, 2^62): off uniform by less than
     (d-k+j+1) / 2^62.
     """
     upper = degree[:, None] - k + torch.arange(k, device=degree.device)  # step j draws from [0, upper]
-    draw = torch.randint(0, 2**62, upper.shape, device=degree.device) % (upper + 1)
+    draw = torch.randint(0, 2**62, upper.shape, device=degree.device, generator=generator) % (upper + 1)
     for j in range(1, k):
         taken = (draw[:, :j] == draw[:, j, None]).any(1)
         draw[:, j] = torch.where(taken, upper[:, j], draw[:, j])
@@ -59,8 +72,9 @@ class UniformNeighborSampler(BaseSampler):
     (`GraphOps.rowptr`, `GraphOps.source`: held, not copied). `fanout[k]` neighbours per node at
     hop k+1, -1 for all. `edge_id` maps a CSR position to the id that `SamplerOutput.edge` reports
     (default: the position itself); give it when the loader's data holds edge attributes, whose
-    rows `filter_data` selects by that id. Sampling runs where `rowptr` lives, on that device's
-    global RNG (`torch.manual_seed` fixes it). Not thread-safe: a call uses a per-sampler buffer.
+    rows `filter_data` selects by that id. Sampling runs where `rowptr` lives, drawing from the
+    generator given to `sample` or else that device's global RNG (`torch.manual_seed` fixes it).
+    Not thread-safe: a call uses a per-sampler buffer (one call at a time, from any thread).
 
     The output is pyg-lib's: `node` holds the seeds (input order), then the nodes first reached
     at hop 1, hop 2, ..., each hop in order of first appearance; edge i carries a message from
@@ -84,27 +98,33 @@ class UniformNeighborSampler(BaseSampler):
     def device(self) -> torch.device:
         return self.rowptr.device
 
-    def sample_from_nodes(self, index: NodeSamplerInput, **kwargs) -> SamplerOutput:
-        seeds = index.node.to(self.device, torch.long)
+    def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> Sample:
+        """The sampled neighbourhood of `seeds` (global ids), drawn from `generator` (default: the
+        global RNG of the sampler's device)."""
+        seeds = seeds.to(self.device, torch.long)
         if self._local is None:
             self._local = torch.full((self.num_nodes,), _UNSEEN, dtype=_LOCAL, device=self.device)
         try:
-            node, row, col, edge, num_nodes, num_edges = self._sample(seeds, self._local)
+            sample = self._sample(seeds, self._local, generator)
         except BaseException:
             self._local = None  # possibly left dirty: the next call starts a clean one
             raise
-        self._local[node] = _UNSEEN  # undo only this batch's writes: O(batch), not O(num_nodes)
+        self._local[sample.node] = _UNSEEN  # undo only this batch's writes: O(batch), not O(num_nodes)
+        return sample
+
+    def sample_from_nodes(self, index: NodeSamplerInput, **kwargs) -> SamplerOutput:
+        sample = self.sample(index.node, kwargs.get("generator"))
         return SamplerOutput(
-            node=node,
-            row=row,
-            col=col,
-            edge=edge,
-            num_sampled_nodes=num_nodes,
-            num_sampled_edges=num_edges,
+            node=sample.node,
+            row=sample.row,
+            col=sample.col,
+            edge=sample.edge,
+            num_sampled_nodes=sample.num_sampled_nodes,
+            num_sampled_edges=sample.num_sampled_edges,
             metadata=(index.input_id, index.time),
         )
 
-    def _sample(self, seeds: Tensor, local: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, list[int], list[int]]:
+    def _sample(self, seeds: Tensor, local: Tensor, generator: torch.Generator | None) -> Sample:
         device = self.device
         slots = torch.arange(seeds.numel(), dtype=_LOCAL, device=device)
         local.scatter_reduce_(0, seeds, slots, "amin")  # a duplicated seed maps to its first slot
@@ -114,7 +134,7 @@ class UniformNeighborSampler(BaseSampler):
         begin = 0
         frontier = seeds
         for k in self.fanout:
-            target, pos = self._hop(frontier, k)
+            target, pos = self._hop(frontier, k, generator)
             neighbour = self.col[pos].long()
             # New nodes in order of first appearance: `amin` leaves in each unseen neighbour's
             # entry the first edge that reaches it (a temporary value, replaced below).
@@ -131,9 +151,9 @@ class UniformNeighborSampler(BaseSampler):
             num_nodes.append(fresh.numel())
             num_edges.append(pos.numel())
             begin, frontier = end, fresh
-        return torch.cat(nodes), torch.cat(rows), torch.cat(cols), torch.cat(edges), num_nodes, num_edges
+        return Sample(torch.cat(nodes), torch.cat(rows), torch.cat(cols), torch.cat(edges), num_nodes, num_edges)
 
-    def _hop(self, frontier: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    def _hop(self, frontier: Tensor, k: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """The sampled edges into `frontier` (global ids), as (index into frontier, CSR position).
 
         Edges come grouped by frontier node, in frontier order (the order pyg-lib emits them).
@@ -150,7 +170,7 @@ class UniformNeighborSampler(BaseSampler):
             sampled = (degree > k).nonzero().view(-1)
             if sampled.numel():
                 slots = first[sampled, None] + torch.arange(k, device=device)
-                pos[slots.view(-1)] = (start[sampled, None] + floyd_sample(degree[sampled], k)).view(-1)
+                pos[slots.view(-1)] = (start[sampled, None] + floyd_sample(degree[sampled], k, generator)).view(-1)
         return target, pos
 
     def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling: NegativeSampling | None = None) -> SamplerOutput:

@@ -6,6 +6,7 @@ import torch
 from torch_geometric.data import Data
 
 from gnntool.data.dataset import SPLITS, GraphDataset, SplitPart
+from gnntool.errors import UserError
 
 
 def random_masks(data: Data, train_frac: float, val_frac: float, seed: int) -> None:
@@ -19,6 +20,14 @@ def random_masks(data: Data, train_frac: float, val_frac: float, seed: int) -> N
         data[f"{split}_mask"] = mask
 
 
+def check_masks(data: Data, source: str) -> None:
+    """Every split must hold nodes: an empty one would train without validation or report
+    metrics of no node; `source` says where the masks came from."""
+    for split in SPLITS:
+        if not bool(data[f"{split}_mask"].any()):
+            raise UserError(f"{source}: the {split} split is empty ({split}_mask selects no node)")
+
+
 def single_graph_dataset(data: Data, inductive: bool = False, multilabel: bool = False) -> GraphDataset:
     """Split one graph by its `train_mask`, `val_mask` and `test_mask`.
 
@@ -27,6 +36,7 @@ def single_graph_dataset(data: Data, inductive: bool = False, multilabel: bool =
     a validation nor a test node, validation on the graph without the test nodes, and only the
     test pass sees the whole graph, so test nodes and their edges are never seen in training.
     """
+    check_masks(data, "dataset")
     if not inductive:
         splits = {split: [SplitPart(data, data[f"{split}_mask"])] for split in SPLITS}
     else:

@@ -16,9 +16,12 @@ the run seed draws only the random train/val/test split (`train_frac`, `val_frac
   inform but the graph's neighbours help.
 
 Labels, then edges, then features come from one generator, so the edges do not depend on the
-feature width. The graph is cached as `<root>/synthetic/n<nodes>_d<avg_degree>_f<features>_
-c<classes>_h<homophily>_v<GENERATOR_VERSION>.pt` (root: `dataset.root`, else env GNNTOOL_DATA, else
-`data`); bump `GENERATOR_VERSION` whenever the graph a set of parameters gives changes.
+feature width. The graph is cached in the folder `<root>/synthetic/n<nodes>_d<avg_degree>_
+f<features>_c<classes>_h<homophily>_v<GENERATOR_VERSION>/` as x.npy, edge_index.npy and y.npy
+(`gnntool.data.arrays`; root: `dataset.root`, else env GNNTOOL_DATA, else `data`); bump
+`GENERATOR_VERSION` whenever the graph a set of parameters gives changes. The features are
+drawn and written to x.npy a block of rows at a time (the same values as one draw), so a graph
+whose features do not fit in memory can be generated, and `dataset.mmap_features` maps them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch_geometric.transforms as T
 from torch import Tensor
@@ -33,11 +37,11 @@ from torch_geometric.data import Data
 
 from gnntool import log
 from gnntool.config import DatasetConfig
+from gnntool.data.arrays import Fill, load_arrays, save_arrays
 from gnntool.data.dataset import GraphDataset
 from gnntool.data.fetch import data_root
 from gnntool.data.splits import random_masks, single_graph_dataset
 from gnntool.errors import UserError
-from gnntool.outputs import load_torch, save_torch
 
 __all__ = ["CENTROID_DISTANCE", "GENERATOR_VERSION", "cache_path", "generate", "load_synthetic"]
 
@@ -65,7 +69,7 @@ def load_synthetic(config: DatasetConfig, seed: int) -> GraphDataset:
 def cache_path(config: DatasetConfig) -> Path:
     name = (
         f"n{config.nodes}_d{_number(config.avg_degree)}_f{config.features}_c{config.classes}"
-        f"_h{_number(config.homophily)}_v{GENERATOR_VERSION}.pt"
+        f"_h{_number(config.homophily)}_v{GENERATOR_VERSION}"
     )
     return data_root(config) / "synthetic" / name
 
@@ -76,43 +80,35 @@ def _number(value: float) -> str:
 
 
 def _graph(config: DatasetConfig) -> Data:
-    """The graph from the cache, else generated and cached."""
-    path = cache_path(config)
-    shape = (config.nodes, config.features)
-    tensors = _read_cache(path, shape)
-    if tensors is None:
+    """The graph from the cache (features memory-mapped when `config.mmap_features`), else
+    generated into the cache."""
+    folder = cache_path(config)
+    shape = {"nodes": config.nodes, "avg_degree": config.avg_degree, "features": config.features,
+             "classes": config.classes, "homophily": config.homophily, "generator": GENERATOR_VERSION}  # fmt: skip
+    mmap = ("x",) if config.mmap_features else ()
+    arrays = load_arrays(folder, ("x", "edge_index", "y"), shape, mmap)
+    if arrays is None:
         log.info(
             f"generating the synthetic graph ({config.nodes:,} nodes, average degree {config.avg_degree:g}, "
-            f"{config.features} features, {config.classes} classes, homophily {config.homophily:g}) into {path}"
+            f"{config.features} features, {config.classes} classes, homophily {config.homophily:g}) into {folder}"
         )
-        tensors = generate(config.nodes, config.avg_degree, config.features, config.classes, config.homophily)
+        generator = torch.Generator().manual_seed(_GRAPH_SEED)
+        y, edge_index = _structure(config.nodes, config.avg_degree, config.classes, config.homophily, generator)
+        x = Fill((config.nodes, config.features), np.dtype(np.float32),
+                 lambda out: _features(y, config.classes, generator, torch.from_numpy(out)))  # fmt: skip
         try:
-            save_torch(path, dict(zip(("x", "edge_index", "y"), tensors)))
+            save_arrays(folder, {"y": y.numpy(), "edge_index": edge_index.numpy(), "x": x}, shape)
         except OSError as exc:  # a read-only data root costs time on the next run, nothing else
-            log.warn(f"{path}: cannot cache the synthetic graph ({exc.strerror or exc}); it is generated anew each run")
-    x, edge_index, y = tensors
+            log.warn(f"{folder}: cannot cache the synthetic graph ({exc.strerror or exc}); generated anew each run")
+            x, edge_index, y = generate(
+                config.nodes, config.avg_degree, config.features, config.classes, config.homophily
+            )
+            return Data(x=x, edge_index=edge_index, y=y, num_nodes=config.nodes)
+        arrays = load_arrays(folder, ("x", "edge_index", "y"), shape, mmap)
+        if arrays is None:  # pragma: no cover - just written
+            raise UserError(f"{folder}: the synthetic graph just written cannot be read back")
+    x, edge_index, y = (torch.from_numpy(arrays[key]) for key in ("x", "edge_index", "y"))
     return Data(x=x, edge_index=edge_index, y=y, num_nodes=config.nodes)
-
-
-def _read_cache(path: Path, shape: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor] | None:
-    """(x, edge_index, y) from `path`; None when it is missing, or unreadable (with a warning)."""
-    if not path.is_file():
-        return None
-    try:
-        saved = load_torch(path)
-    except UserError as exc:
-        log.warn(f"{exc}; generating the synthetic graph again")
-        return None
-    x, edge_index, y = (saved.get(key) for key in ("x", "edge_index", "y"))
-    if not (
-        isinstance(x, Tensor) and x.dtype == torch.float32 and tuple(x.shape) == shape
-        and isinstance(y, Tensor) and y.dtype == torch.long and tuple(y.shape) == shape[:1]
-        and isinstance(edge_index, Tensor) and edge_index.dtype == torch.long
-        and edge_index.dim() == 2 and edge_index.size(0) == 2
-    ):
-        log.warn(f"{path}: not a synthetic graph of {shape[0]} nodes × {shape[1]} features; generating it again")
-        return None
-    return x, edge_index, y
 
 
 def generate(
@@ -120,10 +116,17 @@ def generate(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(x, edge_index, y) of the synthetic graph: a function of the arguments only."""
     generator = torch.Generator().manual_seed(_GRAPH_SEED)
-    y = torch.randint(classes, (nodes,), generator=generator)
-    edge_index = _edges(y, classes, avg_degree, homophily, generator)
-    x = _features(y, classes, features, generator)
+    y, edge_index = _structure(nodes, avg_degree, classes, homophily, generator)
+    x = _features(y, classes, generator, torch.empty(nodes, features))
     return x, edge_index, y
+
+
+def _structure(
+    nodes: int, avg_degree: float, classes: int, homophily: float, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """(y, edge_index): labels, then edges, drawn from `generator`."""
+    y = torch.randint(classes, (nodes,), generator=generator)
+    return y, _edges(y, classes, avg_degree, homophily, generator)
 
 
 def _edges(y: Tensor, classes: int, avg_degree: float, homophily: float, generator: torch.Generator) -> Tensor:
@@ -192,14 +195,17 @@ def _pairs_to_draw(counts: Tensor, avg_degree: float, homophily: float) -> int:
     return low
 
 
-def _features(y: Tensor, classes: int, features: int, generator: torch.Generator) -> Tensor:
-    """Class centroid plus standard normal noise, float32, nodes × features."""
+def _features(y: Tensor, classes: int, generator: torch.Generator, out: Tensor) -> Tensor:
+    """Class centroid plus standard normal noise into `out` (float32, nodes × features), a block
+    of rows at a time: blocks of a multiple of 16 rows draw exactly what one call would."""
+    features = out.size(1)
     # Centroid entries with variance CENTROID_DISTANCE² / (2 features) put two centroids
     # CENTROID_DISTANCE apart (root mean square) whatever the width.
     scale = CENTROID_DISTANCE / math.sqrt(2 * features)
     centroids = torch.randn(classes, features, generator=generator) * scale
-    x = torch.randn(y.numel(), features, generator=generator)
-    rows = max(1, _CHUNK // features)
-    for begin in range(0, y.numel(), rows):  # row blocks: no nodes × features temporary
-        x[begin : begin + rows] += centroids[y[begin : begin + rows]]
-    return x
+    rows = max(16, _CHUNK // features // 16 * 16)
+    for begin in range(0, y.numel(), rows):
+        block = out[begin : begin + rows]
+        torch.randn(block.shape, generator=generator, out=block)
+        block += centroids[y[begin : begin + rows]]
+    return out

@@ -8,8 +8,8 @@ import torch_geometric.transforms as T
 
 from gnntool.config import DatasetConfig
 from gnntool.data.dataset import SPLITS, GraphDataset
-from gnntool.data.graphfile import read_graph
-from gnntool.data.splits import random_masks, single_graph_dataset
+from gnntool.data.graphfile import read_graph, read_held_out_edges
+from gnntool.data.splits import check_masks, random_masks, single_graph_dataset
 from gnntool.errors import UserError
 
 
@@ -26,10 +26,13 @@ def load_graph(config: DatasetConfig, seed: int) -> GraphDataset:
                 f"{path}: has no {', '.join(missing)} (split masks are read from an .npz only); "
                 "set dataset.split: random (with dataset.train_frac and dataset.val_frac)"
             )
+        check_masks(data, str(path))
     else:
         random_masks(data, config.train_frac, config.val_frac, seed)
+        check_masks(data, f"{path} ({data.num_nodes} nodes split by dataset.train_frac and dataset.val_frac)")
     if config.normalize_features:
         data = T.NormalizeFeatures()(data)
     dataset = single_graph_dataset(data, multilabel=graph_file.multilabel)
     dataset.node_id = graph_file.node_id
+    dataset.held_out = read_held_out_edges(path, graph_file.node_id) or None
     return dataset

@@ -92,9 +92,10 @@ def mean_over_ranks(value: float, ranks: Ranks, device: torch.device) -> float:
     return _reduce([value], ranks, dist.ReduceOp.SUM, device)[0] / ranks.world
 
 
-def any_rank(flag: bool, ranks: Ranks, device: torch.device) -> bool:
-    """True on every rank if it is true on any (an interrupt that reached one process)."""
-    return _reduce([float(flag)], ranks, dist.ReduceOp.MAX, device)[0] > 0
+def max_over_ranks(values: list[float], ranks: Ranks, device: torch.device) -> list[float]:
+    """Each of `values` maximised over all ranks, in one collective (an interrupt that reached one
+    process, a checkpoint one clock says is due)."""
+    return _reduce([float(value) for value in values], ranks, dist.ReduceOp.MAX, device)
 
 
 def sum_over_ranks(sums: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:

@@ -18,9 +18,7 @@ from gnntool.data.dataset import SPLITS
 from gnntool.data.fetch import no_downloads
 from gnntool.engine.device import resolve_device
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.run import check_task
-from gnntool.engine.train import output_width
-from gnntool.models import build_model
+from gnntool.engine.objectives import build_objective
 
 
 def dry_run(config: Config, run_dir: Path) -> str:
@@ -29,9 +27,10 @@ def dry_run(config: Config, run_dir: Path) -> str:
     with no_downloads("a dry run downloads nothing"):
         dataset = load_dataset(config.dataset, config.seed)
     task = task_tensors(dataset, torch.device("cpu"), config.inference_chunk)
-    check_task(config, task)
+    objective = build_objective(config, task, config.seed)
+    objective.check()
     torch.manual_seed(config.seed)
-    model = build_model(config.model, task.num_features, output_width(config, task))
+    model = objective.build_model()
     graphs = dataset.graphs
     nodes = sum(graph.num_nodes for graph in graphs)
     edges = sum(graph.num_edges for graph in graphs)

@@ -110,9 +110,11 @@ class LinkSampledSteps:
         endpoints, local = torch.unique(pairs.reshape(-1), return_inverse=True)
         device = self.device
         seed = int(torch.randint(0, 2**62, (), generator=generator))
+        sampler_generator = torch.Generator(device=device).manual_seed(seed)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)  # the sampler draws from the global RNG: fix it for this batch only
-            out = self.sampler.sample_from_nodes(NodeSamplerInput(input_id=None, node=endpoints))
+            torch.manual_seed(seed)  # for a sampler that draws from the global RNG: fixed for this batch only
+            index = NodeSamplerInput(input_id=None, node=endpoints)
+            out = self.sampler.sample_from_nodes(index, generator=sampler_generator)
         edge_index = torch.stack([out.row, out.col])
         blocks = layer_blocks(edge_index, out.num_sampled_nodes, out.num_sampled_edges, self.layers)
         node = out.node.to(self.x.device)

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gnntool.errors import UserError
+
 
 def loss_fn(logits: Tensor, y: Tensor, multilabel: bool) -> Tensor:
     """Cross-entropy for class ids; per-class binary cross-entropy for a 0/1 label matrix."""
@@ -53,8 +55,11 @@ def metric_sums(logits: Tensor, y: Tensor, multilabel: bool) -> dict[str, Tensor
 
 
 def metrics_from_sums(sums: dict[str, Tensor]) -> dict[str, float]:
-    """Loss plus accuracy (single-label) or micro/macro-F1 (multi-label)."""
-    nodes = sums["nodes"].clamp(min=1)
+    """Loss plus accuracy (single-label) or micro/macro-F1 (multi-label); an error for no node,
+    whose metrics are undefined (not 0)."""
+    nodes = sums["nodes"]
+    if nodes.item() == 0:
+        raise UserError("no node to score: the metrics of an empty split are undefined")
     if "correct" in sums:
         scores = {"accuracy": (sums["correct"] / nodes).item()}
     else:
@@ -63,9 +68,10 @@ def metrics_from_sums(sums: dict[str, Tensor]) -> dict[str, float]:
 
 
 def main_metric(metrics: dict[str, float]) -> str:
-    """The metric a result is quoted in: (probe) micro-F1 for multi-label tasks, as the literature,
-    else (probe) accuracy; the loss when there is nothing else (unsupervised, no labels)."""
-    for name in ("micro_f1", "accuracy", "probe_micro_f1", "probe_accuracy"):
+    """The metric a result is quoted in: ROC-AUC (ogbn-proteins' official metric, and link
+    prediction's), else (probe) micro-F1 for multi-label tasks, as the literature, else (probe)
+    accuracy; the loss when there is nothing else (unsupervised, no labels)."""
+    for name in ("auc", "micro_f1", "accuracy", "probe_micro_f1", "probe_accuracy"):
         if name in metrics:
             return name
     return "loss"

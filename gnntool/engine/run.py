@@ -11,6 +11,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,11 @@ from gnntool.engine.distributed import (
     local_device,
     process_group,
 )
-from gnntool.engine.embed import dataset_embeddings
-from gnntool.engine.evaluate import evaluate
-from gnntool.engine.inputs import Task, task_tensors
+from gnntool.engine.inference import Inference
+from gnntool.engine.inputs import task_tensors
 from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.saved import save_model
-from gnntool.engine.train import EpochObserver, fit, output_width
-from gnntool.engine.unsupervised import evaluate_unsupervised
+from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
 from gnntool.outputs import (
     CHECKPOINT,
@@ -55,19 +54,23 @@ from gnntool.outputs import (
     has_progress,
     is_finished,
     read_json,
+    remove_temporaries,
     write_csv,
     write_json,
     write_text,
     write_with,
 )
+from gnntool.run_lock import hold_run_lock
 
 SeedHooks = Callable[[int, Path], Sequence[EpochObserver]]
 """Given a seed's index in the run and its directory, extra observers of its epochs (tune's pruning)."""
 
 
 def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) -> bool:
-    """Check what `run_dir` holds against the flags; return False if there is nothing to do."""
+    """Check what `run_dir` (locked by this process) holds against the flags; return False if there
+    is nothing to do."""
     config_path = run_dir / CONFIG
+    remove_temporaries(run_dir)  # of a writer killed mid-write
     if is_finished(run_dir):
         if resume:
             log.info(f"{run_dir}: run already finished; nothing to resume")
@@ -87,21 +90,9 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
                 f"{run_dir}: the config differs from the run's {CONFIG}; resume with the same config, or --force"
             )
     elif resume:
-        log.info(f"{run_dir}: nothing to resume; starting a new run")
-    run_dir.mkdir(parents=True, exist_ok=True)
+        log.warn(f"{run_dir}: no checkpoint to resume from; starting a new run")
     write_text(config_path, dump_config(config))
     return True
-
-
-def check_task(config: Config, task: Task) -> None:
-    """What only the loaded data can tell: are there labels, and of the kind the config expects?"""
-    if config.train.objective == "supervised" and not task.dataset.labelled:
-        raise UserError(
-            f"{config.dataset.path or config.dataset.name}: has no labels; add them (y / labels.npy|csv) "
-            "or train without: train.objective: unsupervised"
-        )
-    if task.multilabel and config.train.monitor == "val_accuracy":
-        raise UserError("train.monitor: the labels are multi-label (a 0/1 matrix); use val_micro_f1 or val_loss")
 
 
 def train_one_seed(
@@ -124,16 +115,12 @@ def train_one_seed(
     if done:
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
-    unsupervised = config.train.objective == "unsupervised"
     task = task_tensors(load_dataset(config.dataset, seed), device, config.inference_chunk)
-    check_task(config, task)
     with seed_board(config, run_dir, seed, enabled=ranks.main) as board:
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])
-        metrics = (
-            evaluate_unsupervised(result.model, task, config.train, seed, SPLITS)
-            if unsupervised
-            else evaluate(result.model, task, ranks=ranks)
-        )
+        objective = result.objective
+        outputs = Inference(result.model, task.chunk_size)  # one pass for the metrics and the embeddings
+        metrics = objective.evaluate(result.model, SPLITS, outputs)
         board.finish(metrics, result.best_epoch)
     if not ranks.main:
         return metrics
@@ -142,9 +129,9 @@ def train_one_seed(
         list(result.history[0]),
         ([row[key] for key in row] for row in result.history),
     )
-    save_model(seed_dir / MODEL, config, result.model, seed, task, output_width(config, task), result.best_epoch)
+    save_model(seed_dir / MODEL, config, result.model, seed, task, objective.output_width(), result.best_epoch)
     if first:
-        embeddings = dataset_embeddings(result.model, task, final=unsupervised)
+        embeddings = objective.dataset_embeddings(outputs)
         write_with(run_dir / EMBEDDINGS, lambda handle: np.save(handle, embeddings))
         if seed_dir != run_dir:
             model_bytes = (seed_dir / MODEL).read_bytes()
@@ -172,6 +159,8 @@ def train_run(
         return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks)
     if not is_main_process():
         log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
+    if not config.objective_traits.distributed:
+        raise UserError(f"torchrun: {config.train.objective} training runs in one process; run it without torchrun")
     if not config.neighbour_sampling:
         raise UserError(
             "torchrun: multi-process training shares out the seed nodes of neighbour-sampled mini-batches; "
@@ -193,18 +182,27 @@ def train_ranks(
     ranks: Ranks,
     hooks: SeedHooks | None = None,
 ) -> Path:
-    """`train_run` on this rank: rank 0 prepares and writes the run directory, every rank trains."""
-    outcome: str | bool | None = None
-    if ranks.main:
-        try:
-            outcome = prepare_run_dir(run_dir, config, resume, force)
-        except UserError as error:
-            outcome = str(error)
-    outcome = broadcast_from_main(outcome, ranks)  # so that no rank waits on one that has failed
-    if isinstance(outcome, str):
-        raise UserError(outcome)
-    if not outcome:
-        return run_dir
+    """`train_run` on this rank: rank 0 locks, prepares and writes the run directory, every rank trains."""
+    with ExitStack() as lock:
+        outcome: str | bool | None = None
+        if ranks.main:
+            try:
+                lock.enter_context(hold_run_lock(run_dir))
+                outcome = prepare_run_dir(run_dir, config, resume, force)
+            except UserError as error:
+                outcome = str(error)
+        outcome = broadcast_from_main(outcome, ranks)  # so that no rank waits on one that has failed
+        if isinstance(outcome, str):
+            raise UserError(outcome)
+        if outcome:
+            train_seeds(config, run_dir, seeds, device, ranks, hooks)
+    return run_dir
+
+
+def train_seeds(
+    config: Config, run_dir: Path, seeds: int, device: torch.device, ranks: Ranks, hooks: SeedHooks | None = None
+) -> None:
+    """Train every seed into the prepared `run_dir`; rank 0 writes run.json and metrics.json last."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     seed_list = list(range(config.seed, config.seed + seeds))
@@ -217,7 +215,7 @@ def train_ranks(
         observers = hooks(index, seed_dir) if hooks else ()
         runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks, observers))
     if not ranks.main:
-        return run_dir
+        return
 
     final = summarise([{"seed": seed, **run} for seed, run in zip(seed_list, runs)]) if seeds > 1 else runs[0]
     write_json(
@@ -241,4 +239,3 @@ def train_ranks(
         metric = main_metric(final["test"])
         test, std = final["test"][metric], final["std"]["test"][metric]
         log.info(f"test {metric} over {seeds} seeds: {100 * test:.1f} ± {100 * std:.1f}")
-    return run_dir

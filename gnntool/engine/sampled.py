@@ -1,24 +1,30 @@
 """Neighbour-sampled mini-batches of one graph's training nodes, as training steps.
 
-Each epoch visits the training nodes in a fresh order (the same on every rank under torchrun,
-which then takes every `world`-th node, cut to equal shards so all ranks take the same number of
-steps). Every batch of `batch_size` seed nodes gets a sampled neighbourhood
-(`gnntool.data.sampler`) and runs as one block per layer, trimmed to the nodes that layer must
-output: the first layer computes the seeds and all but the outermost hop, the last one the seeds
-only, so no work is spent on rows that cannot reach a seed's logits.
+Each epoch visits the training nodes in a fresh order drawn from the training seed (the same on
+every rank under torchrun, which then takes every `world`-th node, cut to equal shards so all
+ranks take the same number of steps). Every batch of `batch_size` seed nodes gets a sampled
+neighbourhood (`gnntool.data.sampler`) and runs as one block per layer, trimmed to the nodes
+that layer must output: the first layer computes the seeds and all but the outermost hop, the
+last one the seeds only, so no work is spent on rows that cannot reach a seed's logits.
+
+Batch b of epoch e is sampled from its own generator, seeded by (training seed, rank, e, b) and
+independent of the global RNG: a batch is the same whichever thread prepares it and whether or
+not the epoch was resumed at b. The next batch is prepared (sampled, features gathered, blocks
+built) in a background thread while the model trains on the current one; torch releases the
+GIL in its operators, so the two overlap.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
-from torch_geometric.loader import NodeLoader
 
 from gnntool.config import Config
-from gnntool.data.sampler import neighbor_loader, neighbor_sampler
+from gnntool.data.sampler import UniformNeighborSampler
 from gnntool.engine.distributed import Ranks
 from gnntool.engine.inputs import Step, Task
 from gnntool.models.graph_ops import GraphOps
@@ -34,7 +40,12 @@ def layer_blocks(
     sampled subgraph, so GCN's normalisation is the one the untrimmed subgraph would give.
     """
     num_nodes = sum(num_sampled_nodes)
-    degree = torch.bincount(edge_index[1], minlength=num_nodes)
+    source, target = edge_index
+    degree = torch.bincount(target, minlength=num_nodes)
+    # Sorted by (target, source), as GraphOps keeps edges, the edges into the first t nodes are a
+    # prefix (targets of hop h come before those of hop h+1): one sort serves every block.
+    key = torch.sort(target * num_nodes + source).values
+    edge_index = torch.stack([key % num_nodes, key // num_nodes])
     blocks = []
     for k in range(layers):
         hops = layers - k
@@ -51,22 +62,27 @@ def layer_blocks(
     return blocks
 
 
-class SampledSteps:
-    """The training steps of neighbour-sampled mini-batch training on one graph."""
+def batch_seed(*key: int) -> int:
+    """A 63-bit generator seed from integers (training seed, rank, epoch, batch), well mixed, so
+    that nearby keys give unrelated streams."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
-    def __init__(self, config: Config, task: Task, ranks: Ranks) -> None:
+
+class SampledSteps:
+    """The training steps of neighbour-sampled mini-batch training on one graph, for `seed`."""
+
+    def __init__(self, config: Config, task: Task, ranks: Ranks, seed: int) -> None:
         (part,) = task.splits["train"]
-        graph = part.graph
+        self.graph = part.graph
         self.layers = config.model.layers
         self.batch_size = config.train.batch_size
-        self.seed = config.seed
+        self.seed = seed
         self.ranks = ranks
         self.seeds = part.mask.nonzero().view(-1)
         fanout = config.train.fanout or [-1] * self.layers
-        # Node attributes only: the structure lives in the sampler, as CSR over targets that
-        # GraphOps already holds, so a large graph is not copied again.
-        self.data = Data(x=graph.x, y=graph.y, num_nodes=graph.num_nodes)
-        self.sampler = neighbor_sampler(self.data, graph.ops.rowptr, graph.ops.source, fanout)
+        # The structure stays where GraphOps holds it (CSR over targets): a large graph is not copied.
+        self.sampler = UniformNeighborSampler(self.graph.ops.rowptr, self.graph.ops.source, fanout)
 
     def shard(self, epoch: int) -> Tensor:
         """This rank's seed nodes for `epoch`, in that epoch's order."""
@@ -76,12 +92,40 @@ class SampledSteps:
         per_rank = self.seeds.numel() // self.ranks.world
         return self.seeds[order.to(self.seeds.device)[self.ranks.rank :: self.ranks.world][:per_rank]]
 
-    def loader(self, epoch: int) -> NodeLoader:
-        """The epoch's sampled mini-batches, as PyG's `NeighborLoader` yields them."""
-        return neighbor_loader(self.data, self.sampler, self.shard(epoch), self.batch_size, shuffle=False)
+    def num_batches(self, epoch: int) -> int:
+        """How many steps `epoch` has on this rank."""
+        return -(-(self.seeds.numel() // self.ranks.world) // self.batch_size)
 
-    def steps(self, epoch: int) -> Iterator[Step]:
-        """The epoch's training steps: each batch as one block per layer."""
-        for batch in self.loader(epoch):
-            blocks = layer_blocks(batch.edge_index, batch.num_sampled_nodes, batch.num_sampled_edges, self.layers)
-            yield Step(x=batch.x, ops=blocks, y=batch.y[: batch.batch_size])
+    def generator(self, epoch: int, batch: int) -> torch.Generator:
+        """The generator that batch `batch` of `epoch` is sampled from."""
+        key = batch_seed(self.seed, self.ranks.rank, epoch, batch)
+        return torch.Generator(device=self.sampler.device).manual_seed(key)
+
+    def blocks(self, shard: Tensor, epoch: int, batch: int) -> tuple[Tensor, list[GraphOps]]:
+        """Batch `batch` of `epoch` (whose seed order is `shard`): the sampled nodes (seeds
+        first) and one block per layer."""
+        seeds = shard[batch * self.batch_size : (batch + 1) * self.batch_size]
+        sample = self.sampler.sample(seeds, self.generator(epoch, batch))
+        edge_index = torch.stack([sample.row, sample.col])
+        return sample.node, layer_blocks(edge_index, sample.num_sampled_nodes, sample.num_sampled_edges, self.layers)
+
+    def step(self, shard: Tensor, epoch: int, batch: int) -> Step:
+        """Batch `batch` of `epoch` as a training step: blocks, the nodes' features, the seeds' labels."""
+        node, blocks = self.blocks(shard, epoch, batch)
+        node = node.to(self.graph.x.device)
+        return Step(x=self.graph.x.index_select(0, node), ops=blocks, y=self.graph.y[node[: blocks[-1].num_targets]])
+
+    def steps(self, epoch: int, start: int = 0) -> Iterator[Step]:
+        """The epoch's training steps from batch `start` on, each prepared in a background thread
+        while the one before trains."""
+        shard = self.shard(epoch)
+        count = self.num_batches(epoch)
+        if start >= count:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnntool-batches") as pool:
+            pending = pool.submit(self.step, shard, epoch, start)
+            for batch in range(start, count):
+                step = pending.result()
+                if batch + 1 < count:
+                    pending = pool.submit(self.step, shard, epoch, batch + 1)
+                yield step

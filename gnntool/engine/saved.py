@@ -9,8 +9,9 @@ import torch
 
 from gnntool.config import Config, read_yaml, validate
 from gnntool.engine.inputs import Task
+from gnntool.engine.objectives.base import network
 from gnntool.errors import UserError
-from gnntool.models import GNN, build_model
+from gnntool.models import GNN
 from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch
 
 
@@ -23,7 +24,6 @@ class SavedModel:
     num_features: int
     num_classes: int
     multilabel: bool
-    unsupervised: bool  # the last layer outputs the embedding, not class logits
 
 
 def save_model(
@@ -45,10 +45,11 @@ def save_model(
     )
 
 
-def load_model(path: Path, device: torch.device) -> SavedModel:
+def load_model(path: Path, device: torch.device, config: Config | None = None) -> SavedModel:
+    """The model of `path`, built as `config` (the run's config.yaml; default: the one in the file) says."""
     saved = load_torch(path)
-    config = validate(saved["config"])
-    model = build_model(config.model, saved["num_features"], saved["num_outputs"])
+    config = config or validate(saved["config"])
+    model = network(config, saved["num_features"], saved["num_outputs"])
     model.load_state_dict(saved["state_dict"])
     return SavedModel(
         model=model.to(device).eval(),
@@ -56,7 +57,6 @@ def load_model(path: Path, device: torch.device) -> SavedModel:
         num_features=saved["num_features"],
         num_classes=saved["num_classes"],
         multilabel=saved["multilabel"],
-        unsupervised=config.train.objective == "unsupervised",
     )
 
 

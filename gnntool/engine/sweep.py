@@ -36,6 +36,7 @@ from gnntool import log
 from gnntool.config import Config, apply_override, load_config, read_yaml, set_key, validate
 from gnntool.errors import Interrupted, UserError
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
+from gnntool.run_lock import hold_run_lock
 
 SWEEP_CSV = "sweep.csv"
 SWEEP_JSON = "sweep.json"
@@ -281,10 +282,17 @@ def run_sweep(
         _check_existing(cell, out / cell.name, seeds)
 
     from gnntool.engine.device import resolve_device
-    from gnntool.engine.run import train_run
 
     for device in dict.fromkeys(cell.config.device for cell in cells):
         resolve_device(device)  # a missing device is an error before anything trains
+    with hold_run_lock(out):  # one sweep per directory; each cell's run is locked by train_run
+        return train_cells(cells, out, seeds)
+
+
+def train_cells(cells: Sequence[Cell], out: Path, seeds: int) -> list[dict[str, Any]]:
+    """`run_sweep`'s training and tables, with the sweep directory locked."""
+    from gnntool.engine.run import train_run
+
     total = len(cells)
     log.info(f"sweep: {total} cell(s) × {seeds} seed(s) into {out}")
     for index, cell in enumerate(cells, 1):

@@ -3,8 +3,10 @@ with the highest ⟨z_u, z_v⟩ among the nodes that are neither u nor a neighbo
 
 Scores are computed for a chunk of sources against every node at once (one matrix product),
 the excluded entries masked, and `torch.topk` taken per row; a chunk holds at most `max_scores`
-scores (default 2^26: 256 MiB of float32, one buffer reused for every chunk), so memory does
-not grow with the number of nodes squared.
+scores (default 2^25: 128 MiB of float32, one buffer reused for every chunk), so memory does
+not grow with the number of nodes squared. Measured on 100,000 nodes × 64 with 1M edges, the
+call's peak adds ~100 MiB (neighbour lists, z's transpose) plus the buffer to the process;
+larger chunks were not faster (2^24 to 2^26 within 10%).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from gnntool.errors import UserError
 
 __all__ = ["top_k_targets"]
 
-MAX_SCORES = 1 << 26
+MAX_SCORES = 1 << 25
 
 
 def top_k_targets(

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gnntool.models.graph_ops import GraphOps
+from gnntool.models.graph_ops import GraphOps, share_transpose_plan, sparse_matmul
 
 # From this many entries on, CPU dropout draws its mask from random 16-bit integers (see
 # `dropout`); below it, torch's own dropout costs little and keeps small-graph results as they were.
@@ -41,22 +41,28 @@ def dropout_features(x: Tensor, p: float, training: bool) -> Tensor:
 
     Dropping an explicit zero leaves it zero, so on a sparse input only the stored values need a
     mask: the same distribution of dropped features as dense dropout, at a fraction of the cost
-    (Cora's input is 98.7% zeros).
+    (Cora's input is 98.7% zeros). The dropped matrix shares `x`'s cached transpose structure.
     """
     if not training or p == 0.0:
         return x
     if x.layout == torch.sparse_csr:
         values = dropout(x.values(), p)
-        return torch.sparse_csr_tensor(
-            x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False
-        )
+        dropped = torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape, check_invariants=False)
+        return share_transpose_plan(x, dropped)
     return dropout(x, p)
+
+
+def linear_map(x: Tensor, weight: Tensor) -> Tensor:
+    """`x @ weight.t()` (no bias) for a dense or a sparse CSR `x`."""
+    if x.layout == torch.sparse_csr:
+        return sparse_matmul(x, weight.t())
+    return x @ weight.t()
 
 
 def linear(layer: nn.Linear, x: Tensor) -> Tensor:
     """`layer(x)` for a dense or a sparse CSR `x`."""
     if x.layout == torch.sparse_csr:
-        out = torch.sparse.mm(x, layer.weight.t())
+        out = linear_map(x, layer.weight)
         return out if layer.bias is None else out + layer.bias
     return layer(x)
 
@@ -75,8 +81,8 @@ def aggregate_linear(adjacency: Tensor, layer: nn.Linear, x: Tensor) -> Tensor:
     project_cost = nodes * layer.in_features * layer.out_features + edges * layer.out_features
     aggregate_cost = edges * layer.in_features + targets * layer.in_features * layer.out_features
     if x.layout == torch.sparse_csr or project_cost < aggregate_cost:
-        return adjacency @ linear(layer, x)
-    return layer(adjacency @ x)
+        return sparse_matmul(adjacency, linear(layer, x))
+    return layer(sparse_matmul(adjacency, x))
 
 
 class GNN(nn.Module):
@@ -84,7 +90,8 @@ class GNN(nn.Module):
 
     For layers 1..L-1: ``h = act(norm(conv(dropout(h))))`` (then L2-normalised per node if
     `l2_normalize`); the last layer outputs the logits with no norm and no activation. The
-    embedding of a node is its `h` entering the last layer.
+    embedding of a node is its `h` entering the last layer. The input features are dropped with
+    probability `input_dropout` (default `dropout`), every hidden representation with `dropout`.
     """
 
     def __init__(
@@ -93,6 +100,7 @@ class GNN(nn.Module):
         norms: list[nn.Module],
         dropout: float,
         l2_normalize: bool = False,
+        input_dropout: float | None = None,
     ) -> None:
         super().__init__()
         if len(norms) != len(convs) - 1:
@@ -100,6 +108,7 @@ class GNN(nn.Module):
         self.convs = nn.ModuleList(convs)
         self.norms = nn.ModuleList(norms)
         self.dropout = dropout
+        self.input_dropout = dropout if input_dropout is None else input_dropout
         self.l2_normalize = l2_normalize
 
     def reset_parameters(self) -> None:
@@ -107,9 +116,10 @@ class GNN(nn.Module):
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
 
-    def activate(self, index: int, x: Tensor, ops: GraphOps) -> Tensor:
-        """What follows hidden conv `index`: its norm, ReLU and optional L2 normalisation."""
-        x = F.relu(self.norms[index](x, ops.batch[: x.size(0)], ops.num_graphs))
+    def activate(self, index: int, x: Tensor, ops: GraphOps, inplace: bool = False) -> Tensor:
+        """What follows hidden conv `index`: its norm, ReLU and optional L2 normalisation; the ReLU
+        overwrites the norm's output when `inplace` (`x` is then the caller's to give up)."""
+        x = F.relu(self.norms[index](x, ops.batch[: x.size(0)], ops.num_graphs), inplace=inplace)
         return F.normalize(x, p=2.0, dim=-1) if self.l2_normalize else x
 
     def embed(self, x: Tensor, ops: GraphOps | Sequence[GraphOps]) -> Tensor:
@@ -120,7 +130,8 @@ class GNN(nn.Module):
         """
         for index, conv in enumerate(self.convs[:-1]):
             layer_ops = ops if isinstance(ops, GraphOps) else ops[index]
-            x = conv(dropout_features(x, self.dropout, self.training), layer_ops)
+            p = self.input_dropout if index == 0 else self.dropout
+            x = conv(dropout_features(x, p, self.training), layer_ops)
             x = self.activate(index, x, layer_ops)
         return x
 

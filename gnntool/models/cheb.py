@@ -1,4 +1,4 @@
-"""Chebyshev spectral filters (Defferrard et al. 2016): PyG's `ChebConv` behind the conv interface."""
+"""Chebyshev spectral filters (Defferrard et al. 2016), with PyG's `ChebConv` parameters."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from torch import Tensor, nn
 from torch_geometric.nn import ChebConv
 
 from gnntool.config import ModelConfig
-from gnntool.models.graph_ops import GraphOps
+from gnntool.models.base import linear_map
+from gnntool.models.graph_ops import GraphOps, sparse_matmul
 
 
 class ChebLayer(nn.Module):
-    r"""A K-term Chebyshev filter (7.14.24, K counting terms as PyG and Defferrard et al. do):
+    r"""A K-term Chebyshev filter (Kipf & Welling 2017, eq. 5; Defferrard et al. 2016;
+    K counting terms as PyG and Defferrard et al. do):
 
     .. math::
         \mathbf{X}' = \sum_{k=0}^{K-1} T_k(\tilde{\mathbf{L}}) \mathbf{X} \mathbf{\Theta}_k
@@ -20,7 +22,15 @@ class ChebLayer(nn.Module):
     with :math:`\mathbf{L} = \mathbf{I} - \mathbf{D}^{-1/2} \mathbf{A} \mathbf{D}^{-1/2}`,
     :math:`\lambda_{\max} = 2`, :math:`T_0 = \mathbf{I}`, :math:`T_1 = \tilde{\mathbf{L}}` and
     :math:`T_k = 2 \tilde{\mathbf{L}} T_{k-1} - T_{k-2}`; K = 1 is a linear map of each node.
-    A sparse CSR ``x`` is densified.
+    :math:`\mathbf{D}` holds in-degrees, as GCN's normalisation does (PyG's `get_laplacian`
+    takes out-degrees, so on a directed graph a node without out-edges would hear nothing); on an
+    undirected graph the two agree.
+
+    The input is projected first, all K filters in one product (a sparse input stays sparse):
+    :math:`\mathbf{Y}_k = \mathbf{X} \mathbf{\Theta}_k`, and the series
+    :math:`\sum_k T_k(\tilde{\mathbf{L}}) \mathbf{Y}_k` is summed by Clenshaw's recurrence, K - 1
+    propagations of `out_channels`-wide rows. The parameters are PyG `ChebConv`'s (`conv.lins`,
+    `conv.bias`, same initialisation); only its propagation is not used.
     """
 
     def __init__(self, in_channels: int, out_channels: int, k: int, lambda_max: float = 2.0) -> None:
@@ -31,11 +41,28 @@ class ChebLayer(nn.Module):
     def reset_parameters(self) -> None:
         self.conv.reset_parameters()
 
+    def scaled_laplacian(self, ops: GraphOps, h: Tensor) -> Tensor:
+        """L~ h = (2/λ - 1) h - (2/λ) D^{-1/2} A D^{-1/2} h."""
+        scale = 2.0 / self.lambda_max
+        propagated = sparse_matmul(ops.sym_adjacency, h) * -scale
+        return propagated if scale == 1.0 else propagated + (scale - 1.0) * h
+
     def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
-        if x.layout == torch.sparse_csr:
-            x = x.to_dense()
-        edge_index = torch.stack([ops.source, ops.target])
-        return self.conv(x, edge_index, lambda_max=self.lambda_max)
+        weight = torch.cat([lin.weight for lin in self.conv.lins])  # (K · out) × in
+        terms = linear_map(x, weight).split(self.conv.out_channels, dim=1)  # Y_k = X Θ_k
+        # Clenshaw: b_k = Y_k + 2 L~ b_{k+1} - b_{k+2} from k = K-1 down to 1; sum = Y_0 + L~ b_1 - b_2.
+        after, later = None, None  # b_{k+1}, b_{k+2}
+        for term in reversed(terms[1:]):
+            current = term if after is None else term + 2 * self.scaled_laplacian(ops, after)
+            if later is not None:
+                current = current - later
+            after, later = current, after
+        out = terms[0]
+        if after is not None:
+            out = out + self.scaled_laplacian(ops, after)
+            if later is not None:
+                out = out - later
+        return out + self.conv.bias
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.conv!r}, lambda_max={self.lambda_max})"

@@ -1,4 +1,5 @@
-"""GCN layer (Kipf & Welling 2017) over the renormalised adjacency cached in `GraphOps`."""
+"""GCN layer (Kipf & Welling 2017, eq. 2, with the renormalisation trick of eq. 8) over the
+renormalised adjacency cached in `GraphOps`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class GCNConv(nn.Module):
     H W is formed first when the layer narrows the features, so that the sparse product with Â
     touches narrow rows only (see `aggregate_linear`).
     """
+
+    row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()

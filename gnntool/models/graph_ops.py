@@ -23,6 +23,69 @@ def sparse_csr(row: Tensor, col: Tensor, value: Tensor, shape: tuple[int, int]) 
     return matrix.to_sparse_csr()
 
 
+class CSRTranspose:
+    """The transpose of a sparse CSR matrix as a fixed structure and a permutation of the values:
+    a matrix with that structure and any values (dropout's) is transposed by one gather, where
+    torch's own `A.t().to_sparse_csr()` sorts the entries again every time."""
+
+    def __init__(self, matrix: Tensor) -> None:
+        numbered = torch.sparse_csr_tensor(
+            matrix.crow_indices(), matrix.col_indices(), torch.arange(matrix.values().numel(), dtype=torch.float64,
+            device=matrix.device), matrix.shape, check_invariants=False,
+        )  # fmt: skip
+        transposed = numbered.t().to_sparse_csr()  # values < 2^53: exact in float64
+        self.crow, self.col = transposed.crow_indices(), transposed.col_indices()
+        self.permutation = transposed.values().long()
+        self.shape = transposed.shape
+
+    def __call__(self, values: Tensor) -> Tensor:
+        """The transpose of the matrix of this structure holding `values`."""
+        permuted = values[self.permutation]
+        return torch.sparse_csr_tensor(self.crow, self.col, permuted, self.shape, check_invariants=False)
+
+
+_PLAN = "_gnntool_csr_transpose"  # where a sparse CSR tensor keeps its CSRTranspose
+
+
+def transpose_plan(matrix: Tensor) -> CSRTranspose:
+    """`matrix`'s `CSRTranspose`, built on first use and kept on the tensor itself (its lifetime)."""
+    plan = getattr(matrix, _PLAN, None)
+    if plan is None:
+        plan = CSRTranspose(matrix)
+        setattr(matrix, _PLAN, plan)
+    return plan
+
+
+def share_transpose_plan(source: Tensor, target: Tensor) -> Tensor:
+    """`target` (same structure as the sparse CSR `source`, other values) using `source`'s plan."""
+    setattr(target, _PLAN, transpose_plan(source))
+    return target
+
+
+class _ConstantSparseMatmul(torch.autograd.Function):
+    """`matrix @ dense` for a sparse CSR `matrix` that needs no gradient; the backward's
+    `matrixᵀ @ grad` takes the transpose from the matrix's cached `CSRTranspose`. Same
+    arithmetic as torch's own backward, without its per-call transpose (a sort of every entry)."""
+
+    @staticmethod
+    def forward(ctx, dense: Tensor, matrix: Tensor) -> Tensor:
+        ctx.matrix = matrix
+        return torch.sparse.mm(matrix, dense)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        matrix = ctx.matrix
+        return torch.sparse.mm(transpose_plan(matrix)(matrix.values()), grad), None
+
+
+def sparse_matmul(matrix: Tensor, dense: Tensor) -> Tensor:
+    """`matrix @ dense` for a constant sparse CSR `matrix` (an adjacency, or input features), with
+    the transpose for the backward cached (see `transpose_plan`)."""
+    if not dense.requires_grad or not torch.is_grad_enabled():
+        return torch.sparse.mm(matrix, dense)
+    return _ConstantSparseMatmul.apply(dense, matrix)
+
+
 def is_canonical(source: Tensor, target: Tensor, num_nodes: int, chunk: int = 1 << 24) -> bool:
     """Are the edges already as GraphOps keeps them: sorted by (target, source), no repeats, no
     self-loops? Checked in chunks, so that a large graph needs no graph-sized temporaries."""
@@ -49,6 +112,11 @@ class GraphOps:
     layer returns `num_targets` rows. `degree` then gives every node's in-degree in the whole
     graph, for operators that weigh an edge by its source's degree (GCN), and `node_ids` the
     nodes' ids in the whole graph, for anything that must not depend on how nodes were chunked.
+
+    A *row slice* (`rows`) keeps every node and the whole graph's ids: its targets are the
+    `num_targets` consecutive nodes from `first_target` on, its edges the ones into them, and its
+    aggregation operators those rows of the whole graph's (what mean and GCN layers need to compute
+    the targets' rows straight from every node's features, with nothing gathered or cached).
     """
 
     def __init__(
@@ -60,6 +128,7 @@ class GraphOps:
         num_targets: int | None = None,
         degree: Tensor | None = None,
         node_ids: Tensor | None = None,
+        first_target: int = 0,
     ) -> None:
         source, target = edge_index
         if is_canonical(source, target, num_nodes):
@@ -71,6 +140,7 @@ class GraphOps:
             self.target = key // num_nodes
         self.num_nodes = num_nodes
         self.num_targets = num_nodes if num_targets is None else num_targets
+        self.first_target = first_target
         self._batch = batch
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch is not None and num_nodes else 1 if num_nodes else 0
@@ -104,7 +174,12 @@ class GraphOps:
 
     def targets(self, x: Tensor) -> Tensor:
         """The rows of per-node features `x` that belong to the targets."""
-        return x if self.num_targets == x.size(0) else x[: self.num_targets]
+        return x if self.num_targets == x.size(0) else x[self.first_target : self.first_target + self.num_targets]
+
+    def _with_loops(self) -> tuple[Tensor, Tensor]:
+        """(row, col) of every edge plus each target's self-loop; row counts from the first target."""
+        loops = torch.arange(self.first_target, self.first_target + self.num_targets, device=self.device)
+        return torch.cat([self.target, loops]) - self.first_target, torch.cat([self.source, loops])
 
     @property
     def degree(self) -> Tensor:
@@ -123,30 +198,52 @@ class GraphOps:
         torch.cumsum(self.in_degree, 0, out=rowptr[1:])
         return rowptr
 
+    def csr(self, value: Tensor) -> Tensor:
+        """The `targets × nodes` sparse CSR matrix with `value[i]` at edge i's (target, source):
+        the edges are already in CSR order, so nothing is sorted."""
+        crow = self.rowptr[self.first_target : self.first_target + self.num_targets + 1]  # no edges before them
+        return torch.sparse_csr_tensor(crow, self.source, value, self.shape, check_invariants=False)
+
     @cached_property
     def gcn_adjacency(self) -> Tensor:
         """Â = D~^{-1/2} (A + I) D~^{-1/2} (Kipf & Welling's renormalisation trick), sparse CSR."""
-        loops = torch.arange(self.num_targets, device=self.device)
-        row = torch.cat([self.target, loops])
-        col = torch.cat([self.source, loops])
+        row, col = self._with_loops()
         deg_inv_sqrt = (self.degree + 1).to(torch.float).rsqrt()
-        value = deg_inv_sqrt[row] * deg_inv_sqrt[col]
+        value = deg_inv_sqrt[row + self.first_target] * deg_inv_sqrt[col]
         return sparse_csr(row, col, value, self.shape)
+
+    @cached_property
+    def sym_adjacency(self) -> Tensor:
+        """D^{-1/2} A D^{-1/2} without self-loops, D the in-degree (GCN's convention, so a node with
+        in-edges and no out-edges still hears its neighbours); a node of in-degree 0 has zero weights."""
+        deg_inv_sqrt = self.degree.to(torch.float).rsqrt().masked_fill_(self.degree == 0, 0.0)
+        return self.csr(deg_inv_sqrt[self.target] * deg_inv_sqrt[self.source])
 
     @cached_property
     def mean_adjacency(self) -> Tensor:
         """Row-normalised A: (M h)_v is the mean of v's in-neighbours' h; zero without neighbours."""
-        value = 1.0 / self.in_degree[self.target].to(torch.float)
-        return sparse_csr(self.target, self.source, value, self.shape)
+        return self.csr(1.0 / self.in_degree[self.target].to(torch.float))
 
     @cached_property
     def gcn_mean_adjacency(self) -> Tensor:
         """(M h)_v = mean of {h_v} ∪ {h_u : u ∈ N(v)} (GraphSAGE's gcn aggregator), sparse CSR."""
-        loops = torch.arange(self.num_targets, device=self.device)
-        row = torch.cat([self.target, loops])
-        col = torch.cat([self.source, loops])
-        value = 1.0 / (self.in_degree[row] + 1).to(torch.float)
+        row, col = self._with_loops()
+        value = 1.0 / (self.in_degree[row + self.first_target] + 1).to(torch.float)
         return sparse_csr(row, col, value, self.shape)
+
+    def rows(self, start: int, end: int) -> GraphOps:
+        """The row slice of targets `start` .. `end` - 1 (see the class docstring); not cached."""
+        low, high = int(self.rowptr[start]), int(self.rowptr[end])  # the rows' edges are contiguous
+        return GraphOps(
+            torch.stack([self.source[low:high], self.target[low:high]]),
+            self.num_nodes,
+            batch=self._batch,
+            num_graphs=self.num_graphs,
+            num_targets=end - start,
+            degree=self.degree,
+            node_ids=self._node_ids,
+            first_target=start,
+        )
 
     def blocks(self, chunk_size: int) -> list[tuple[Tensor, GraphOps]]:
         """The graph cut into blocks of `chunk_size` consecutive target nodes, for layer-wise

@@ -1,10 +1,14 @@
 """Normalisation layers between hidden convs, every one called as ``norm(x, batch, num_graphs)``.
 
-Each layer computes the unified form of methods.md ("Normalisation layers"): mu and a biased
+Each layer computes the form of batch normalisation (Ioffe & Szegedy 2015, Algorithm 1): mu and a biased
 sigma^2 over a set S of positions, ``z = gamma * (x - mu) / sqrt(sigma^2 + eps) + beta`` with
 gamma, beta per channel. For graphs one sample is one graph and its nodes are the positions; `batch`
 maps each node to its graph. Library layers are reused where they compute exactly that; Batch
 Renormalization and per-graph GroupNorm have no library version and are written here.
+
+The batch statistics of a single row say nothing (its variance is 0): in training, BatchNorm and
+Batch Renormalization normalise a one-row batch (e.g. a sampled mini-batch of one isolated seed)
+with their running statistics, as in inference, and leave those statistics unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.norm import InstanceNorm, LayerNorm
 from torch_geometric.utils import degree, scatter
@@ -105,6 +110,16 @@ class GroupNorm(nn.Module):
         return f"{name}({self.channels}, groups={self.groups}, affine={self.affine})"
 
 
+class BatchNorm(nn.BatchNorm1d):
+    r"""torch's BatchNorm1d, but a one-row batch in training is normalised with the running
+    statistics, which it leaves unchanged (torch refuses it: "Expected more than 1 value per channel")."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and x.size(0) == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
+
+
 class BatchRenorm(nn.Module):
     r"""Batch Renormalization (Ioffe 2017), per channel over all nodes of the batch.
 
@@ -114,7 +129,8 @@ class BatchRenorm(nn.Module):
         z = gamma * ((x - mu_B) / sigma_B * r + d) + beta
         mu <- mu + momentum (mu_B - mu)               sigma <- sigma + momentum (sigma_B - sigma)
 
-    with r and d constants for backprop. Inference: ``z = gamma * (x - mu) / sigma + beta``.
+    with r and d constants for backprop. Inference, and a one-row batch in training:
+    ``z = gamma * (x - mu) / sigma + beta``, the running statistics unchanged.
     Over the first `warmup_steps` training steps the bounds go linearly from r_max = 1, d_max = 0
     (exactly BatchNorm) to their final values.
     """
@@ -166,11 +182,11 @@ class BatchRenorm(nn.Module):
         return 1.0 + (self.r_max - 1.0) * progress, self.d_max * progress
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        if self.training:
+        if self.training and x.size(0) > 1:
             mean = x.mean(dim=0)
             std = (x.var(dim=0, correction=0) + self.eps).sqrt()
             r_max, d_max = self.bounds()
-            with torch.no_grad():  # r and d are constants for backprop (Algorithm 1)
+            with torch.no_grad():  # r and d are constants for backprop (Ioffe 2017, Algorithm 1)
                 r = torch.clamp(std / self.running_std, 1.0 / r_max, r_max)
                 d = torch.clamp((mean - self.running_mean) / self.running_std, -d_max, d_max)
                 # Updated after r and d used the old values.
@@ -198,7 +214,7 @@ NORMS: dict[str, NormBuilder] = {
     # torch's BatchNorm1d normalises with the biased batch variance, as the definition; its running
     # variance is the unbiased one, which only inference reads.
     "batch": lambda channels, args: LibraryNorm(
-        nn.BatchNorm1d(channels, eps=args.eps, momentum=args.momentum, affine=args.affine), per_graph=False
+        BatchNorm(channels, eps=args.eps, momentum=args.momentum, affine=args.affine), per_graph=False
     ),
     "batchrenorm": lambda channels, args: BatchRenorm(
         channels, args.eps, args.momentum, args.affine, args.r_max, args.d_max, args.warmup_steps

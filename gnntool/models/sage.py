@@ -1,6 +1,7 @@
 """GraphSAGE layers (Hamilton et al. 2017), one class per aggregator, full-batch.
 
-Every layer computes ``h_v' = W a_v + B h_v + b`` (methods.md 7.14.11; one bias), except the gcn
+Every layer computes ``h_v' = W a_v + B h_v + b`` (Hamilton et al. 2017, Algorithm 1 line 5, whose
+``W · CONCAT(h_v, a_v)`` is ``W a_v + B h_v``; one bias), except the gcn
 aggregator, which has a single weight matrix and no separate self term. ``a_v`` aggregates the
 in-neighbours of ``v`` (``ops.target`` receives from ``ops.source``) and is a zero vector for a node
 without neighbours. ``x`` may be dense or sparse CSR; linear maps of ``x`` go through
@@ -18,16 +19,18 @@ from torch_geometric.utils import scatter
 
 from gnntool.config import ModelConfig
 from gnntool.models.base import aggregate_linear, linear
-from gnntool.models.graph_ops import GraphOps
+from gnntool.models.graph_ops import GraphOps, sparse_matmul
 
 
 class SAGEMeanConv(nn.Module):
-    r"""GraphSAGE with the mean aggregator (7.14.10):
+    r"""GraphSAGE with the mean aggregator (Hamilton et al. 2017, sec. 3.3):
 
     .. math::
         \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}_{u \in \mathcal{N}(v)} \mathbf{h}_u
         + \mathbf{B} \mathbf{h}_v + \mathbf{b}
     """
+
+    row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
@@ -50,12 +53,14 @@ class SAGEMeanConv(nn.Module):
 
 
 class SAGEGCNConv(nn.Module):
-    r"""GraphSAGE with the gcn aggregator (Hamilton et al. eq. 2; 7.14.12-13), one weight matrix:
+    r"""GraphSAGE with the gcn aggregator (Hamilton et al. 2017, eq. 2), one weight matrix:
 
     .. math::
         \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}(\{\mathbf{h}_v\} \cup
         \{\mathbf{h}_u : u \in \mathcal{N}(v)\}) + \mathbf{b}
     """
+
+    row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
@@ -76,7 +81,7 @@ class SAGEGCNConv(nn.Module):
 
 
 class SAGELSTMConv(nn.Module):
-    r"""GraphSAGE with the LSTM aggregator (7.14.14) over a random permutation of the neighbours:
+    r"""GraphSAGE with the LSTM aggregator (Hamilton et al. 2017, sec. 3.3) over a random permutation of the neighbours:
 
     .. math::
         \mathbf{a}_v = \mathrm{LSTM}\big(\mathbf{P}\mathbf{h}_{\pi(u_1)}, \dots,
@@ -170,7 +175,7 @@ def neighbour_sequences(ops: GraphOps, order: Tensor) -> list[tuple[Tensor, Tens
 
 
 class SAGEPoolConv(nn.Module):
-    r"""GraphSAGE with the pooling aggregator (7.14.15), max (default) or mean:
+    r"""GraphSAGE with the pooling aggregator (Hamilton et al. 2017, eq. 3), max (default) or mean:
 
     .. math::
         \mathbf{a}_v = \max_{u \in \mathcal{N}(v)} \mathrm{ReLU}(\mathbf{W}_{pool} \mathbf{h}_u
@@ -204,7 +209,7 @@ class SAGEPoolConv(nn.Module):
     def forward(self, x: Tensor, ops: GraphOps) -> Tensor:
         pooled = F.relu(linear(self.lin_pool, x))  # per node: the same for each of its out-edges
         if self.reduce == "mean":
-            aggregated = ops.mean_adjacency @ pooled
+            aggregated = sparse_matmul(ops.mean_adjacency, pooled)
         else:
             aggregated = scatter(pooled[ops.source], ops.target, 0, dim_size=ops.num_targets, reduce="max")
         return self.lin_neighbour(aggregated) + linear(self.lin_root, ops.targets(x))

@@ -1,0 +1,109 @@
+"""A finished run read back for `eval`, `embed` and `predict`: its config (the run's config.yaml),
+its model(s) on the chosen device, and the graph they score: the run's own dataset, split with
+each model's seed, or an unseen graph file (`--graph`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gnntool.config import Config
+from gnntool.data import load_dataset
+from gnntool.data.dataset import SPLITS, GraphDataset, SplitPart
+from gnntool.data.graphfile import GraphFile, read_graph
+from gnntool.engine.device import resolve_device
+from gnntool.engine.inference import Inference
+from gnntool.engine.inputs import task_tensors
+from gnntool.engine.metrics import summarise
+from gnntool.engine.objectives import Objective, PredictOptions, build_objective
+from gnntool.engine.saved import SavedModel, load_model, load_run_config, model_paths
+from gnntool.outputs import MODEL
+
+
+@dataclass
+class LoadedRun:
+    """A run directory's config, its models (one per seed, or the first seed's only) and device."""
+
+    run_dir: Path
+    config: Config
+    device: torch.device
+    models: list[SavedModel]
+    graph_path: Path | None = None
+    graph_file: GraphFile | None = field(default=None, init=False)
+
+    @classmethod
+    def open(
+        cls, run_dir: Path, device: str = "auto", graph: Path | None = None, every_seed: bool = False
+    ) -> LoadedRun:
+        """Read `run_dir` (every seed's model, or the top-level model.pt) onto `device`."""
+        config = load_run_config(run_dir)  # a clear error if this is no run directory
+        resolved = resolve_device(device)
+        paths = model_paths(run_dir)  # a clear error if the run holds no model
+        if not every_seed:
+            paths = [run_dir / MODEL]
+        models = [load_model(path, resolved, config) for path in paths]
+        run = cls(run_dir, config, resolved, models, graph)
+        if graph is not None:
+            run.graph_file = read_graph(graph, num_features=models[0].num_features)
+        return run
+
+    def objective(self, saved: SavedModel) -> Objective:
+        """The run's objective on the graph this run scores, for `saved` (its seed splits the data)."""
+        if self.graph_file is None:
+            dataset = load_dataset(self.config.dataset, saved.seed)
+        else:
+            data = self.graph_file.data
+            every_node = [SplitPart(data, torch.ones(data.num_nodes, dtype=torch.bool))]
+            dataset = GraphDataset(
+                graphs=[data],
+                splits={split: every_node for split in SPLITS},
+                num_features=saved.num_features,
+                num_classes=saved.num_classes,  # the model's task shape; the file's labels are checked against it
+                multilabel=saved.multilabel,
+                node_id=self.graph_file.node_id,
+            )
+        task = task_tensors(dataset, self.device, self.config.inference_chunk)
+        return build_objective(self.config, task, saved.seed)
+
+    def node_ids(self, objective: Objective) -> np.ndarray:
+        """The id of every output row: the graph file's ids, else the dataset's."""
+        return self.graph_file.node_id if self.graph_file is not None else objective.task.dataset.output_ids()
+
+
+def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, device: str) -> dict[str, Any]:
+    """A run's metrics from its saved model(s), in metrics.json's shape: per split of its
+    dataset, or `{"graph": ...}` on an unseen graph file."""
+    run = LoadedRun.open(run_dir, device, graph, every_seed=True)
+    runs = []
+    for saved in run.models:
+        objective = run.objective(saved)
+        if run.graph_file is not None:
+            metrics = {"graph": objective.evaluate_graph(saved.model, graph, run.graph_file)}
+        else:
+            metrics = objective.evaluate(saved.model, splits)
+        runs.append({"seed": saved.seed, **metrics})
+    if len(runs) == 1:
+        runs[0].pop("seed")
+        return runs[0]
+    return summarise(runs)
+
+
+def embed_run(run_dir: Path, graph: Path | None, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings, node ids) of the run's graph, or of an unseen one, by its first seed's model."""
+    run = LoadedRun.open(run_dir, device, graph)
+    saved = run.models[0]
+    objective = run.objective(saved)
+    return objective.dataset_embeddings(Inference(saved.model, run.config.inference_chunk)), run.node_ids(objective)
+
+
+def predict_run(run_dir: Path, graph: Path | None, device: str, options: PredictOptions) -> None:
+    """Write the run's predictions (what its objective predicts) as `options` say."""
+    run = LoadedRun.open(run_dir, device, graph)
+    saved = run.models[0]
+    objective = run.objective(saved)
+    objective.predict(saved.model, options, run.node_ids(objective))

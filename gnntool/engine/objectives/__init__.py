@@ -1,0 +1,28 @@
+"""The objective registry: `train.objective` → the module that trains and scores that task.
+
+Adding an objective means one module with an `Objective` subclass, one line here and one entry
+in the torch-free table `gnntool.traits.OBJECTIVES` (what the config schema checks).
+"""
+
+from __future__ import annotations
+
+from gnntool.config import Config
+from gnntool.engine.distributed import SINGLE, Ranks
+from gnntool.engine.inputs import Task
+from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.objectives.link import Link
+from gnntool.engine.objectives.supervised import Supervised
+from gnntool.engine.objectives.unsupervised import Unsupervised
+
+__all__ = ["OBJECTIVES", "Objective", "PredictOptions", "build_objective"]
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    "supervised": Supervised,
+    "unsupervised": Unsupervised,
+    "link": Link,
+}
+
+
+def build_objective(config: Config, task: Task, seed: int, ranks: Ranks = SINGLE) -> Objective:
+    """The objective `config.train.objective` on `task`, with `seed`."""
+    return OBJECTIVES[config.train.objective](config, task, seed, ranks)

@@ -1,0 +1,120 @@
+"""What the config schema must know about each dataset and each training objective, torch-free.
+
+The schema (`gnntool.config`) validates against these tables before torch is imported; the
+dataset registry (`gnntool.data.DATASETS`) and the objective registry
+(`gnntool.engine.objectives.OBJECTIVES`) are built from the same names, so adding a dataset or
+an objective is one line here plus its loader or module, never a schema edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DatasetTraits:
+    """One dataset as the schema sees it.
+
+    `loader` names the loader family in `gnntool.data.LOADERS`; `splits` are the allowed values
+    of `dataset.split`, the first being the default; `multilabel` is None when the data decides
+    (a user's graph file); `fraction_split` means the random split is by `train_frac`/`val_frac`;
+    `needs_path` means `dataset.path` is required (and refused elsewhere); `generated` means the
+    graph's shape comes from the synthetic keys (`nodes`, `avg_degree`, ...); `monitor` is the
+    validation metric of the dataset's own scorer (OGB's Evaluator), the default monitor of
+    objectives that score labels; `directed` means `dataset.to_undirected` applies (null: true);
+    `npy_cache` means the processed cache is .npy files whose features can be memory-mapped.
+    """
+
+    loader: str
+    splits: tuple[str, ...]
+    multi_graph: bool = False
+    multilabel: bool | None = False
+    normalize_features: bool = False
+    fraction_split: bool = False
+    needs_path: bool = False
+    generated: bool = False
+    aliases: tuple[str, ...] = ()
+    monitor: str | None = None
+    directed: bool = False
+    npy_cache: bool = False
+
+
+PLANETOID_SPLITS = ("public", "full", "random", "inductive")
+
+DATASETS: dict[str, DatasetTraits] = {
+    "Cora": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
+    "CiteSeer": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
+    "PubMed": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
+    "PPI": DatasetTraits("ppi", ("public",), multi_graph=True, multilabel=True),
+    "graph": DatasetTraits("graph", ("masks", "random"), multilabel=None, fraction_split=True, needs_path=True),
+    "synthetic": DatasetTraits("synthetic", ("random",), fraction_split=True, generated=True, npy_cache=True),
+    # OGB node property prediction (gnntool.data.ogb): OGB's own split only; arxiv and papers100M
+    # come directed (products and proteins store both directions already).
+    "ogbn-arxiv": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
+    "ogbn-products": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
+    "ogbn-proteins": DatasetTraits(
+        "ogb", ("public",), multilabel=True, monitor="val_auc", directed=True, npy_cache=True
+    ),
+    "ogbn-papers100M": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
+}
+
+
+def canonical_dataset(name: str) -> str:
+    """The table's spelling of `name`, accepted in any capitalisation or as an alias; else `name`."""
+    for canonical, traits in DATASETS.items():
+        if name.lower() in (canonical.lower(), *(alias.lower() for alias in traits.aliases)):
+            return canonical
+    return name
+
+
+@dataclass(frozen=True)
+class ObjectiveTraits:
+    """One training objective as the schema sees it.
+
+    `monitors` are the allowed `train.monitor` values; the default is the dataset's own
+    (`DatasetTraits.monitor`) where `needs_labels`, else `default_monitor`, or `multilabel_monitor`
+    on multi-label data. `dataset_monitors` exist only where the dataset's own scorer reports them.
+    `one_graph`: refused on multi-graph datasets;
+    `full_batch`: refused with `train.batch_size`; `needs_labels`: the data must be labelled;
+    `node_splits`: scores the nodes of `dataset.split` (else a graph file without split masks
+    defaults to a random split, whose nodes go unused); `distributed`: trains under torchrun.
+    """
+
+    monitors: tuple[str, ...]
+    default_monitor: str
+    multilabel_monitor: str | None = None
+    dataset_monitors: tuple[str, ...] = ()
+    one_graph: bool = False
+    full_batch: bool = False
+    needs_labels: bool = False
+    node_splits: bool = True
+    distributed: bool = True
+    description: str = ""
+
+
+OBJECTIVES: dict[str, ObjectiveTraits] = {
+    "supervised": ObjectiveTraits(
+        ("val_accuracy", "val_micro_f1", "val_loss", "val_auc"),
+        "val_accuracy",
+        multilabel_monitor="val_micro_f1",
+        dataset_monitors=("val_auc",),
+        needs_labels=True,
+        description="node classification from labels (cross-entropy; per-label BCE when multi-label)",
+    ),
+    "unsupervised": ObjectiveTraits(
+        ("val_loss",),
+        "val_loss",
+        one_graph=True,
+        full_batch=True,
+        distributed=False,
+        description="GraphSAGE's random-walk loss (Hamilton et al. 2017, eq. 1), no labels needed",
+    ),
+    "link": ObjectiveTraits(
+        ("val_auc", "val_ap", "val_mrr", "val_loss"),
+        "val_auc",
+        one_graph=True,
+        node_splits=False,
+        distributed=False,
+        description="link prediction: held-out edges scored against non-edges (docs/link-prediction.md)",
+    ),
+}
