@@ -20,6 +20,7 @@ from gnntool.cli import app
 from gnntool.config import known_keys
 from gnntool.engine.metrics import metrics_from_sums
 from gnntool.errors import UserError
+from gnntool.traits import OBJECTIVES
 from tests.conftest import REPO
 
 TINY = REPO / "examples" / "tiny_graph.npz"
@@ -201,11 +202,15 @@ def test_random_yaml_documents(runner, tmp_path: Path, document) -> None:
         st.tuples(KEYS, VALUES).map(lambda kv: f"{kv[0]}={yaml.safe_dump(kv[1], default_flow_style=True).strip()}")
         | st.text(max_size=12),
         max_size=3,
-    )
+    ),
+    objective=st.sampled_from(sorted(OBJECTIVES)),
 )
-def test_random_overrides(runner, tmp_path: Path, overrides: list[str]) -> None:
+def test_random_overrides(runner, tmp_path: Path, overrides: list[str], objective: str) -> None:
+    """Every objective, with random overrides on top (`train.objective` is drawn apart from them, so
+    that each objective meets them)."""
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({"dataset": {"name": "graph", "path": str(TINY)}, "train": {"epochs": 1}}))
+    train = {"epochs": 1, "objective": objective}
+    config.write_text(yaml.safe_dump({"dataset": {"name": "graph", "path": str(TINY)}, "train": train}))
     no_traceback(invoke_train(runner, config, overrides, tmp_path / "run"))
 
 

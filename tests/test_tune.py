@@ -213,3 +213,16 @@ def test_without_optuna_is_exit_2(runner, write_config, tmp_path, monkeypatch) -
     monkeypatch.setitem(sys.modules, "optuna", None)
     result = tune(runner, write_config(), tmp_path / "tune", "--trials", "1")
     assert result.exit_code == 2 and "pip install 'gnntool[tune]'" in result.output
+
+
+def test_a_second_tune_of_the_same_study_is_refused(runner, write_config, tmp_path) -> None:
+    """One writer per study directory, as for train and sweep: the lock names the holder's pid."""
+    import os
+
+    from gnntool.run_lock import hold_run_lock
+
+    out = tmp_path / "tune"
+    with hold_run_lock(out):  # another open file description: flock conflicts within one process too
+        result = tune(runner, write_config(), out, "--trials", "1")
+    assert result.exit_code == 2 and f"pid {os.getpid()}" in result.output
+    assert not (out / "tune.db").exists() and not list(out.glob("trial-*"))

@@ -34,6 +34,7 @@ from gnntool.config import Config, apply_override, known_keys, read_yaml, set_ke
 from gnntool.engine.sweep import SPLITS, describe, format_value, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_text
+from gnntool.run_lock import hold_run_lock
 
 TRIALS_CSV = "trials.csv"
 BEST_YAML = "best.yaml"
@@ -340,7 +341,12 @@ def run_tune(tuning: Tuning, trials: int, timeout: float | None = None, quiet: b
     from gnntool.engine.board import check_tensorboard
 
     check_tensorboard(tuning.config)
-    tuning.out.mkdir(parents=True, exist_ok=True)
+    with hold_run_lock(tuning.out):  # one tune per study directory; each trial's run is locked by train_run
+        return tune_study(tuning, trials, timeout, quiet, optuna)
+
+
+def tune_study(tuning: Tuning, trials: int, timeout: float | None, quiet: bool, optuna: Any) -> list[dict[str, Any]]:
+    """`run_tune`'s study, trials and tables, with the study directory locked."""
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
     study, storage = open_study(tuning, optuna)
     retry_interrupted(study, storage, optuna)
