@@ -107,7 +107,8 @@ class Objective(ABC):
         """`embeddings` of every graph of the dataset, in dataset order, float32."""
         graphs = self.task.dataset.graphs
         rows = [self.embeddings(outputs, self.task.tensors(graph)).float().cpu().numpy() for graph in graphs]
-        return np.concatenate(rows)
+        # One graph: its rows as they are (a copy would double the largest array of a big run).
+        return rows[0] if len(rows) == 1 else np.concatenate(rows)
 
     def evaluate_graph(self, model: GNN, path: Path, graph_file: Any) -> dict[str, float]:
         """Metrics on an unseen graph file (`eval --graph`): the task holds that graph."""
