@@ -31,6 +31,8 @@ SWEEP_ROW = 0.32  # inches per cell: 24 cells stay readable
 SWEEP_MARGIN = 1.6
 TSNE_NODES = 5000
 PCA_NODES = 20000  # points drawn at most (PCA itself fits every node)
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
+VIEW_SHARE = 0.99  # the embedding plot frames the central 99% of the points on each axis
 SWEEP_JSON = "sweep.json"  # gnntool.engine.sweep's summary (not imported: that module stays light here)
 
 
@@ -238,6 +240,18 @@ def project(embeddings: np.ndarray, method: str, seed: int) -> tuple[np.ndarray,
     return rows, points
 
 
+def view_limits(points: np.ndarray, share: float = VIEW_SHARE) -> tuple[tuple[np.ndarray, np.ndarray], int]:
+    """The frame holding the central `share` of the points on each axis, with a margin, and how
+    many points fall outside it: a few far outliers (common in PCA) would otherwise squeeze the
+    cloud into a corner."""
+    tail = 100.0 * (1.0 - share) / 2.0
+    low, high = np.percentile(points, [tail, 100.0 - tail], axis=0)
+    margin = 0.08 * np.maximum(high - low, 1e-12)
+    low, high = low - margin, high + margin
+    outside = int(np.any((points < low) | (points > high), axis=1).sum())
+    return (low, high), outside
+
+
 def node_labels(config: Config) -> tuple[np.ndarray | None, np.ndarray]:
     """Per row of embeddings.npy: the class id (None when unlabelled or multi-label) and whether it
     is a test node (of the test parts that run on the dataset's own graphs)."""
@@ -295,8 +309,12 @@ def plot_embeddings(run_dir: Path, output: Path | None = None, method: str = "pc
         label="test node",
     )
     sampled = f", {len(rows)} of {len(embeddings)} nodes" if len(rows) < len(embeddings) else ""
+    (low, high), outside = view_limits(points)
+    clipped = f", {outside} outlying nodes beyond the frame" if outside else ""
     axis.set(
-        title=f"{config.model.arch} on {config.dataset.name}: embeddings, {method.upper()}{sampled}",
+        title=f"{config.model.arch} on {config.dataset.name}: embeddings, {METHOD_NAMES[method]}{sampled}{clipped}",
+        xlim=(low[0], high[0]),
+        ylim=(low[1], high[1]),
         xticks=[],
         yticks=[],
     )

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from gnntool import plot as plot_module
 from gnntool.cli import app
-from gnntool.plot import best_epoch, mean_band
+from gnntool.plot import best_epoch, mean_band, view_limits
 
 DATA_ROOT = Path(__file__).resolve().parents[1] / "data"
 
@@ -134,6 +134,18 @@ def test_embeddings(runner, trained, method, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(run_dir / f"embeddings-{method}.png")
     assert pixels(run_dir / f"embeddings-{method}.png") == (800, 800)
+
+
+def test_far_outliers_stay_outside_the_embedding_frame() -> None:
+    """A few far points (common in PCA) must not squeeze the cloud into a corner: the frame holds
+    the central 99% on each axis, with a margin, and counts the points left out."""
+    cloud = np.random.default_rng(0).normal(size=(1000, 2))
+    points = np.vstack([cloud, [[500.0, 0.0], [0.0, -800.0]]])
+    (low, high), outside = view_limits(points)
+    assert outside >= 2 and outside <= 0.02 * len(points)
+    assert (high - low).max() < 10  # the cloud's scale, not the outliers'
+    inside = np.all((cloud >= low) & (cloud <= high), axis=1)
+    assert inside.mean() > 0.97
 
 
 def test_drawn_nodes_are_a_seeded_sample() -> None:
