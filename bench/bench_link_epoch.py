@@ -15,10 +15,16 @@ B. PyG's examples/link_pred.py: `Planetoid(transform=NormalizeFeatures + RandomL
    0.1, is_undirected=True, add_negative_train_samples=False))`, `GCNConv(in, 128)`, ReLU,
    `GCNConv(128, 64)`, `negative_sampling(method="sparse")` per epoch, `BCEWithLogitsLoss`,
    Adam(lr=0.01); validation: `no_grad` encode, sigmoid, scikit-learn's `roc_auc_score`.
+C. (row `engine`) the epoch exactly as `gnntool train` runs it: `task_tensors` ->
+   `build_objective` (the `link` objective, gcn, `model.hidden` 128 for both layers, so its
+   embedding is 128 wide where A's and B's is 64; no dropout, lr 0.01, 1 negative) ->
+   `objective.build_model()` + Adam; per epoch `objective.train_epoch` + `objective.validate`
+   (as `engine.train.fit`; the split and the validation negatives are the objective's own).
 
-Both on the CPU with torch's default threads, the same features (checked) and equally large
-splits, after a warm-up, in alternating blocks A, B, A, B, ... (`bench_gcn_epoch`'s timing and
-table: medians, ratio gnntool/pyg). `--profile` adds torch.profiler summaries of both.
+All on the CPU with torch's default threads, the same features (A and B checked) and equally
+large splits, after a warm-up, in alternating blocks A, B, C, A, B, C, ... (`bench_gcn_epoch`'s
+timing and table: medians, ratio gnntool/pyg, then the ratio engine/pyg). `--profile` adds
+torch.profiler summaries of each.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import statistics
 import sys
 import time
 import warnings
@@ -53,8 +60,9 @@ from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.data.edge_split import NegativeSampler, split_edges
 from gnntool.data.fetch import data_root
-from gnntool.engine.inputs import feature_tensor
+from gnntool.engine.inputs import feature_tensor, task_tensors
 from gnntool.engine.link_metrics import link_metrics
+from gnntool.engine.objectives import build_objective
 from gnntool.models import build_model
 from gnntool.models.decoders import build_decoder
 from gnntool.models.graph_ops import GraphOps
@@ -115,6 +123,35 @@ def make_gnntool(seed: int) -> tuple[Impl, Tensor]:
             return link_metrics(decoder(z, split.val_pos), decoder(z, split.val_neg), [20, 50, 100])
 
     return timed_impl("gnntool", train, validate_), data.x
+
+
+def make_engine(seed: int) -> Impl:
+    """The `link` objective's epoch as `engine.train.fit` runs it (training step, then validate)."""
+    from gnntool.engine.train import EpochPosition
+
+    config = validate(
+        {
+            "seed": seed,
+            "dataset": {"name": "Cora", "normalize_features": True, "edge_split": {"val": VAL, "test": TEST}},
+            "model": {"arch": "gcn", "hidden": HIDDEN, "layers": 2, "dropout": 0.0},
+            "train": {"objective": "link", "lr": LR, "weight_decay": 0.0, "negatives": 1},
+        }
+    )
+    task = task_tensors(load_dataset(config.dataset, seed), DEVICE, config.inference_chunk)
+    objective = build_objective(config, task, seed)
+    objective.check()
+    torch.manual_seed(seed)
+    model = objective.build_model().to(DEVICE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=0.0)
+    epochs = iter(range(1 << 62))
+
+    def train() -> None:
+        objective.train_epoch(model, optimizer, next(epochs), EpochPosition())
+
+    def validate_() -> None:
+        objective.validate(model)
+
+    return timed_impl("engine", train, validate_)
 
 
 class Net(nn.Module):
@@ -191,17 +228,19 @@ def main(argv: list[str] | None = None) -> int:
     b, x_b = make_pyg(args.seed)
     if not torch.equal(x_a, x_b):
         raise SystemExit("gnntool and the plain script see different features")
-    impls = [a, b]
+    impls = [a, b, make_engine(args.seed)]
     for impl in impls:
         time_block(impl.epoch, args.warmup)
     times: dict[str, list[float]] = {impl.label: [] for impl in impls}
     gc.collect()
     started = time.perf_counter()
     for _ in range(args.repeats):
-        for impl in impls:  # A, B, A, B, ...
+        for impl in impls:  # A, B, C, A, B, C, ...
             times[impl.label] += time_block(impl.epoch, args.epochs)
     print(f"load average after timing {os.getloadavg()[0]:.2f}")
     print_table([Result("Cora link", times, time.perf_counter() - started)])
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    print(f"ratio engine/pyg {medians['engine'] / medians['pyg']:.3f} (the `link` objective's own epoch)")
     if args.profile:
         profile_impls("Cora link", impls, args.profile_epochs, args.rows)
     return 0

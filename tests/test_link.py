@@ -165,13 +165,30 @@ def test_config_errors(raw: dict, expected: str) -> None:
         validate(raw)
 
 
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"dataset": {"name": "PPI"}}, "runs on one graph"),
+        ({"dataset": {"edge_split": {"val": 0.5, "test": 0.5}}}, "to leave training edges"),
+        ({"dataset": {"edge_split": {"val": 0.0001, "test": 0.1}}}, "the val split is empty"),
+    ],
+)
+def test_bad_link_runs_are_exit_2_before_training(runner, write_config, tmp_path: Path, config, expected) -> None:
+    config["train"] = {"objective": "link"}
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(write_config(config)), "--out", str(run_dir), "-q"])
+    assert result.exit_code == 2 and expected in result.stderr, result.output
+    assert not (run_dir / "metrics.json").exists()
+
+
 @pytest.mark.slow
 def test_cora_link_accuracy(runner, tmp_path: Path) -> None:
-    """configs/gcn_cora_link.yaml, one seed: test AUC and AP near GAE's 91.0 / 92.0."""
+    """configs/gcn_cora_link.yaml, seed 0 (test AUC 0.932, AP 0.937 measured; the 10-seed means
+    0.939 / 0.943 in docs/link-prediction.md): at least issue 12's targets 0.920 / 0.925."""
     config = Path(__file__).resolve().parents[1] / "configs" / "gcn_cora_link.yaml"
     run_dir = tmp_path / "run"
     args = ["train", str(config), "--out", str(run_dir), "-q", "--set", f"dataset.root={DATA_ROOT}"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     test = json.loads((run_dir / "metrics.json").read_text())["test"]
-    assert test["auc"] > 0.9 and test["ap"] > 0.9
+    assert test["auc"] >= 0.92 and test["ap"] >= 0.925, test
