@@ -8,6 +8,7 @@ This module must not import torch: config errors are reported before torch loads
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gnntool.errors import UserError
 from gnntool.traits import DATASETS, OBJECTIVES, DatasetTraits, ObjectiveTraits, canonical_dataset
+
+
+def one_of(value: str, table: dict[str, Any], kind: str) -> str:
+    """`value` if the traits table names it, else the schema's error listing the names."""
+    if value not in table:
+        raise ValueError(f"unknown {kind}; choose one of {', '.join(table)}")
+    return value
 
 
 class Section(BaseModel):
@@ -91,9 +99,7 @@ class DatasetConfig(Section):
     @field_validator("name")
     @classmethod
     def _known_name(cls, value: str) -> str:
-        if value not in DATASETS:
-            raise ValueError(f"unknown dataset; choose one of {', '.join(DATASETS)}")
-        return value
+        return one_of(value, DATASETS, "dataset")
 
     @property
     def traits(self) -> DatasetTraits:
@@ -248,9 +254,7 @@ class TrainConfig(Section):
     @field_validator("objective")
     @classmethod
     def _known_objective(cls, value: str) -> str:
-        if value not in OBJECTIVES:
-            raise ValueError(f"unknown objective; choose one of {', '.join(OBJECTIVES)}")
-        return value
+        return one_of(value, OBJECTIVES, "objective")
 
     @field_validator("hits_k")
     @classmethod
@@ -479,12 +483,17 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def load_config(path: Path, overrides: list[str] = ()) -> Config:
-    """Read, override and validate a config file."""
+def read_overridden(path: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """A config file's raw mapping with the `--set` overrides applied, not yet validated."""
     raw = read_yaml(path)
     for assignment in overrides:
         apply_override(raw, assignment)
-    return validate(raw)
+    return raw
+
+
+def load_config(path: Path, overrides: Sequence[str] = ()) -> Config:
+    """Read, override and validate a config file."""
+    return validate(read_overridden(path, overrides))
 
 
 def dump_config(config: Config) -> str:

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from gnntool import log
-from gnntool.config import Config, apply_override, load_config, read_yaml, set_key, validate
+from gnntool.config import Config, load_config, read_overridden, set_key, validate
 from gnntool.errors import Interrupted, UserError
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
 from gnntool.run_lock import hold_run_lock
@@ -213,9 +213,7 @@ def default_out(config_path: Path) -> Path:
 def plan_sweep(config_path: Path, grid_specs: Sequence[str], overrides: Sequence[str] = ()) -> list[Cell]:
     """Parse the grids, build every cell's config (file, then --set, then the cell) and validate all."""
     grids = parse_grids(grid_specs)
-    base = read_yaml(config_path)
-    for assignment in overrides:
-        apply_override(base, assignment)
+    base = read_overridden(config_path, overrides)
     cells = expand(grids)
     names = cell_names(cells)
     planned, failures = [], []

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gnntool import log
-from gnntool.config import Config, apply_override, known_keys, read_yaml, set_key, validate
+from gnntool.config import Config, known_keys, read_overridden, set_key, validate
 from gnntool.engine.sweep import SPLITS, describe, format_value, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_text
@@ -214,9 +214,7 @@ def plan_tune(
 ) -> Tuning:
     """Parse and check the space against the config (file, then --set) without training."""
     space = parse_space(specs)
-    base = read_yaml(config_path)
-    for assignment in overrides:
-        apply_override(base, assignment)
+    base = read_overridden(config_path, overrides)
     config = validate(base)
     check_space(base, space)
     out = Path(out) if out is not None else default_out(config_path)
