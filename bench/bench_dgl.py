@@ -121,6 +121,7 @@ def worker_gnntool(args) -> dict:
     import torch
 
     from gnntool.data import load_dataset
+    from gnntool.engine.allocator import retain_freed_memory
     from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inference import infer
     from gnntool.engine.inputs import task_tensors
@@ -128,6 +129,7 @@ def worker_gnntool(args) -> dict:
     from gnntool.engine.train import train_epoch
     from gnntool.models import build_model
 
+    retain_freed_memory()  # as the gnntool command does
     torch.manual_seed(0)
     config = gnntool_config(args.root)
     task = task_tensors(load_dataset(config.dataset, config.seed), torch.device("cpu"), config.inference_chunk)

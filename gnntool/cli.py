@@ -496,4 +496,7 @@ def configs_copy(
 
 def main() -> None:
     """Console-script entry point."""
+    from gnntool.engine.allocator import retain_freed_memory
+
+    retain_freed_memory()
     app(prog_name="gnntool")

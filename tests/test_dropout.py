@@ -1,4 +1,4 @@
-"""Dropout on large CPU tensors (mask from random 16-bit integers) against its definition."""
+"""Dropout on large CPU tensors (mask from random bits, 1 to 16 a decision) against its definition."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import torch
 
 from gnntool.models.base import LARGE_DROPOUT, dropout
 
+# One p for each width of a decision: 1, 2, 4 bits (a byte's decisions from a table), 8, 16 bits.
+WIDTHS = [0.5, 0.25, 0.75, 1 / 16, 37 / 256, 0.3, 0.05]
 
-@pytest.mark.parametrize("p", [0.5, 0.3, 0.05])
+
+@pytest.mark.parametrize("p", WIDTHS)
 def test_keep_rate_scale_and_gradient(p: float) -> None:
     torch.manual_seed(0)
     x = (torch.rand(LARGE_DROPOUT // 512, 512) + 0.5).requires_grad_()
@@ -25,15 +28,21 @@ def test_keep_rate_scale_and_gradient(p: float) -> None:
     torch.testing.assert_close(x.grad, kept.float() * scale)
 
 
-def test_masks_are_independent_across_neighbouring_entries() -> None:
-    # Four mask entries come from one 64-bit word: they must not be correlated.
+@pytest.mark.parametrize("p", [0.5, 0.25, 1 / 16, 37 / 256])
+def test_masks_are_independent_across_neighbouring_entries(p: float) -> None:
+    # Up to eight decisions come from one random byte, eight bytes from one 64-bit word: any two
+    # of eight neighbouring entries must be uncorrelated (5 standard errors of the estimate).
     torch.manual_seed(1)
-    kept = (dropout(torch.ones(LARGE_DROPOUT), 0.5) != 0).float().view(-1, 4)
+    kept = (dropout(torch.ones(LARGE_DROPOUT), p) != 0).float().view(-1, 8)
     centred = kept - kept.mean(0)
-    correlation = (centred.T @ centred) / kept.size(0) / 0.25
+    correlation = (centred.T @ centred) / kept.size(0) / (p * (1 - p))
     off_diagonal = correlation - torch.diag(torch.diag(correlation))
-    assert off_diagonal.abs().max() < 0.01
-    assert torch.equal(dropout(torch.ones(8, 8), 0.0), torch.ones(8, 8))
+    assert off_diagonal.abs().max() < 5 / math.sqrt(kept.size(0))
+
+
+def test_p_zero_keeps_everything() -> None:
+    for x in (torch.ones(8, 8), torch.ones(LARGE_DROPOUT)):
+        assert torch.equal(dropout(x, 0.0), x)
 
 
 def test_seeded_and_fresh_each_call() -> None:

@@ -109,7 +109,7 @@ class UniformNeighborSampler(BaseSampler):
         except BaseException:
             self._local = None  # possibly left dirty: the next call starts a clean one
             raise
-        self._local[sample.node] = _UNSEEN  # undo only this batch's writes: O(batch), not O(num_nodes)
+        self._local.index_fill_(0, sample.node, _UNSEEN)  # undo only this batch's writes: O(batch), not O(num_nodes)
         return sample
 
     def sample_from_nodes(self, index: NodeSamplerInput, **kwargs) -> SamplerOutput:
@@ -135,19 +135,19 @@ class UniformNeighborSampler(BaseSampler):
         frontier = seeds
         for k in self.fanout:
             target, pos = self._hop(frontier, k, generator)
-            neighbour = self.col[pos].long()
+            neighbour = self.col.index_select(0, pos).long()
             # New nodes in order of first appearance: `amin` leaves in each unseen neighbour's
             # entry the first edge that reaches it (a temporary value, replaced below).
-            unseen = (local[neighbour] == _UNSEEN).nonzero().view(-1)
-            candidate = neighbour[unseen]
+            unseen = (local.index_select(0, neighbour) == _UNSEEN).nonzero().view(-1)
+            candidate = neighbour.index_select(0, unseen)
             local.scatter_reduce_(0, candidate, unseen.to(_LOCAL), "amin")
-            fresh = candidate[local[candidate] == unseen]
+            fresh = candidate.masked_select(local.index_select(0, candidate) == unseen)
             end = begin + frontier.numel()
-            local[fresh] = torch.arange(end, end + fresh.numel(), dtype=_LOCAL, device=device)
+            local.index_copy_(0, fresh, torch.arange(end, end + fresh.numel(), dtype=_LOCAL, device=device))
             nodes.append(fresh)
-            rows.append(local[neighbour].long())
+            rows.append(local.index_select(0, neighbour).long())
             cols.append(target + begin)
-            edges.append(pos if self.edge_id is None else self.edge_id[pos])
+            edges.append(pos if self.edge_id is None else self.edge_id.index_select(0, pos))
             num_nodes.append(fresh.numel())
             num_edges.append(pos.numel())
             begin, frontier = end, fresh
@@ -159,18 +159,19 @@ class UniformNeighborSampler(BaseSampler):
         Edges come grouped by frontier node, in frontier order (the order pyg-lib emits them).
         """
         device = self.device
-        start = self.rowptr[frontier]
-        degree = self.rowptr[frontier + 1] - start
+        start = self.rowptr.index_select(0, frontier)
+        degree = self.rowptr.index_select(0, frontier + 1) - start
         count = degree if k < 0 else degree.clamp(max=k)
         first = torch.cumsum(count, 0) - count  # where each node's edges start in the output
         total = int(count.sum())
         target = torch.repeat_interleave(torch.arange(frontier.numel(), device=device), count, output_size=total)
-        pos = torch.arange(total, device=device) + (start - first)[target]  # take all: start, start+1, ...
+        pos = torch.arange(total, device=device) + (start - first).index_select(0, target)  # all: start, start+1, ..
         if k >= 0:
             sampled = (degree > k).nonzero().view(-1)
             if sampled.numel():
-                slots = first[sampled, None] + torch.arange(k, device=device)
-                pos[slots.view(-1)] = (start[sampled, None] + floyd_sample(degree[sampled], k, generator)).view(-1)
+                slots = first.index_select(0, sampled)[:, None] + torch.arange(k, device=device)
+                offsets = floyd_sample(degree.index_select(0, sampled), k, generator)
+                pos.index_copy_(0, slots.view(-1), (start.index_select(0, sampled)[:, None] + offsets).view(-1))
         return target, pos
 
     def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling: NegativeSampling | None = None) -> SamplerOutput:

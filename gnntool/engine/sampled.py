@@ -44,8 +44,11 @@ def layer_blocks(
     degree = torch.bincount(target, minlength=num_nodes)
     # Sorted by (target, source), as GraphOps keeps edges, the edges into the first t nodes are a
     # prefix (targets of hop h come before those of hop h+1): one sort serves every block.
-    key = torch.sort(target * num_nodes + source).values
-    edge_index = torch.stack([key % num_nodes, key // num_nodes])
+    key = target * num_nodes + source
+    if sum(num_sampled_nodes[:layers]) * num_nodes <= torch.iinfo(torch.int32).max:
+        key = key.int()  # every target is within layers - 1 hops: the keys fit, and sort twice as fast
+    key = torch.sort(key).values
+    edge_index = torch.stack([key % num_nodes, key // num_nodes]).long()
     blocks = []
     for k in range(layers):
         hops = layers - k
