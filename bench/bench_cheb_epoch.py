@@ -22,7 +22,7 @@ from gnntool.config import load_config
 from gnntool.data import load_dataset
 from gnntool.engine.evaluate import evaluate
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.train import GraphSteps, train_epoch
+from gnntool.engine.train import GraphSteps, build_optimizer, train_epoch
 from gnntool.models import build_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def make_epoch(config):
     task = task_tensors(load_dataset(config.dataset, config.seed), torch.device("cpu"))
     torch.manual_seed(config.seed)
     model = build_model(config.model, task.num_features, task.num_classes)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    optimizer = build_optimizer(model, config.train)
 
     def epoch() -> None:
         train_epoch(model, optimizer, GraphSteps(task, None, 0).steps(0), task.multilabel)

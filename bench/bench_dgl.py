@@ -1,7 +1,7 @@
 """Sampled GraphSAGE: gnntool against DGL 2.1, side by side on one graph, printed as one table.
 
     python bench/bench_dgl.py [--dgl-python /work/dgl-venv/bin/python] [--repeats 3]
-                              [--batches 40] [--warmup 5] [--no-inference]
+                              [--batches 40] [--warmup 5] [--no-inference] [--profile]
 
 The graph is gnntool's `synthetic` block model (1M nodes, average degree 10, 128 features, 10
 classes; cached under `--root`), exported once as .npy files that both sides read; the seeds are
@@ -25,6 +25,10 @@ batch of 1024 seeds (mean over `--batches` batches after `--warmup`):
 5. peak RSS of the measuring process (rows 1-4 plus loading the graph).
 6. gnntool only: one layer-wise inference pass over all 1M nodes (what validation and the final
    evaluation cost after sampled training), `--inference` chunk size from the config.
+
+`--profile` instead runs torch.profiler over `--batches` serial training steps of gnntool's
+shipped recipe (batches prepared beforehand, so the table is the model's step alone) and prints
+the operators with the most self CPU time per step, by input shape.
 
 The DGL side runs in its own virtualenv (`--dgl-python`; see docs/speed.md for the recipe);
 "control" is gnntool run by that same interpreter (DGL's torch), with this repository on its
@@ -126,7 +130,7 @@ def worker_gnntool(args) -> dict:
     from gnntool.engine.inference import infer
     from gnntool.engine.inputs import task_tensors
     from gnntool.engine.sampled import SampledSteps
-    from gnntool.engine.train import train_epoch
+    from gnntool.engine.train import build_optimizer, train_epoch
     from gnntool.models import build_model
 
     retain_freed_memory()  # as the gnntool command does
@@ -163,7 +167,7 @@ def worker_gnntool(args) -> dict:
         train_config = config.train if name == "recipe" else config.train.model_copy(update=SAME_TRAIN)
         torch.manual_seed(0)
         model = build_model(model_config, task.num_features, task.num_classes)
-        optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
+        optimizer = build_optimizer(model, train_config)
         train_epoch(model, optimizer, itertools.islice(sampled.steps(0), args.warmup), False)
         started = time.perf_counter()
         train_epoch(model, optimizer, itertools.islice(sampled.steps(0, start=args.warmup), args.batches), False)
@@ -266,6 +270,45 @@ def worker_dgl(args) -> dict:
     return result
 
 
+def profile_gnntool_step(args) -> None:
+    """Print where a serial training step of the shipped recipe spends its CPU time."""
+    import re
+
+    import torch
+    from torch.profiler import profile
+
+    from gnntool.data import load_dataset
+    from gnntool.engine.allocator import retain_freed_memory
+    from gnntool.engine.distributed import SINGLE
+    from gnntool.engine.inputs import task_tensors
+    from gnntool.engine.sampled import SampledSteps
+    from gnntool.engine.train import build_optimizer, train_epoch
+    from gnntool.models import build_model
+
+    retain_freed_memory()
+    config = gnntool_config(args.root)
+    task = task_tensors(load_dataset(config.dataset, config.seed), torch.device("cpu"), config.inference_chunk)
+    sampled = SampledSteps(config, task, SINGLE, config.seed)
+    shard = sampled.shard(0)
+    steps = [sampled.step(shard, 0, batch) for batch in range(args.warmup + args.batches)]
+    torch.manual_seed(0)
+    model = build_model(config.model, task.num_features, task.num_classes)
+    optimizer = build_optimizer(model, config.train)
+    train_epoch(model, optimizer, iter(steps[: args.warmup]), False)
+    with profile(record_shapes=True) as prof:
+        train_epoch(model, optimizer, iter(steps[args.warmup :]), False)
+    totals: dict[tuple[str, str], list[float]] = {}
+    for event in prof.key_averages(group_by_input_shape=True):
+        shapes = re.sub(r"\d{3,}", "N", str(event.input_shapes))  # batch sizes vary: N
+        total = totals.setdefault((event.key, shapes), [0.0, 0.0])
+        total[0] += event.self_cpu_time_total / 1000 / args.batches
+        total[1] += event.count / args.batches
+    print(f"self CPU time per step: {sum(t for t, _ in totals.values()):.1f} ms over {args.batches} steps")
+    print("| ms per step | calls per step | operator | input shapes |\n|---:|---:|---|---|")
+    for (name, shapes), (ms, calls) in sorted(totals.items(), key=lambda item: -item[1][0])[:20]:
+        print(f"| {ms:.2f} | {calls:g} | `{name}` | {shapes[:80]} |")
+
+
 WORKERS = {"gnntool": worker_gnntool, "dgl": worker_dgl}
 
 
@@ -329,7 +372,12 @@ def main() -> None:
     parser.add_argument("--no-inference", action="store_true")
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--inference", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true", help="profile gnntool's training step instead")
     args = parser.parse_args()
+    if args.profile:
+        export_graph(args.root)
+        profile_gnntool_step(args)
+        return
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
         return

@@ -146,7 +146,7 @@ def make_gnntool(config) -> tuple[Impl, GraphView, str]:
     # As `gnntool.engine.train.fit`: seed, then model, then Adam.
     torch.manual_seed(seed)
     model = build_model(config.model, num_features, num_classes).to(DEVICE)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    optimizer = gnntool_train.build_optimizer(model, config.train)
 
     def epoch() -> None:
         train()

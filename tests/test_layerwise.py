@@ -77,7 +77,8 @@ def test_blocks_are_cached_per_chunk_size() -> None:
 
 
 def sampled_subgraph(seed: int = 0):
-    """A two-hop sampled subgraph laid out as a sampler returns it: nodes and edges by hop."""
+    """A two-hop sampled subgraph laid out as a sampler returns it: nodes and edges by hop, edges
+    by target, each target's sources in random order."""
     generator = torch.Generator().manual_seed(seed)
     hop_sizes = [8, 20, 40]  # seeds, hop 1, hop 2
     offsets = [0, 8, 28, 68]
@@ -88,22 +89,25 @@ def sampled_subgraph(seed: int = 0):
             count = int(torch.randint(1, 5, (1,), generator=generator))
             sources = torch.randint(0, offsets[hop + 1], (count,), generator=generator)
             sources = sources[sources != target].unique()
+            sources = sources[torch.randperm(sources.numel(), generator=generator)]  # sampled order
             edges.append(torch.stack([sources, torch.full_like(sources, target)]))
     hop_edges = [torch.cat(edges[:8], dim=1), torch.cat(edges[8:], dim=1)]
     edge_index = torch.cat(hop_edges, dim=1)
     return edge_index, hop_sizes, [hop_edges[0].size(1), hop_edges[1].size(1)], offsets[-1]
 
 
+@pytest.mark.parametrize("grouped", [False, True])
 @pytest.mark.parametrize(
     ("arch", "aggregator"), [("gcn", None), ("sage", "mean"), ("sage", "gcn"), ("sage", "pool"), ("sage", "lstm")]
 )
-def test_trimmed_blocks_give_the_seeds_the_untrimmed_outputs(arch: str, aggregator: str | None) -> None:
+def test_trimmed_blocks_give_the_seeds_the_untrimmed_outputs(arch: str, aggregator: str | None, grouped: bool) -> None:
+    # grouped: the blocks keep the sampled order of each target's sources (no sort).
     edge_index, hop_sizes, edge_counts, num_nodes = sampled_subgraph()
     model = model_for(arch, aggregator, "none", layers=2)
     x = torch.randn(num_nodes, IN_DIM, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         untrimmed = model(x, GraphOps(edge_index, num_nodes))[: hop_sizes[0]]
-        trimmed = model(x, layer_blocks(edge_index, hop_sizes, edge_counts, layers=2))
+        trimmed = model(x, layer_blocks(edge_index, hop_sizes, edge_counts, layers=2, grouped=grouped))
     assert trimmed.shape == (hop_sizes[0], CLASSES)
     torch.testing.assert_close(trimmed, untrimmed, rtol=0, atol=1e-5)
 
@@ -138,3 +142,20 @@ def test_canonical_edges_are_kept_without_a_copy() -> None:
         rebuilt = GraphOps(broken, NUM_NODES)
         assert torch.equal(rebuilt.source, ops.source) and torch.equal(rebuilt.target, ops.target)
     assert is_canonical(edge_index[0], edge_index[1], NUM_NODES, chunk=64)
+
+
+@pytest.mark.parametrize(("arch", "aggregator"), [("gcn", None), ("sage", "mean"), ("sage", "gcn")])
+def test_grouped_blocks_give_the_untrimmed_gradients(arch: str, aggregator: str | None) -> None:
+    # The backward multiplies by each block's cached transpose, built from sources in sampled order.
+    edge_index, hop_sizes, edge_counts, num_nodes = sampled_subgraph(seed=1)
+    model = model_for(arch, aggregator, "none", layers=2)
+    x = torch.randn(num_nodes, IN_DIM, generator=torch.Generator().manual_seed(6))
+    weights = torch.randn(hop_sizes[0], CLASSES, generator=torch.Generator().manual_seed(7))
+    grads = []
+    for ops in (GraphOps(edge_index, num_nodes), layer_blocks(edge_index, hop_sizes, edge_counts, 2, grouped=True)):
+        inputs = x.clone().requires_grad_()
+        model.zero_grad()
+        (model(inputs, ops)[: hop_sizes[0]] * weights).sum().backward()
+        grads.append([inputs.grad] + [parameter.grad.clone() for parameter in model.parameters()])
+    for untrimmed, trimmed in zip(*grads):
+        torch.testing.assert_close(trimmed, untrimmed, rtol=0, atol=1e-5)

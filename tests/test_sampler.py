@@ -12,7 +12,14 @@ from scipy.stats import chi2
 from torch_geometric.data import Data
 from torch_geometric.sampler import NeighborSampler, NodeSamplerInput
 
-from gnntool.data.sampler import UniformNeighborSampler, floyd_sample, neighbor_loader, neighbor_sampler
+from gnntool.data.sampler import (
+    SMALL_DEGREE,
+    UniformNeighborSampler,
+    floyd_sample,
+    floyd_steps_on_bitsets,
+    neighbor_loader,
+    neighbor_sampler,
+)
 from gnntool.models.graph_ops import GraphOps
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -88,7 +95,10 @@ def uniformity_failures(subsets: torch.Tensor, degree: int, z: float = 5.0) -> l
     return failures
 
 
-@pytest.mark.parametrize(("degree", "k", "copies"), [(6, 3, 20_000), (5, 4, 20_000), (4, 2, 20_000), (40, 3, 5_000)])
+# Degrees up to 63 run Floyd's steps on bitsets, larger ones by comparison (70 here).
+@pytest.mark.parametrize(
+    ("degree", "k", "copies"), [(6, 3, 20_000), (5, 4, 20_000), (4, 2, 20_000), (40, 3, 5_000), (70, 3, 5_000)]
+)
 def test_every_subset_is_equally_likely(degree: int, k: int, copies: int) -> None:
     torch.manual_seed(0)
     assert uniformity_failures(drawn_subsets(copies, degree, k), degree) == []
@@ -106,6 +116,19 @@ def test_the_uniformity_check_catches_biased_samplers() -> None:
     assert not any(f.startswith("items") for f in failures)
     assert any(f.startswith("pairs") for f in failures)
     assert any(f.startswith("subsets") for f in failures)
+
+
+@pytest.mark.parametrize("k", [1, 2, 10, 25])
+def test_floyd_steps_on_bitsets_take_what_the_comparisons_take(k: int) -> None:
+    torch.manual_seed(k)
+    degree = torch.randint(k, SMALL_DEGREE + 1, (500,))
+    upper = degree[:, None] - k + torch.arange(k)
+    draw = torch.randint(0, 2**62, upper.shape) % (upper + 1)
+    expected = draw.clone()
+    for j in range(1, k):  # Floyd's step j: a draw already taken is replaced by the step's upper bound
+        taken = (expected[:, :j] == expected[:, j, None]).any(1)
+        expected[:, j] = torch.where(taken, upper[:, j], expected[:, j])
+    assert torch.equal(floyd_steps_on_bitsets(draw, upper), expected)
 
 
 def test_floyd_sample_draws_distinct_offsets_in_range() -> None:

@@ -31,24 +31,29 @@ from gnntool.models.graph_ops import GraphOps
 
 
 def layer_blocks(
-    edge_index: Tensor, num_sampled_nodes: list[int], num_sampled_edges: list[int], layers: int
+    edge_index: Tensor,
+    num_sampled_nodes: list[int],
+    num_sampled_edges: list[int],
+    layers: int,
+    grouped: bool = False,
 ) -> list[GraphOps]:
     """One block per layer of a sampled subgraph whose nodes and edges are ordered by hop.
 
     Layer k (0-based) outputs the nodes within ``layers - 1 - k`` hops of the seeds and reads
     the edges into them (hops 1 .. layers - k). Sources keep their in-degree in the whole
     sampled subgraph, so GCN's normalisation is the one the untrimmed subgraph would give.
+    `grouped`: the caller guarantees what `UniformNeighborSampler` returns on a `GraphOps`
+    graph, edges in ascending target order, no repeats, no self-loops (see `GraphOps`); they are
+    then used as they are, where otherwise one sort orders them.
     """
     num_nodes = sum(num_sampled_nodes)
     source, target = edge_index
     degree = torch.bincount(target, minlength=num_nodes)
-    # Sorted by (target, source), as GraphOps keeps edges, the edges into the first t nodes are a
-    # prefix (targets of hop h come before those of hop h+1): one sort serves every block.
-    key = target * num_nodes + source
-    if sum(num_sampled_nodes[:layers]) * num_nodes <= torch.iinfo(torch.int32).max:
-        key = key.int()  # every target is within layers - 1 hops: the keys fit, and sort twice as fast
-    key = torch.sort(key).values
-    edge_index = torch.stack([key % num_nodes, key // num_nodes]).long()
+    if not grouped:
+        # Sorted by (target, source), as GraphOps keeps edges, the edges into the first t nodes
+        # are a prefix (targets of hop h come before those of hop h+1): one sort serves every block.
+        key = torch.sort(target * num_nodes + source).values
+        edge_index = torch.stack([key % num_nodes, key // num_nodes])
     blocks = []
     for k in range(layers):
         hops = layers - k
@@ -60,6 +65,7 @@ def layer_blocks(
                 num_graphs=1,  # known: reading it off the batch vector would sync a GPU every step
                 num_targets=sum(num_sampled_nodes[:hops]),
                 degree=degree[:num_sources],
+                grouped=grouped,
             )
         )
     return blocks
@@ -110,7 +116,10 @@ class SampledSteps:
         seeds = shard[batch * self.batch_size : (batch + 1) * self.batch_size]
         sample = self.sampler.sample(seeds, self.generator(epoch, batch))
         edge_index = torch.stack([sample.row, sample.col])
-        return sample.node, layer_blocks(edge_index, sample.num_sampled_nodes, sample.num_sampled_edges, self.layers)
+        # The sampler's edges come by target in ascending order, and the graph has no repeats or
+        # self-loops (GraphOps removed them): the blocks need no sort.
+        blocks = layer_blocks(edge_index, sample.num_sampled_nodes, sample.num_sampled_edges, self.layers, grouped=True)
+        return sample.node, blocks
 
     def step(self, shard: Tensor, epoch: int, batch: int) -> Step:
         """Batch `batch` of `epoch` as a training step: blocks, the nodes' features, the seeds' labels."""

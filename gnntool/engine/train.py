@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from gnntool import log
-from gnntool.config import Config
+from gnntool.config import Config, TrainConfig
 from gnntool.engine.distributed import SINGLE, Ranks, broadcast_from_main, max_over_ranks
 from gnntool.engine.inputs import Part, Step, Task, batch_parts
 from gnntool.engine.metrics import loss_fn
@@ -312,6 +312,13 @@ def step_boundary(state: TrainState, saves: Checkpoints, started: float) -> None
     saves.boundary()
 
 
+def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Adam:
+    """Adam with the config's learning rate and L2 weight decay, as every run trains (torch's
+    default, unfused implementation: the fused kernel rounds differently, which would change
+    every published result)."""
+    return torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+
+
 def fit(
     config: Config,
     task: Task,
@@ -334,7 +341,7 @@ def fit(
     objective.check()
     torch.manual_seed(seed)
     model = objective.build_model().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    optimizer = build_optimizer(model, config.train)
     # Rank 0 reads the checkpoint and hands it to the others: the run directory need not be on
     # a filesystem every machine sees, and every rank must resume from the same epoch.
     saved = broadcast_from_main(load_torch(checkpoint) if ranks.main and checkpoint.is_file() else None, ranks)

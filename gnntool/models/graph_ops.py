@@ -40,7 +40,7 @@ class CSRTranspose:
 
     def __call__(self, values: Tensor) -> Tensor:
         """The transpose of the matrix of this structure holding `values`."""
-        permuted = values[self.permutation]
+        permuted = values.index_select(0, self.permutation)  # (aten::index is several times slower)
         return torch.sparse_csr_tensor(self.crow, self.col, permuted, self.shape, check_invariants=False)
 
 
@@ -113,6 +113,11 @@ class GraphOps:
     graph, for operators that weigh an edge by its source's degree (GCN), and `node_ids` the
     nodes' ids in the whole graph, for anything that must not depend on how nodes were chunked.
 
+    `grouped=True` takes the edges as they are, unchecked: the caller guarantees them in ascending
+    target order, with no repeats and no self-loops, but sources in any order within a target (a
+    sampled block, whose sources come in sampled order). Nothing here depends on that order: CSR
+    operators need the rows grouped only, and the COO-built ones (GCN, gcn-mean) sort anyway.
+
     A *row slice* (`rows`) keeps every node and the whole graph's ids: its targets are the
     `num_targets` consecutive nodes from `first_target` on, its edges the ones into them, and its
     aggregation operators those rows of the whole graph's (what mean and GCN layers need to compute
@@ -129,9 +134,10 @@ class GraphOps:
         degree: Tensor | None = None,
         node_ids: Tensor | None = None,
         first_target: int = 0,
+        grouped: bool = False,
     ) -> None:
         source, target = edge_index
-        if is_canonical(source, target, num_nodes):
+        if grouped or is_canonical(source, target, num_nodes):
             self.source, self.target = source, target  # views: a large graph is not copied
         else:
             keep = source != target
