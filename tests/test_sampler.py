@@ -122,13 +122,14 @@ def test_the_uniformity_check_catches_biased_samplers() -> None:
 def test_floyd_steps_on_bitsets_take_what_the_comparisons_take(k: int) -> None:
     torch.manual_seed(k)
     degree = torch.randint(k, SMALL_DEGREE + 1, (500,))
-    upper = degree[:, None] - k + torch.arange(k)
+    upper = torch.arange(k)[:, None] + (degree - k)  # step-major, as floyd_sample holds them
     draw = torch.randint(0, 2**62, upper.shape) % (upper + 1)
     expected = draw.clone()
     for j in range(1, k):  # Floyd's step j: a draw already taken is replaced by the step's upper bound
-        taken = (expected[:, :j] == expected[:, j, None]).any(1)
-        expected[:, j] = torch.where(taken, upper[:, j], expected[:, j])
-    assert torch.equal(floyd_steps_on_bitsets(draw, upper), expected)
+        taken = (expected[:j] == expected[j]).any(0)
+        expected[j] = torch.where(taken, upper[j], expected[j])
+    floyd_steps_on_bitsets(draw, upper)
+    assert torch.equal(draw, expected)
 
 
 def test_floyd_sample_draws_distinct_offsets_in_range() -> None:

@@ -51,37 +51,37 @@ class Sample(NamedTuple):
 
 def floyd_sample(degree: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
     """`(len(degree), k)` offsets, row i a uniform random k-subset of [0, degree[i]) (needs degree ≥ k),
-    drawn from `generator` (default: the global RNG of `degree`'s device).
+    drawn from `generator` (default: the global RNG of `degree`'s device); a transposed view.
 
     Floyd's algorithm: after step j the row holds a uniform (j+1)-subset of [0, d-k+j]. Step j's
     draw t ∈ [0, d-k+j] is `r mod (d-k+j+1)` for r uniform on [0, 2^62): off uniform by less than
-    (d-k+j+1) / 2^62. Step j keeps t unless an earlier step took it, and then takes d-k+j.
+    (d-k+j+1) / 2^62. Step j keeps t unless an earlier step took it, and then takes d-k+j. The
+    draws are held step-major, so that each step works on contiguous rows.
     """
-    upper = degree[:, None] - k + torch.arange(k, device=degree.device)  # step j draws from [0, upper]
+    upper = torch.arange(k, device=degree.device)[:, None] + (degree - k)  # (k, n): step j draws from [0, upper[j]]
     draw = torch.randint(0, 2**62, upper.shape, device=degree.device, generator=generator) % (upper + 1)
     if k and degree.numel() and int(degree.max()) <= SMALL_DEGREE:
-        return floyd_steps_on_bitsets(draw, upper)
-    for j in range(1, k):
-        taken = (draw[:, :j] == draw[:, j, None]).any(1)
-        draw[:, j] = torch.where(taken, upper[:, j], draw[:, j])
-    return draw
+        floyd_steps_on_bitsets(draw, upper)
+    else:
+        for j in range(1, k):
+            taken = (draw[:j] == draw[j]).any(0)
+            torch.where(taken, upper[j], draw[j], out=draw[j])
+    return draw.t()
 
 
 SMALL_DEGREE = 63  # offsets up to 62: a row's taken offsets fit the bits of one int64
 
 
-def floyd_steps_on_bitsets(draw: Tensor, upper: Tensor) -> Tensor:
-    """Floyd's steps over `draw` (see `floyd_sample`) when every offset is below 63: the offsets a
-    row has taken are the set bits of one integer, so "taken?" is a shift and a mask instead of a
-    comparison with every earlier step (a few operators a step on contiguous columns, ~3x faster)."""
-    draw, upper = draw.t().contiguous(), upper.t().contiguous()  # step j's column: a contiguous row
+def floyd_steps_on_bitsets(draw: Tensor, upper: Tensor) -> None:
+    """Floyd's steps over the step-major `draw` (see `floyd_sample`), in place, when every offset
+    is below 63: the offsets a row has taken are the set bits of one integer, so "taken?" is a
+    shift and a mask instead of a comparison with every earlier step (~3x fewer operations)."""
     one = torch.ones((), dtype=draw.dtype, device=draw.device)
     taken = one << draw[0]
     for j in range(1, draw.size(0)):
         clash = (taken >> draw[j]) & one
         torch.where(clash.bool(), upper[j], draw[j], out=draw[j])
         taken |= one << draw[j]
-    return draw.t().contiguous()
 
 
 class UniformNeighborSampler(BaseSampler):
@@ -188,9 +188,10 @@ class UniformNeighborSampler(BaseSampler):
         if k >= 0:
             sampled = (degree > k).nonzero().view(-1)
             if sampled.numel():
-                slots = first.index_select(0, sampled)[:, None] + torch.arange(k, device=device)
-                offsets = floyd_sample(degree.index_select(0, sampled), k, generator)
-                pos.index_copy_(0, slots.view(-1), (start.index_select(0, sampled)[:, None] + offsets).view(-1))
+                # Step-major (k, rows), as floyd_sample holds its draws: no transposing copy.
+                slots = torch.arange(k, device=device)[:, None] + first.index_select(0, sampled)
+                offsets = floyd_sample(degree.index_select(0, sampled), k, generator).t()
+                pos.index_copy_(0, slots.view(-1), (offsets + start.index_select(0, sampled)).view(-1))
         return target, pos
 
     def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling: NegativeSampling | None = None) -> SamplerOutput:

@@ -22,11 +22,19 @@ from gnntool.models import GNN
 from gnntool.models.graph_ops import GraphOps
 
 
+def eval_mode(model: GNN) -> None:
+    """Put `model` in eval mode unless it is (nothing in gnntool sets a submodule's mode alone):
+    `Module.eval` walks every submodule in Python, 2% of a Cora epoch, and an evaluation that
+    runs `infer` then `last_layer` would walk them twice."""
+    if model.training:
+        model.eval()
+
+
 @torch.no_grad()
 def infer(model: GNN, graph: GraphTensors, chunk_size: int | None, final: bool = True) -> Tensor:
     """The last layer's outputs (`final`) or the embeddings entering it, one row per node, in
     eval mode: in one pass when `chunk_size` is None, else layer-wise over chunks of that size."""
-    model.eval()
+    eval_mode(model)
     if chunk_size is None:
         return model(graph.x, graph.ops) if final else model.embed(graph.x, graph.ops)
     last = len(model.convs) - 1
@@ -36,7 +44,7 @@ def infer(model: GNN, graph: GraphTensors, chunk_size: int | None, final: bool =
 @torch.no_grad()
 def last_layer(model: GNN, hidden: Tensor, graph: GraphTensors, chunk_size: int | None) -> Tensor:
     """The last layer's outputs from the embeddings entering it (`infer(..., final=False)`)."""
-    model.eval()
+    eval_mode(model)
     if chunk_size is None:
         return model.convs[-1](hidden, graph.ops)
     last = len(model.convs) - 1
