@@ -299,7 +299,7 @@ def profile_gnntool_step(args) -> None:
         train_epoch(model, optimizer, iter(steps[args.warmup :]), False)
     totals: dict[tuple[str, str], list[float]] = {}
     for event in prof.key_averages(group_by_input_shape=True):
-        shapes = re.sub(r"\d{3,}", "N", str(event.input_shapes))  # batch sizes vary: N
+        shapes = re.sub(r"\d{4,}", "N", str(event.input_shapes))  # batch sizes vary: N
         total = totals.setdefault((event.key, shapes), [0.0, 0.0])
         total[0] += event.self_cpu_time_total / 1000 / args.batches
         total[1] += event.count / args.batches
