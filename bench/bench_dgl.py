@@ -91,28 +91,38 @@ def export_dir(root: str) -> Path:
     return Path(root) / "bench_dgl" / f"n{NODES}_d{DEGREE}_f{FEATURES}_c{CLASSES}"
 
 
-def export_graph(root: str) -> Path:
-    """Write the graph and the first epoch's seed order as .npy files both sides read (once)."""
-    import numpy as np
+def gnntool_sampled_steps(root: str):
+    """The shared graph's config, task tensors and run-seed `SampledSteps`, with the allocator set
+    as the gnntool command sets it."""
     import torch
 
     from gnntool.data import load_dataset
+    from gnntool.engine.allocator import retain_freed_memory
     from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inputs import task_tensors
     from gnntool.engine.sampled import SampledSteps
+
+    retain_freed_memory()
+    config = gnntool_config(root)
+    task = task_tensors(load_dataset(config.dataset, config.seed), torch.device("cpu"), config.inference_chunk)
+    return config, task, SampledSteps(config, task, SINGLE, config.seed)
+
+
+def export_graph(root: str) -> Path:
+    """Write the graph and the first epoch's seed order as .npy files both sides read (once)."""
+    import numpy as np
 
     out = export_dir(root)
     if (out / "order.npy").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    config = gnntool_config(root)
-    task = task_tensors(load_dataset(config.dataset, config.seed), torch.device("cpu"), config.inference_chunk)
+    _, task, sampled = gnntool_sampled_steps(root)
     graph = task.splits["train"][0].graph
     np.save(out / "src.npy", graph.ops.source.numpy())
     np.save(out / "dst.npy", graph.ops.target.numpy())
     np.save(out / "x.npy", graph.x.numpy())
     np.save(out / "y.npy", graph.y.numpy())
-    np.save(out / "order.npy", SampledSteps(config, task, SINGLE, config.seed).shard(0).numpy())  # written last
+    np.save(out / "order.npy", sampled.shard(0).numpy())  # written last
     return out
 
 
@@ -124,20 +134,12 @@ def worker_gnntool(args) -> dict:
 
     import torch
 
-    from gnntool.data import load_dataset
-    from gnntool.engine.allocator import retain_freed_memory
-    from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inference import infer
-    from gnntool.engine.inputs import task_tensors
-    from gnntool.engine.sampled import SampledSteps
     from gnntool.engine.train import build_optimizer, train_epoch
     from gnntool.models import build_model
 
-    retain_freed_memory()  # as the gnntool command does
     torch.manual_seed(0)
-    config = gnntool_config(args.root)
-    task = task_tensors(load_dataset(config.dataset, config.seed), torch.device("cpu"), config.inference_chunk)
-    sampled = SampledSteps(config, task, SINGLE, config.seed)
+    config, task, sampled = gnntool_sampled_steps(args.root)
     shard = sampled.shard(0)
     total = args.warmup + args.batches
     result: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
@@ -277,18 +279,10 @@ def profile_gnntool_step(args) -> None:
     import torch
     from torch.profiler import profile
 
-    from gnntool.data import load_dataset
-    from gnntool.engine.allocator import retain_freed_memory
-    from gnntool.engine.distributed import SINGLE
-    from gnntool.engine.inputs import task_tensors
-    from gnntool.engine.sampled import SampledSteps
     from gnntool.engine.train import build_optimizer, train_epoch
     from gnntool.models import build_model
 
-    retain_freed_memory()
-    config = gnntool_config(args.root)
-    task = task_tensors(load_dataset(config.dataset, config.seed), torch.device("cpu"), config.inference_chunk)
-    sampled = SampledSteps(config, task, SINGLE, config.seed)
+    config, task, sampled = gnntool_sampled_steps(args.root)
     shard = sampled.shard(0)
     steps = [sampled.step(shard, 0, batch) for batch in range(args.warmup + args.batches)]
     torch.manual_seed(0)

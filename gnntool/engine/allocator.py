@@ -12,7 +12,6 @@ the peak memory of loading a large graph is unchanged.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 MMAP_THRESHOLD = 256 << 20  # blocks from here up are mapped (and unmapped on free) as before
 TRIM_THRESHOLD = 1 << 30  # free memory at the top of the heap kept for reuse, up to this much
@@ -22,9 +21,11 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbe
 def retain_freed_memory() -> bool:
     """Set glibc's malloc to reuse batch-sized blocks (see the module); False where the C
     library has no `mallopt` (musl, macOS), which then keeps its own policy."""
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    mallopt = getattr(libc, "mallopt", None)
+    try:
+        process = ctypes.CDLL(None)  # the symbols already loaded, the C library's among them
+    except (OSError, TypeError):  # (Windows has no such handle)
+        return False
+    mallopt = getattr(process, "mallopt", None)
     if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
