@@ -16,7 +16,7 @@ import yaml
 from gnntool.cli import app
 from tests.conftest import DATA_ROOT, signal_during_training
 
-# Neighbour-sampled GraphSAGE on Cora with many small steps per epoch, so that most clock
+# Neighbour-sampled GraphSAGE on Cora with many small steps (18) per epoch, so that most
 # checkpoints fall inside an epoch.
 SAMPLED = {
     "dataset": {"name": "Cora", "root": str(DATA_ROOT)},
@@ -61,20 +61,36 @@ def sampled(tmp_path_factory) -> tuple[Path, str]:
     return config, (folder / "reference" / "metrics.json").read_text()
 
 
+def stop_within_epoch(process: subprocess.Popen, path: Path) -> bool:
+    """Freeze `process` (SIGSTOP) if its checkpoint at `path` is inside an epoch; else leave it running.
+
+    A frozen process cannot replace the checkpoint with an epoch-end one before it is killed,
+    however fast its epochs are."""
+    if not checkpoint_within_epoch(path):
+        return False
+    process.send_signal(signal.SIGSTOP)
+    if checkpoint_within_epoch(path):
+        return True
+    process.send_signal(signal.SIGCONT)
+    return False
+
+
 @pytest.mark.slow
 def test_kill_9_mid_epoch_then_resume_matches_uninterrupted(runner, sampled, tmp_path: Path) -> None:
     config, reference = sampled
     run_dir = tmp_path / "run"
-    process = gnntool("train", str(config), "--out", str(run_dir))
+    every_step = ["--set", "train.checkpoint_seconds=1.0e-9"]  # a save after every step: most are mid-epoch
+    process = gnntool("train", str(config), "--out", str(run_dir), *every_step)
     try:
-        wait_for(lambda: checkpoint_within_epoch(run_dir / "checkpoint.pt"), process, "a checkpoint inside an epoch")
+        checkpoint = run_dir / "checkpoint.pt"
+        wait_for(lambda: stop_within_epoch(process, checkpoint), process, "a checkpoint inside an epoch")
     finally:
         process.kill()  # SIGKILL: nothing runs after it, the lock included
         process.communicate()
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert state["step"] > 0 and len(state["step_losses"]) == state["step"]
     assert not (run_dir / "metrics.json").exists()
-    resumed = runner.invoke(app, ["train", str(config), "--out", str(run_dir), "--resume"])
+    resumed = runner.invoke(app, ["train", str(config), "--out", str(run_dir), "--resume", *every_step])
     assert resumed.exit_code == 0, resumed.output
     assert f"after epoch {state['epoch']}, step {state['step']}" in resumed.stderr
     assert (run_dir / "metrics.json").read_text() == reference
@@ -165,7 +181,9 @@ def test_a_second_writer_is_refused_and_a_killed_holder_blocks_nothing(runner, w
 
 @pytest.mark.slow
 def test_sweep_killed_mid_cell_and_run_again_gives_the_uninterrupted_table(runner, write_config, tmp_path) -> None:
-    config = write_config({"train": {"epochs": 60, "checkpoint_seconds": 0.1}})
+    # 200 full-batch epochs: about 2 s a cell, so the first cell is still running when its first
+    # checkpoint (after 0.1 s) is seen and the sweep killed.
+    config = write_config({"train": {"epochs": 200, "checkpoint_seconds": 0.1}})
     grid = ["--grid", "train.lr=0.01,0.02"]
     reference = runner.invoke(app, ["sweep", str(config), *grid, "--out", str(tmp_path / "reference"), "-q"])
     assert reference.exit_code == 0, reference.output
