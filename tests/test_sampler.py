@@ -122,7 +122,7 @@ def test_the_uniformity_check_catches_biased_samplers() -> None:
 def test_floyd_steps_on_bitsets_take_what_the_comparisons_take(k: int) -> None:
     torch.manual_seed(k)
     degree = torch.randint(k, SMALL_DEGREE + 1, (500,))
-    upper = torch.arange(k)[:, None] + (degree - k)  # step-major, as floyd_sample holds them
+    upper = torch.arange(k)[:, None] + (degree - k)  # step-major, as floyd_sample draws them
     draw = torch.randint(0, 2**62, upper.shape) % (upper + 1)
     expected = draw.clone()
     for j in range(1, k):  # Floyd's step j: a draw already taken is replaced by the step's upper bound
@@ -135,8 +135,9 @@ def test_floyd_steps_on_bitsets_take_what_the_comparisons_take(k: int) -> None:
 def test_floyd_sample_draws_distinct_offsets_in_range() -> None:
     torch.manual_seed(0)
     degree = torch.tensor([3, 4, 10, 1000, 3])
-    offsets = floyd_sample(degree, 3)
-    assert offsets.shape == (5, 3)
+    steps = floyd_sample(degree, 3)
+    assert steps.shape == (3, 5)  # step-major
+    offsets = steps.t()  # row i: node i's offsets
     assert (offsets >= 0).all() and (offsets < degree[:, None]).all()
     assert (offsets.sort(1).values.diff(dim=1) > 0).all()
     assert torch.equal(offsets[0].sort().values, torch.arange(3))  # k = d takes everything

@@ -50,13 +50,13 @@ class Sample(NamedTuple):
 
 
 def floyd_sample(degree: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
-    """`(len(degree), k)` offsets, row i a uniform random k-subset of [0, degree[i]) (needs degree ≥ k),
-    drawn from `generator` (default: the global RNG of `degree`'s device); a transposed view.
+    """`(k, len(degree))` offsets, step-major: column i a uniform random k-subset of [0, degree[i])
+    (needs degree ≥ k), drawn from `generator` (default: the global RNG of `degree`'s device).
 
-    Floyd's algorithm: after step j the row holds a uniform (j+1)-subset of [0, d-k+j]. Step j's
+    Floyd's algorithm: after step j a column holds a uniform (j+1)-subset of [0, d-k+j]. Step j's
     draw t ∈ [0, d-k+j] is `r mod (d-k+j+1)` for r uniform on [0, 2^62): off uniform by less than
-    (d-k+j+1) / 2^62. Step j keeps t unless an earlier step took it, and then takes d-k+j. The
-    draws are held step-major, so that each step works on contiguous rows.
+    (d-k+j+1) / 2^62. Step j keeps t unless an earlier step took it, and then takes d-k+j. Held
+    step-major, each step works on contiguous memory.
     """
     upper = torch.arange(k, device=degree.device)[:, None] + (degree - k)  # (k, n): step j draws from [0, upper[j]]
     draw = torch.randint(0, 2**62, upper.shape, device=degree.device, generator=generator) % (upper + 1)
@@ -66,7 +66,7 @@ def floyd_sample(degree: Tensor, k: int, generator: torch.Generator | None = Non
         for j in range(1, k):
             taken = (draw[:j] == draw[j]).any(0)
             torch.where(taken, upper[j], draw[j], out=draw[j])
-    return draw.t()
+    return draw
 
 
 SMALL_DEGREE = 63  # offsets up to 62: a row's taken offsets fit the bits of one int64
@@ -188,9 +188,9 @@ class UniformNeighborSampler(BaseSampler):
         if k >= 0:
             sampled = (degree > k).nonzero().view(-1)
             if sampled.numel():
-                # Step-major (k, rows), as floyd_sample holds its draws: no transposing copy.
+                # Step-major (k, rows), as floyd_sample draws them: no transposing copy.
                 slots = torch.arange(k, device=device)[:, None] + first.index_select(0, sampled)
-                offsets = floyd_sample(degree.index_select(0, sampled), k, generator).t()
+                offsets = floyd_sample(degree.index_select(0, sampled), k, generator)
                 pos.index_copy_(0, slots.view(-1), (offsets + start.index_select(0, sampled)).view(-1))
         return target, pos
 
