@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -111,12 +111,14 @@ ConfigArgument = Annotated[
 
 # Options that eval, embed and predict share.
 RunDirArgument = Annotated[Path, typer.Argument(help="A finished run directory.")]
-DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: CUDA when there is a GPU).")]
 GraphOption = Annotated[Path | None, typer.Option(help="An unseen graph (npz or folder) instead of the run's own.")]
 OutputOption = Annotated[str, typer.Option("--output", "-o", help="File to write, or - for stdout.")]
 HeaderOption = Annotated[bool, typer.Option(help="csv/tsv: write a header row.")]
 FORMAT_HELP = "\\[default: from the output's suffix, else tsv]"
-DeviceOption = Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the config's device].")]
+DEVICE_HELP = "auto, cpu, cuda or cuda:N (auto: CUDA when there is a GPU)"
+# train, sweep, tune: the device overrides the config's; eval, embed, predict: auto unless given.
+ConfigDeviceOption = Annotated[str | None, typer.Option(help=f"{DEVICE_HELP} \\[default: the config's device].")]
+DeviceOption = Annotated[str, typer.Option(help=f"{DEVICE_HELP}.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
 TensorboardOption = Annotated[
     bool,
@@ -153,7 +155,7 @@ def train(
     out: Annotated[
         Path | None, typer.Option(help="Run directory \\[default: output.dir, else runs/<config stem>].")
     ] = None,
-    device: DeviceOption = None,
+    device: ConfigDeviceOption = None,
     seed: Annotated[int | None, typer.Option(help="Seed \\[default: the config's seed].")] = None,
     seeds: Annotated[
         int, typer.Option(min=1, help="Train N models with seeds seed..seed+N-1; report mean and std.")
@@ -185,10 +187,20 @@ def train(
         typer.echo(check(config, run_dir))
         return
 
-    from gnntool.engine.run import train_run
+    from gnntool.launcher import launched_by_torchrun
+    from gnntool.run_lock import hold_run_lock
 
-    if train_run(config, run_dir, seeds, resume=resume, force=force) is not None:
-        typer.echo(str(run_dir))
+    with ExitStack() as lock:
+        # One process: the lock first (torch-free), so that a busy directory is refused at once,
+        # not after importing torch and loading the data. Under torchrun rank 0 takes it itself
+        # and tells the other ranks, which must not wait on a rank that has left.
+        locked = not launched_by_torchrun()
+        if locked:
+            lock.enter_context(hold_run_lock(run_dir))
+        from gnntool.engine.run import train_run
+
+        if train_run(config, run_dir, seeds, resume=resume, force=force, locked=locked) is not None:
+            typer.echo(str(run_dir))
 
 
 @app.command("eval")
@@ -288,7 +300,7 @@ def sweep(
         Path | None,
         typer.Option(help="Sweep directory, one run directory per cell \\[default: runs/<config stem>-sweep]."),
     ] = None,
-    device: DeviceOption = None,
+    device: ConfigDeviceOption = None,
     tensorboard: TensorboardOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -357,7 +369,7 @@ def tune(
         Path | None,
         typer.Option(help="Study directory, one run directory per trial \\[default: runs/<config stem>-tune]."),
     ] = None,
-    device: DeviceOption = None,
+    device: ConfigDeviceOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Search config values with Optuna (TPE, median pruning), scored on validation by train.monitor.
@@ -498,5 +510,6 @@ def main() -> None:
     """Console-script entry point."""
     from gnntool.engine.allocator import retain_freed_memory
 
-    retain_freed_memory()
+    if retain_freed_memory() is False:  # (None: not glibc, which keeps its own policy)
+        log.warn("glibc refused gnntool's malloc thresholds: sampled CPU steps page-fault their batch tensors")
     app(prog_name="gnntool")

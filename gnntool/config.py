@@ -127,11 +127,16 @@ class DatasetConfig(Section):
     def _storage_options(self) -> None:
         """`to_undirected` (null: true) for datasets stored directed only; features memory-mapped only
         from .npy caches, and never normalised (that would read them all in)."""
-        if self.traits.directed:
+        if self.traits.inverse_edges and self.to_undirected is False:
+            raise ValueError(
+                f"dataset.to_undirected: false cannot apply to {self.name}: its files list each undirected edge "
+                "once and the reverse of every one is always added, as OGB's loaders do; leave the key out"
+            )
+        if self.traits.directed or self.traits.inverse_edges:
             if self.to_undirected is None:
                 self.to_undirected = True
         elif self.to_undirected is not None:
-            directed = ", ".join(name for name, known in DATASETS.items() if known.directed)
+            directed = ", ".join(name for name, known in DATASETS.items() if known.directed or known.inverse_edges)
             raise ValueError(f"dataset.to_undirected is for {directed}, not {self.name}")
         if self.mmap_features and not self.traits.npy_cache:
             cached = ", ".join(name for name, known in DATASETS.items() if known.npy_cache)

@@ -3,14 +3,17 @@
 A table is an ordered mapping of column name → 1-D array, the node id first. Text and parquet
 are written in chunks of rows, so a large graph never becomes one giant string or table; binary
 formats cannot go to stdout (a terminal or pipe would get bytes it cannot use). Parquet needs
-pyarrow (`pip install 'gnntool[parquet]'`).
+pyarrow (`pip install 'gnntool[parquet]'`). `write_chunked_table` writes a table that arrives as
+a sequence of row chunks (top-k link prediction) as each chunk comes, byte for byte what
+`write_table` writes for the chunks joined.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -56,16 +59,27 @@ def write_text_table(handle: IO[str], table: Table, sep: str, header: bool) -> N
         handle.write("".join(row_format % row for row in rows))
 
 
-def write_parquet(path: Path, table: Table) -> None:
-    """The table's columns, one row group per chunk of rows."""
+def import_pyarrow() -> tuple[Any, Any]:
+    """pyarrow and pyarrow.parquet, else a UserError saying how to install them."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise UserError("--format parquet needs pyarrow: pip install 'gnntool[parquet]'") from None
+    return pa, pq
+
+
+def parquet_rows(columns: int) -> int:
+    """Rows per parquet row group: about a megabyte of 8-byte cells."""
+    return max(1, CHUNK_BYTES // (8 * columns))
+
+
+def write_parquet(path: Path, table: Table) -> None:
+    """The table's columns, one row group per chunk of rows."""
+    pa, pq = import_pyarrow()
     arrays = {name: pa.array(column) for name, column in table.items()}
     schema = pa.schema([(name, array.type) for name, array in arrays.items()])
-    chunk_rows = max(1, CHUNK_BYTES // (8 * len(arrays)))
+    chunk_rows = parquet_rows(len(arrays))
     with atomic_open(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
         for start in range(0, len(next(iter(table.values()))), chunk_rows):
             columns = [array.slice(start, chunk_rows) for array in arrays.values()]
@@ -149,9 +163,93 @@ def write_predictions(
 def write_pair_table(table: Table, output: str, format: str, header: bool) -> None:
     """Rows of node pairs (link prediction): columns source, target, score (and rank); npy holds
     a structured array with the same fields."""
-    binary = None
-    if format == "npy":
-        binary = np.zeros(len(table["source"]), dtype=[(name, column.dtype) for name, column in table.items()])
-        for name, column in table.items():
-            binary[name] = column
-    write_table(table, output, format, header, binary)
+    dtypes = {name: column.dtype for name, column in table.items()}
+    write_chunked_table([table], dtypes, len(table["source"]), output, format, header)
+
+
+def write_chunked_table(
+    chunks: Iterable[Table], dtypes: dict[str, np.dtype], rows: int, output: str, format: str, header: bool
+) -> None:
+    """Write the rows of `chunks` (tables with the columns and dtypes of `dtypes`, `rows` rows in
+    all) as csv/tsv/npy (a structured array)/parquet, each chunk as it comes, so only one chunk's
+    rows are held at a time. The bytes are those of `write_table` for the chunks joined."""
+    if format in TEXT_FORMATS:
+        write_text_chunks(chunks, list(dtypes), output, TEXT_FORMATS[format], header)
+    elif format == "npy":
+        write_npy_chunks(Path(output), chunks, np.dtype(list(dtypes.items())), rows)
+    elif format == "parquet":
+        write_parquet_chunks(Path(output), chunks, dtypes)
+    else:
+        raise ValueError(f"{format}: not a format of chunked tables")
+
+
+def write_text_chunks(chunks: Iterable[Table], names: list[str], output: str, sep: str, header: bool) -> None:
+    """csv/tsv to a file (through its temporary file) or stdout."""
+    if output == "-":
+        write_text_rows(sys.stdout, chunks, names, sep, header)
+    else:
+        with atomic_open(Path(output), "w") as handle:
+            write_text_rows(handle, chunks, names, sep, header)
+
+
+def write_text_rows(handle: IO[str], chunks: Iterable[Table], names: list[str], sep: str, header: bool) -> None:
+    """The header, then each chunk's lines, flushed: a reader of stdout sees the rows while the
+    rest are being computed."""
+    if header:
+        handle.write(sep.join(names) + "\n")
+    handle.flush()
+    for chunk in chunks:
+        write_text_table(handle, chunk, sep, False)
+        handle.flush()
+
+
+def write_npy_chunks(path: Path, chunks: Iterable[Table], dtype: np.dtype, rows: int) -> None:
+    """A structured array of `rows` rows: the header that `np.save` writes for that shape (format
+    version 1.0, as np.save picks for a header this short), then each chunk's records."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (rows,)}
+    written = 0
+    with atomic_open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, header)
+        for chunk in chunks:
+            records = np.zeros(len(next(iter(chunk.values()))), dtype=dtype)
+            for name, column in chunk.items():
+                records[name] = column
+            handle.write(records.tobytes())
+            written += len(records)
+        if written != rows:  # a wrong count would leave a file np.load misreads: drop it instead
+            raise RuntimeError(f"{path}: {written} rows written, {rows} announced in the npy header")
+
+
+def write_parquet_chunks(path: Path, chunks: Iterable[Table], dtypes: dict[str, np.dtype]) -> None:
+    """Parquet row groups of `parquet_rows` rows, as `write_parquet` cuts them, each written once
+    its rows have arrived."""
+    pa, pq = import_pyarrow()
+    schema = pa.schema([(name, pa.from_numpy_dtype(dtype)) for name, dtype in dtypes.items()])
+    with atomic_open(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+        for group in rebatch(chunks, parquet_rows(len(dtypes))):
+            columns = [pa.array(column) for column in group.values()]
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+
+
+def rebatch(chunks: Iterable[Table], size: int) -> Iterator[Table]:
+    """The rows of `chunks` in tables of `size` rows (the last one shorter), holding at most one
+    chunk and one batch's rows."""
+    pending: list[Table] = []
+    held = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(next(iter(chunk.values())))
+        if held < size:
+            continue
+        joined = join_tables(pending)
+        full = held - held % size
+        for start in range(0, full, size):
+            yield {name: column[start : start + size] for name, column in joined.items()}
+        pending, held = [{name: column[full:] for name, column in joined.items()}], held - full
+    if held:
+        yield join_tables(pending)
+
+
+def join_tables(tables: list[Table]) -> Table:
+    """The tables' rows, one after another (tables with the same columns)."""
+    return {name: np.concatenate([table[name] for table in tables]) for name in tables[0]}

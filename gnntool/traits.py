@@ -22,6 +22,8 @@ class DatasetTraits:
     graph's shape comes from the synthetic keys (`nodes`, `avg_degree`, ...); `monitor` is the
     validation metric of the dataset's own scorer (OGB's Evaluator), the default monitor of
     objectives that score labels; `directed` means `dataset.to_undirected` applies (null: true);
+    `inverse_edges` means the files list each edge once and the loader always adds its reverse
+    (OGB's `add_inverse_edge`), so `dataset.to_undirected: false` cannot be honoured;
     `npy_cache` means the processed cache is .npy files whose features can be memory-mapped.
     """
 
@@ -36,6 +38,7 @@ class DatasetTraits:
     aliases: tuple[str, ...] = ()
     monitor: str | None = None
     directed: bool = False
+    inverse_edges: bool = False
     npy_cache: bool = False
 
 
@@ -49,11 +52,12 @@ DATASETS: dict[str, DatasetTraits] = {
     "graph": DatasetTraits("graph", ("masks", "random"), multilabel=None, fraction_split=True, needs_path=True),
     "synthetic": DatasetTraits("synthetic", ("random",), fraction_split=True, generated=True, npy_cache=True),
     # OGB node property prediction (gnntool.data.ogb): OGB's own split only; arxiv and papers100M
-    # come directed (products and proteins store both directions already).
+    # come directed; products and proteins list each undirected edge once, and the loader adds
+    # the reverse of every one, as OGB's loaders do.
     "ogbn-arxiv": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
-    "ogbn-products": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
+    "ogbn-products": DatasetTraits("ogb", ("public",), inverse_edges=True, npy_cache=True),
     "ogbn-proteins": DatasetTraits(
-        "ogb", ("public",), multilabel=True, monitor="val_auc", directed=True, npy_cache=True
+        "ogb", ("public",), multilabel=True, monitor="val_auc", inverse_edges=True, npy_cache=True
     ),
     "ogbn-papers100M": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
 }

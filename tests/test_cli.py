@@ -238,3 +238,14 @@ def test_a_run_that_failed_before_training_can_be_rerun(
         patch.setenv("GNNTOOL_OFFLINE", "1")
         assert runner.invoke(app, ["train", str(bad), "--out", str(run_dir)]).exit_code == 2
     assert runner.invoke(app, ["train", str(write_config()), "--out", str(run_dir), "-q"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "default"), [("train", "the config's device"), ("sweep", "the config's device"), ("eval", "auto"),
+                             ("embed", "auto"), ("predict", "auto")],
+)
+def test_device_help_states_each_command_s_own_default(runner, command: str, default: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})
+    assert result.exit_code == 0
+    (line,) = [line for line in result.stdout.splitlines() if "--device" in line]
+    assert f"[default: {default}]" in line and "auto, cpu, cuda or cuda:N" in line

@@ -52,3 +52,14 @@ def test_seeded_and_fresh_each_call() -> None:
     torch.manual_seed(3)
     assert torch.equal(dropout(x, 0.5), first)
     assert not torch.equal(dropout(x, 0.5), first)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float64])
+@pytest.mark.parametrize("size", [LARGE_DROPOUT // 4, LARGE_DROPOUT])  # torch's path, then the bit-mask path
+def test_keeps_the_input_dtype(dtype: torch.dtype, size: int) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(size, dtype=dtype) + 0.5
+    y = dropout(x, 0.5)
+    assert y.dtype == dtype
+    kept = y != 0
+    torch.testing.assert_close(y[kept], x[kept] * 2)  # 2 is exact in every float dtype

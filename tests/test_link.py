@@ -152,6 +152,35 @@ def test_graph_file_brings_its_held_out_edges(runner, tmp_path: Path) -> None:
     assert set(json.loads(scored.stdout)["graph"]) == METRICS
 
 
+def test_eval_graph_of_a_directed_run_removes_only_the_held_out_direction(runner, tmp_path: Path, monkeypatch) -> None:
+    """As training does: a directed graph's test edge leaves message passing, its reverse stays."""
+    from gnntool.engine.objectives.link import Link
+
+    rng = np.random.default_rng(1)
+    u, v = rng.integers(0, N, (2, 500))
+    edges = np.unique(np.stack([u[u != v], v[u != v]]).T, axis=0).T  # directed: some pairs both ways
+    listed = set(map(tuple, edges.T.tolist()))
+    reciprocal = edges[:, [a < b and (b, a) in listed for a, b in edges.T.tolist()]]  # one direction each
+    test_edges = reciprocal[:, :6]
+    graph = tmp_path / "directed.npz"
+    x = rng.normal(size=(N, 4)).astype(np.float32)
+    np.savez(graph, x=x, edge_index=edges, val_edges=edges[:, -8:], test_edges=test_edges)
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(link_config(tmp_path, graph, epochs=2)), "--out", str(run_dir), "-q"])
+    assert result.exit_code == 0, result.output
+
+    seen = []
+    message_graph = Link.message_graph
+    spy = lambda self, edge_index: seen.append(edge_index) or message_graph(self, edge_index)  # noqa: E731
+    monkeypatch.setattr(Link, "message_graph", spy)
+    scored = runner.invoke(app, ["eval", str(run_dir), "--graph", str(graph), "--json"])
+    assert scored.exit_code == 0, scored.output
+    passed = set(map(tuple, seen[-1].t().tolist()))
+    assert not passed & set(map(tuple, test_edges.T.tolist()))  # the held-out direction is gone ...
+    assert set(map(tuple, test_edges[::-1].T.tolist())) <= passed  # ... and its reverse, an edge, stays
+    assert len(passed) == edges.shape[1] - test_edges.shape[1]
+
+
 @pytest.mark.parametrize(
     "raw, expected",
     [

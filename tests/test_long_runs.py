@@ -179,6 +179,30 @@ def test_a_second_writer_is_refused_and_a_killed_holder_blocks_nothing(runner, w
     assert after.exit_code == 0, after.output  # ... and blocking nothing
 
 
+REFUSED_BEFORE_TORCH = (
+    "import sys\nfrom gnntool.cli import main\nsys.argv = ['gnntool', *sys.argv[1:]]\n"
+    "try:\n    main()\nexcept SystemExit as exit:\n    print(exit.code, 'torch' in sys.modules)\n"
+)
+
+
+def test_a_busy_run_directory_is_refused_before_torch_is_imported(write_config, tmp_path: Path) -> None:
+    """The lock is taken first: the refusal costs no torch import and no dataset load (seconds on
+    a busy machine), and the holder's directory exists from its start."""
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        second = subprocess.run(
+            [sys.executable, "-c", REFUSED_BEFORE_TORCH, "train", str(write_config()), "--out", str(run_dir)],
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.stdout == "2 False\n", second.stdout + second.stderr  # exit 2, torch never imported
+    assert f"pid {holder.pid}" in second.stderr
+
+
 @pytest.mark.slow
 def test_sweep_killed_mid_cell_and_run_again_gives_the_uninterrupted_table(runner, write_config, tmp_path) -> None:
     # 200 full-batch epochs: about 2 s a cell, so the first cell is still running when its first

@@ -221,6 +221,11 @@ def test_bad_raw_file_exits_2_naming_it(tmp_path: Path, runner, corrupt) -> None
 def test_config_keys() -> None:
     assert DatasetConfig(name="OGBN-ARXIV").name == "ogbn-arxiv"
     assert DatasetConfig(name="ogbn-products").to_undirected is True
+    assert DatasetConfig(name="ogbn-proteins", to_undirected=True).to_undirected is True
+    for listed_once in ("ogbn-products", "ogbn-proteins"):  # the loader adds every reverse: false cannot hold
+        with pytest.raises(ValueError, match="to_undirected: false cannot apply to " + listed_once):
+            DatasetConfig(name=listed_once, to_undirected=False)
+    assert DatasetConfig(name="ogbn-arxiv", to_undirected=False).to_undirected is False
     with pytest.raises(ValueError, match="split"):
         DatasetConfig(name="ogbn-arxiv", split="random")
     with pytest.raises(ValueError, match="to_undirected"):

@@ -49,6 +49,38 @@ def test_resume_after_interrupt_matches_uninterrupted(runner, write_config, tmp_
     assert history(run_dir / sub) == history(reference / sub)  # every epoch but its wall time
 
 
+@pytest.mark.parametrize("seeds", ["1", "2"])
+def test_killed_just_before_metrics_json_resumes_without_retraining(
+    runner, write_config, tmp_path, monkeypatch, seeds
+) -> None:
+    """Killed after the last model is saved but before metrics.json: --resume continues from the
+    checkpoint (taken at every boundary here, so no epoch trains again), never from scratch."""
+    from gnntool.engine import run as run_module
+
+    config = write_config({"train": {"epochs": 5, "checkpoint_seconds": 1.0e-9}})
+    run_dir = tmp_path / "run"
+    write_json = run_module.write_json
+
+    def killed_at_the_end(path: Path, value) -> None:
+        if path == run_dir / "metrics.json":
+            raise KeyboardInterrupt  # as a kill at that instant: nothing after it runs
+        write_json(path, value)
+
+    monkeypatch.setattr(run_module, "write_json", killed_at_the_end)
+    assert train(runner, config, run_dir, "--seeds", seeds).exit_code == 130
+    monkeypatch.undo()
+    assert not (run_dir / "metrics.json").exists() and (run_dir / "model.pt").is_file()
+
+    resumed = train(runner, config, run_dir, "--seeds", seeds, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "starting a new run" not in resumed.stderr
+    if seeds == "1":
+        assert "resuming from" in resumed.stderr and "after epoch 5" in resumed.stderr
+    else:  # both seeds had finished (their metrics.json written): neither trains again
+        assert resumed.stderr.count("already finished") == 2
+    assert (run_dir / "metrics.json").is_file() and not list(run_dir.rglob("checkpoint.pt"))
+
+
 def test_resume_with_another_config_is_refused(runner, write_config, tmp_path, interrupt_at) -> None:
     interrupt_at(3)
     run_dir = tmp_path / "run"

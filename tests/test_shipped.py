@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import zipfile
@@ -144,8 +145,7 @@ def test_a_wheel_ships_the_configs_and_data_and_trains_offline(tmp_path: Path) -
     assert "gnntool/shipped_data/Planetoid/CiteSeer/raw/ind.citeseer.graph" in names
     assert not [name for name in names if "graph_example" in name or "/processed/" in name]
 
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "venv"], cwd=tmp_path, check=True)
-    python = tmp_path / "venv" / "bin" / "python"
+    python = venv_seeing_these_packages(tmp_path / "venv")
     subprocess.run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, capture_output=True)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     away = tmp_path / "away"
@@ -164,6 +164,26 @@ def test_a_wheel_ships_the_configs_and_data_and_trains_offline(tmp_path: Path) -
     )
     assert dry.returncode == 0 and "23,063 parameters" in dry.stdout, dry.stderr
     assert (away / "data" / "Planetoid" / "Cora" / "raw" / "ind.cora.graph").is_file()
+
+
+def venv_seeing_these_packages(folder: Path) -> Path:
+    """A fresh venv whose interpreter also sees the running interpreter's packages (torch, typer, ...),
+    and return its python.
+
+    `--system-site-packages` would see the *base* interpreter's packages, not those of the venv
+    the tests may run in; a .pth file listing the running interpreter's site directories works in
+    both. Their own .pth files (an editable gnntool) are not read from there, so the installed
+    wheel is the gnntool that the venv imports.
+    """
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    seen = [path for path in [*site.getsitepackages(), site.getusersitepackages()] if Path(path).is_dir()]
+    (Path(purelib) / "running-interpreter.pth").write_text("".join(f"{path}\n" for path in seen))
+    return python
 
 
 def test_configs_and_name_errors_do_not_import_torch(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gnntool.engine.top_k import top_k_targets
+from gnntool.engine.top_k import top_k_chunks, top_k_targets
 from gnntool.errors import UserError
 
 
@@ -68,3 +68,13 @@ def test_chunk_holds_at_most_the_budget(monkeypatch: pytest.MonkeyPatch) -> None
 def test_bad_k(k: object) -> None:
     with pytest.raises(UserError, match="K ≥ 1"):
         top_k_targets(torch.randn(3, 2), k, torch.empty((2, 0), dtype=torch.long))  # type: ignore[arg-type]
+
+
+def test_row_count_is_announced_before_the_search() -> None:
+    z = torch.randn(6, 3)
+    edge_index = torch.tensor([[0, 0, 1, 5], [1, 2, 0, 5]])  # 0 has 2 neighbours, 1 has 1; a self-loop
+    rows, chunks = top_k_chunks(z, 4, edge_index, max_scores=12)
+    parts = list(chunks)
+    assert rows == 3 + 4 * 5 == sum(part.source.numel() for part in parts)
+    assert len(parts) == 3  # two sources (12 scores) per chunk
+    assert top_k_chunks(z, 9, edge_index, torch.tensor([0, 3]))[0] == 3 + 5

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from gnntool.errors import UserError
 
-__all__ = ["EdgeSplit", "NegativeSampler", "edge_keys", "split_edges", "split_held_out"]
+__all__ = ["EdgeSplit", "NegativeSampler", "edge_keys", "is_undirected", "split_edges", "split_held_out"]
 
 # Up to this many node pairs (n²), distinct negatives are drawn from the list of all non-edges.
 _ENUMERATE_PAIRS = 1 << 22
@@ -87,7 +87,8 @@ def _both_ways(keys: Tensor, num_nodes: int) -> Tensor:
     return torch.unique(torch.cat([keys, (keys % num_nodes) * num_nodes + keys // num_nodes]))
 
 
-def _is_undirected(keys: Tensor, num_nodes: int) -> bool:
+def is_undirected(keys: Tensor, num_nodes: int) -> bool:
+    """Whether the edges of sorted `keys` (see `edge_keys`) all appear in both directions."""
     return bool(keys.numel()) and torch.equal(_both_ways(keys, num_nodes), keys)
 
 
@@ -106,7 +107,7 @@ def split_edges(
             "so that training edges remain"
         )
     keys = edge_keys(edge_index, num_nodes)
-    undirected = _is_undirected(keys, num_nodes)
+    undirected = is_undirected(keys, num_nodes)
     pairs = keys[keys // num_nodes < keys % num_nodes] if undirected else keys
     total = pairs.numel()
     num_val, num_test = int(val_frac * total), int(test_frac * total)
@@ -137,7 +138,7 @@ def split_held_out(
     empty held-out split, or no training edge left, are a UserError.
     """
     keys = edge_keys(edge_index, num_nodes)
-    undirected = _is_undirected(keys, num_nodes)
+    undirected = is_undirected(keys, num_nodes)
     held = {}
     for split in ("val", "test"):
         pos = held_out.get(f"{split}_edges")

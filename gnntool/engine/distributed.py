@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 
 from gnntool.errors import UserError
+from gnntool.launcher import launched_by_torchrun
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,6 @@ class Ranks:
 
 
 SINGLE = Ranks()
-
-
-def launched_by_torchrun() -> bool:
-    """torchrun (or any launcher of torch.distributed's env:// kind) set this process's rank."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a torchrun job, or a process that torchrun did not start."""
-    return int(os.environ.get("RANK", 0)) == 0
 
 
 @contextmanager

@@ -24,7 +24,14 @@ def link_metrics(pos_scores: Tensor, neg_scores: Tensor, hits_k: Sequence[int]) 
       down, tied scores forming one threshold (scikit-learn's `average_precision_score`).
     - hits@K: OGB's definition, the share of positives scored strictly above the K-th highest
       negative; 1.0 when there are fewer than K negatives (as OGB's evaluator).
-    - mrr: the mean over positives of 1 / (1 + the number of negatives scored strictly higher).
+    - mrr: the mean over positives of 1 / rank, where rank = 1 + (negatives scored higher) +
+      (negatives tied with it) / 2: the mean of the optimistic and the pessimistic rank, as OGB's
+      evaluator ranks ties. (Counting ties in the positive's favour would give a collapsed model
+      that scores every pair alike an MRR of 1.)
+
+    hits@K and mrr rank each positive against the split's whole pool of negatives, not against
+    negatives drawn for that positive (OGB's per-positive protocol), so they fall as the pool grows
+    and are comparable only between splits with as many negatives.
 
     Empty positives or negatives, or K < 1, are a UserError (a metric of nothing is not 0).
     """
@@ -50,7 +57,8 @@ def link_metrics(pos_scores: Tensor, neg_scores: Tensor, hits_k: Sequence[int]) 
             kth = neg_sorted[neg.numel() - k]
             metrics[f"hits@{k}"] = (pos > kth).double().mean().item()
     higher = neg.numel() - not_above
-    metrics["mrr"] = (1.0 / (1.0 + higher.double())).mean().item()
+    tied = not_above - below
+    metrics["mrr"] = (1.0 / (1.0 + higher.double() + 0.5 * tied.double())).mean().item()
     return metrics
 
 

@@ -1,8 +1,9 @@
 """`gnntool train`: one run directory, one or several seeds, every output written atomically.
 
-Order of writes: config.yaml first; per seed its model, history and metrics; then the top-level
-model.pt and embeddings.npy (the first seed's), run.json, and metrics.json last — its presence
-marks the run as finished.
+Order of writes: config.yaml first; per seed its model, history and metrics (then its checkpoint
+is removed); then the top-level model.pt and embeddings.npy (the first seed's), run.json, and
+metrics.json last — its presence marks the run as finished — and only then a single-seed run's
+checkpoint is removed.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from gnntool.engine.distributed import (
     SINGLE,
     Ranks,
     broadcast_from_main,
-    is_main_process,
-    launched_by_torchrun,
     local_device,
     process_group,
 )
@@ -40,8 +39,10 @@ from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import task_tensors
 from gnntool.engine.metrics import main_metric, summarise
 from gnntool.engine.saved import save_model
+from gnntool.engine.threads import training_threads
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
+from gnntool.launcher import is_main_process, launched_by_torchrun
 from gnntool.outputs import (
     CHECKPOINT,
     CONFIG,
@@ -116,7 +117,11 @@ def train_one_seed(
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
     task = task_tensors(load_dataset(config.dataset, seed), device, config.inference_chunk)
-    with seed_board(config, run_dir, seed, enabled=ranks.main) as board:
+    # full-batch on a small graph: one thread (gnntool.engine.threads); restored after the seed
+    with (
+        training_threads(config, task, device, ranks.distributed),
+        seed_board(config, run_dir, seed, enabled=ranks.main) as board,
+    ):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])
         objective = result.objective
         outputs = Inference(result.model, task.chunk_size)  # one pass for the metrics and the embeddings
@@ -138,25 +143,32 @@ def train_one_seed(
             write_with(run_dir / MODEL, lambda handle: handle.write(model_bytes))  # atomic, like every output
     if seed_dir != run_dir:
         write_json(metrics_path, metrics)
-    (seed_dir / CHECKPOINT).unlink(missing_ok=True)
+        (seed_dir / CHECKPOINT).unlink(missing_ok=True)  # only now that metrics.json marks the seed done
     metric = main_metric(metrics["test"])
     log.info(f"{label}: test {metric} {metrics['test'][metric]:.4f} (val {metrics['val'][metric]:.4f})")
     return metrics
 
 
 def train_run(
-    config: Config, run_dir: Path, seeds: int, resume: bool, force: bool, hooks: SeedHooks | None = None
+    config: Config,
+    run_dir: Path,
+    seeds: int,
+    resume: bool,
+    force: bool,
+    hooks: SeedHooks | None = None,
+    locked: bool = False,
 ) -> Path | None:
     """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`.
 
     Under torchrun, one process per rank trains with DDP (see `gnntool.engine.distributed`);
     rank 0 alone reports and returns `run_dir`, the other ranks print nothing and return None.
-    `hooks` adds observers to each seed's epochs.
+    `hooks` adds observers to each seed's epochs. `locked`: the caller already holds `run_dir`'s
+    lock (one process only: under torchrun rank 0 locks and tells the others the outcome).
     """
     check_tensorboard(config)
     device = resolve_device(config.device)
     if not launched_by_torchrun():
-        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks)
+        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks, locked)
     if not is_main_process():
         log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
     if not config.objective_traits.distributed:
@@ -181,13 +193,16 @@ def train_ranks(
     device: torch.device,
     ranks: Ranks,
     hooks: SeedHooks | None = None,
+    locked: bool = False,
 ) -> Path:
-    """`train_run` on this rank: rank 0 locks, prepares and writes the run directory, every rank trains."""
+    """`train_run` on this rank: rank 0 locks (unless `locked`), prepares and writes the run
+    directory, every rank trains."""
     with ExitStack() as lock:
         outcome: str | bool | None = None
         if ranks.main:
             try:
-                lock.enter_context(hold_run_lock(run_dir))
+                if not locked:
+                    lock.enter_context(hold_run_lock(run_dir))
                 outcome = prepare_run_dir(run_dir, config, resume, force)
             except UserError as error:
                 outcome = str(error)
@@ -235,6 +250,9 @@ def train_seeds(
         },
     )
     write_json(run_dir / METRICS, final)
+    # Removed only once metrics.json marks the run finished: killed in between, --resume still
+    # finds the checkpoint (or the finished run), never neither.
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)
     if seeds > 1:
         metric = main_metric(final["test"])
         test, std = final["test"][metric], final["std"]["test"][metric]

@@ -11,7 +11,8 @@ Batch b of epoch e is sampled from its own generator, seeded by (training seed, 
 independent of the global RNG: a batch is the same whichever thread prepares it and whether or
 not the epoch was resumed at b. The next batch is prepared (sampled, features gathered, blocks
 built) in a background thread while the model trains on the current one; torch releases the
-GIL in its operators, so the two overlap.
+GIL in its operators, so the two overlap. The features are gathered into buffers the loader
+recycles once the step that used them is gone (`gnntool.engine.buffers`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import Tensor
 
 from gnntool.config import Config
 from gnntool.data.sampler import UniformNeighborSampler
+from gnntool.engine.buffers import GatherBuffers
 from gnntool.engine.distributed import Ranks
 from gnntool.engine.inputs import Step, Task
 from gnntool.models.graph_ops import GraphOps
@@ -92,6 +94,8 @@ class SampledSteps:
         fanout = config.train.fanout or [-1] * self.layers
         # The structure stays where GraphOps holds it (CSR over targets): a large graph is not copied.
         self.sampler = UniformNeighborSampler(self.graph.ops.rowptr, self.graph.ops.source, fanout)
+        # The batches' features are gathered into recycled buffers: no fresh batch-sized mapping per step.
+        self.buffers = GatherBuffers()
 
     def shard(self, epoch: int) -> Tensor:
         """This rank's seed nodes for `epoch`, in that epoch's order."""
@@ -125,7 +129,8 @@ class SampledSteps:
         """Batch `batch` of `epoch` as a training step: blocks, the nodes' features, the seeds' labels."""
         node, blocks = self.blocks(shard, epoch, batch)
         node = node.to(self.graph.x.device)
-        return Step(x=self.graph.x.index_select(0, node), ops=blocks, y=self.graph.y[node[: blocks[-1].num_targets]])
+        x = torch.index_select(self.graph.x, 0, node, out=self.buffers.rows(node.numel(), self.graph.x))
+        return Step(x=x, ops=blocks, y=self.graph.y[node[: blocks[-1].num_targets]])
 
     def steps(self, epoch: int, start: int = 0) -> Iterator[Step]:
         """The epoch's training steps from batch `start` on, each prepared in a background thread
@@ -134,10 +139,14 @@ class SampledSteps:
         count = self.num_batches(epoch)
         if start >= count:
             return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnntool-batches") as pool:
-            pending = pool.submit(self.step, shard, epoch, start)
-            for batch in range(start, count):
-                step = pending.result()
-                if batch + 1 < count:
-                    pending = pool.submit(self.step, shard, epoch, batch + 1)
-                yield step
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnntool-batches") as pool:
+                pending = pool.submit(self.step, shard, epoch, start)
+                for batch in range(start, count):
+                    step = pending.result()
+                    if batch + 1 < count:
+                        pending = pool.submit(self.step, shard, epoch, batch + 1)
+                    yield step
+        finally:
+            # Validation and inference come next: they may use the memory (steps still held keep theirs).
+            self.buffers.release()

@@ -4,25 +4,39 @@ with the highest ⟨z_u, z_v⟩ among the nodes that are neither u nor a neighbo
 Scores are computed for a chunk of sources against every node at once (one matrix product),
 the excluded entries masked, and `torch.topk` taken per row; a chunk holds at most `max_scores`
 scores (default 2^25: 128 MiB of float32, one buffer reused for every chunk), so memory does
-not grow with the number of nodes squared. Measured on 100,000 nodes × 64 with 1M edges, the
-call's peak adds ~100 MiB (neighbour lists, z's transpose) plus the buffer to the process;
-larger chunks were not faster (2^24 to 2^26 within 10%).
+not grow with the number of nodes squared. `top_k_chunks` hands out each chunk's rows as soon
+as they are found, so a caller that writes them out holds one chunk's rows (chunk × k), never
+every source's. Measured on 100,000 nodes × 64 with 1M edges, the search adds ~100 MiB
+(neighbour lists, z's transpose) plus the buffer to the process; larger chunks were not faster
+(2^24 to 2^26 within 10%).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from gnntool.errors import UserError
 
-__all__ = ["top_k_targets"]
+__all__ = ["TopKRows", "top_k_chunks", "top_k_targets"]
 
 MAX_SCORES = 1 << 25
 
 
+class TopKRows(NamedTuple):
+    """Rows of the search, as flat tensors: source and target positions, logit, rank."""
+
+    source: Tensor
+    target: Tensor
+    score: Tensor
+    rank: Tensor
+
+
 def top_k_targets(
-    z: Tensor, k: int, edge_index: Tensor, sources: Tensor | None = None, max_scores: int = MAX_SCORES
+    z: Tensor, k: int, edge_index: Tensor, sources: Tensor | None = None, max_scores: int | None = None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The k best targets of every source, as flat `(source, target, score, rank)` tensors.
 
@@ -32,17 +46,44 @@ def top_k_targets(
     first with `rank` 1, 2, ...; `score` is the dot decoder's logit ⟨z_u, z_v⟩ (its sigmoid is
     the link's probability); a source with fewer than k candidates gets one row per candidate.
     Ties are ordered as `torch.topk` orders them. `source` and `target` are positions (int64),
-    `rank` int64, all on z's device.
+    `rank` int64, all on z's device. `max_scores`: the scores held at once (default
+    `MAX_SCORES`). Holds every row at once: to write them, use `top_k_chunks`.
+    """
+    _, chunks = top_k_chunks(z, k, edge_index, sources, max_scores)
+    parts = list(chunks)
+    if not parts:
+        empty = torch.empty(0, dtype=torch.long, device=z.device)
+        return empty, empty, z.new_empty(0), empty
+    source, target, score, rank = (torch.cat(column) for column in zip(*parts))
+    return source, target, score, rank
+
+
+def top_k_chunks(
+    z: Tensor, k: int, edge_index: Tensor, sources: Tensor | None = None, max_scores: int | None = None
+) -> tuple[int, Iterator[TopKRows]]:
+    """`top_k_targets`'s rows, one chunk of sources at a time: the total row count (known before
+    any score is computed, from the neighbour counts) and a lazy iterator of the chunks' rows in
+    output order. K is checked and the neighbour lists built at the call, the scores as iterated.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise UserError(f"top-k needs a whole number K ≥ 1; got {k!r}")
     n, device = z.size(0), z.device
     sources = torch.arange(n, device=device) if sources is None else sources.to(device)
     rowptr, neighbours = _neighbour_csr(edge_index.to(device), n)
+    candidates = n - 1 - (rowptr[sources + 1] - rowptr[sources])  # neighbours never include the source
+    rows = int(candidates.clamp(0, min(k, n)).sum())
+    budget = MAX_SCORES if max_scores is None else max_scores  # read at the call, so it can be patched
+    return rows, _search(z, min(k, n), rowptr, neighbours, sources, budget)
+
+
+def _search(
+    z: Tensor, kk: int, rowptr: Tensor, neighbours: Tensor, sources: Tensor, max_scores: int
+) -> Iterator[TopKRows]:
+    """The rows of each chunk of at most `max_scores // n` sources, one score buffer for all."""
+    n, device = z.size(0), z.device
     chunk = max(1, min(max_scores // max(n, 1), sources.numel()))
     buffer = torch.empty((chunk, n), dtype=z.dtype, device=device)
     z_t = z.t().contiguous()
-    parts: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
     for start in range(0, sources.numel(), chunk):
         src = sources[start : start + chunk]
         scores = torch.mm(z[src], z_t, out=buffer[: src.numel()])
@@ -51,17 +92,10 @@ def top_k_targets(
         offset = torch.arange(rows.numel(), device=device) - (torch.cumsum(degree, 0) - degree)[rows]
         scores[rows, neighbours[start_of[rows] + offset]] = -torch.inf
         scores[torch.arange(src.numel(), device=device), src] = -torch.inf
-        kk = min(k, n)
         values, targets = torch.topk(scores, kk, dim=1)
-        candidates = n - 1 - degree  # neighbours never include the source itself
-        keep = torch.arange(kk, device=device) < candidates[:, None]
+        keep = torch.arange(kk, device=device) < (n - 1 - degree)[:, None]
         ranks = torch.arange(1, kk + 1, device=device).expand(src.numel(), kk)
-        parts.append((src[:, None].expand(-1, kk)[keep], targets[keep], values[keep], ranks[keep]))
-    if not parts:
-        empty = torch.empty(0, dtype=torch.long, device=device)
-        return empty, empty, z.new_empty(0), empty
-    source, target, score, rank = (torch.cat(column) for column in zip(*parts))
-    return source, target, score, rank
+        yield TopKRows(src[:, None].expand(-1, kk)[keep], targets[keep], values[keep], ranks[keep])
 
 
 def _neighbour_csr(edge_index: Tensor, n: int) -> tuple[Tensor, Tensor]:

@@ -60,7 +60,9 @@ def dropout(x: Tensor, p: float) -> Tensor:
     """
     if x.device.type != "cpu" or x.numel() < LARGE_DROPOUT or not 2**-17 < p < 1 - 2**-17:
         return F.dropout(x, p, training=True)  # (p that rounds to 0 or 1: nothing to draw)
-    return x.mul(keep_multiplier(x.numel(), p).view_as(x))
+    # The mask in x's dtype: a float32 mask would promote a bf16/fp16 x to float32, which torch's
+    # dropout (the small-tensor path) never does.
+    return x.mul(keep_multiplier(x.numel(), p).view_as(x).to(x.dtype))
 
 
 def dropout_features(x: Tensor, p: float, training: bool) -> Tensor:

@@ -36,6 +36,7 @@ from gnntool.data.edge_split import (
     NegativeSampler,
     distinct_negatives,
     edge_keys,
+    is_undirected,
     split_edges,
     split_held_out,
 )
@@ -46,10 +47,10 @@ from gnntool.engine.link_metrics import link_metrics
 from gnntool.engine.link_sampling import LinkBatch, LinkSampledSteps, seeded_generator
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.pairs import fd_chunks, read_pairs, stream_pairs
-from gnntool.engine.top_k import top_k_targets
+from gnntool.engine.top_k import TopKRows, top_k_chunks
 from gnntool.engine.train import EpochPosition, run_steps
 from gnntool.errors import UserError
-from gnntool.export import write_pair_table
+from gnntool.export import write_chunked_table, write_pair_table
 from gnntool.models import GNN
 from gnntool.models.decoders import build_decoder
 from gnntool.models.graph_ops import GraphOps
@@ -191,7 +192,9 @@ class Link(Objective):
         n = data.num_nodes
         positive = torch.from_numpy(held_out["test_edges"])
         full = edge_keys(data.edge_index, n)
-        held = edge_keys(torch.cat([positive, positive.flip(0)], dim=1), n)
+        # As training splits: both directions of a held-out pair leave an undirected graph, only
+        # the held-out direction a directed one.
+        held = edge_keys(torch.cat([positive, positive.flip(0)], dim=1) if is_undirected(full, n) else positive, n)
         kept = full[~torch.isin(full, held)]
         if "test_negatives" in held_out:
             negative = torch.from_numpy(held_out["test_negatives"])
@@ -242,14 +245,23 @@ class Link(Objective):
         sources = None
         if options.nodes is not None:
             sources = read_node_list(options.nodes, node_id)
-        source, target, score, rank = top_k_targets(z.float(), options.top_k, self.data.edge_index, sources)
-        table = {
-            "source": node_id[source.cpu().numpy()],
-            "target": node_id[target.cpu().numpy()],
-            "score": torch.sigmoid(score).cpu().numpy().astype(np.float32),
-            "rank": rank.cpu().numpy(),
-        }
-        write_pair_table(table, options.output, options.format, options.header)
+        rows, chunks = top_k_chunks(z.float(), options.top_k, self.data.edge_index, sources)
+        # Each chunk of sources is written as it is found: memory holds one chunk's rows, not
+        # nodes × K of them.
+        tables = (top_k_table(chunk, node_id) for chunk in chunks)
+        ids = node_id.dtype
+        dtypes = {"source": ids, "target": ids, "score": np.dtype(np.float32), "rank": np.dtype(np.int64)}
+        write_chunked_table(tables, dtypes, rows, options.output, options.format, options.header)
+
+
+def top_k_table(rows: TopKRows, node_id: np.ndarray) -> dict[str, np.ndarray]:
+    """A chunk of top-k rows as output columns: node ids, the score's sigmoid (float32), rank."""
+    return {
+        "source": node_id[rows.source.cpu().numpy()],
+        "target": node_id[rows.target.cpu().numpy()],
+        "score": torch.sigmoid(rows.score).cpu().numpy().astype(np.float32),
+        "rank": rows.rank.cpu().numpy(),
+    }
 
 
 def read_node_list(path: Path, node_id: np.ndarray) -> Tensor:
