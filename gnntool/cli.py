@@ -23,6 +23,8 @@ import typer
 
 from gnntool import __version__, log
 from gnntool.errors import Interrupted, Terminated, UserError
+from gnntool.export import EMBED_FORMATS, PREDICT_FORMATS
+from gnntool.traits import SPLITS
 
 app = typer.Typer(
     help="Train GCN and GraphSAGE models from a YAML config; evaluate, embed and predict with them.",
@@ -98,11 +100,15 @@ def main_options(
     """gnntool: graph neural networks from the command line."""
 
 
-class Split(str, Enum):
-    train = "train"
-    val = "val"
-    test = "test"
-    all = "all"
+def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """An Enum of `values` for typer, which lists them in --help and refuses others (exit 2): the
+    values come from the tables that own them, never repeated here."""
+    return Enum(name, {value: value for value in values}, type=str)  # type: ignore[return-value]
+
+
+Split = choices("Split", (*SPLITS, "all"))
+EmbedFormat = choices("EmbedFormat", EMBED_FORMATS)
+PredictFormat = choices("PredictFormat", PREDICT_FORMATS)
 
 
 ConfigArgument = Annotated[
@@ -124,14 +130,6 @@ TensorboardOption = Annotated[
     bool,
     typer.Option("--tensorboard", help="Write TensorBoard event files under RUN/tensorboard/ (output.tensorboard)."),
 ]
-
-
-class EmbedFormat(str, Enum):
-    npy = "npy"
-    csv = "csv"
-    tsv = "tsv"
-    pt = "pt"
-    parquet = "parquet"
 
 
 def config_overrides(set_: list[str] | None, device: str | None, tensorboard: bool = False) -> list[str]:
@@ -207,7 +205,7 @@ def train(
 @exit_codes
 def eval_(
     run_dir: RunDirArgument,
-    split: Annotated[Split, typer.Option(help="Which split to score.")] = Split.all,
+    split: Annotated[Split, typer.Option(help="Which split to score.")] = Split("all"),
     graph: Annotated[
         Path | None, typer.Option(help="Score every node of this unseen labelled graph (npz or folder) instead.")
     ] = None,
@@ -219,12 +217,12 @@ def eval_(
     from gnntool.engine.loaded import evaluate_run
 
     check_device(device)
-    if graph is not None and split is not Split.all:
+    if graph is not None and split.value != "all":
         raise UserError("--split chooses a split of the run's dataset; with --graph the graph is scored")
     if graph is not None:
         splits: tuple[str, ...] = ("graph",)
     else:
-        splits = ("train", "val", "test") if split is Split.all else (split.value,)
+        splits = SPLITS if split.value == "all" else (split.value,)
     metrics = evaluate_run(run_dir, splits, graph, device)
     if as_json:
         typer.echo(json.dumps(metrics))
@@ -262,7 +260,7 @@ def embed(
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
     from gnntool.config import check_device
-    from gnntool.export import EMBED_FORMATS, resolve_format
+    from gnntool.export import resolve_format
 
     check_device(device)
     resolved = resolve_format(output, format.value if format else None, EMBED_FORMATS)
@@ -417,13 +415,6 @@ def plot(
     typer.echo(str(draw(path, output, embeddings, method.value)))
 
 
-class PredictFormat(str, Enum):
-    csv = "csv"
-    tsv = "tsv"
-    npy = "npy"
-    parquet = "parquet"
-
-
 @app.command()
 @exit_codes
 def predict(
@@ -450,7 +441,7 @@ def predict(
     target, score, rank for the K best new targets of every node (or of `--nodes`).
     """
     from gnntool.config import check_device
-    from gnntool.export import PREDICT_FORMATS, resolve_format
+    from gnntool.export import resolve_format
 
     check_device(device)
     resolved = resolve_format(output, format.value if format else None, PREDICT_FORMATS)

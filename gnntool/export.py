@@ -11,7 +11,8 @@ a sequence of row chunks (top-k link prediction) as each chunk comes, byte for b
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,10 +21,10 @@ import numpy as np
 from gnntool.errors import UserError
 from gnntool.outputs import atomic_open, write_with
 
-TEXT_FORMATS = {"csv": ",", "tsv": "\t"}
 CHUNK_BYTES = 1 << 20  # text is formatted and written about a megabyte at a time
 
 Table = dict[str, np.ndarray]
+Payload = Any  # a binary format's own form of a table (npy: an array; pt: a dict of tensors)
 
 
 def resolve_format(output: str, format: str | None, formats: tuple[str, ...]) -> str:
@@ -33,7 +34,7 @@ def resolve_format(output: str, format: str | None, formats: tuple[str, ...]) ->
         format = suffix if suffix in formats else "tsv"
     if format not in formats:
         raise UserError(f"--format {format}: unknown format; choose one of {', '.join(formats)}")
-    if output == "-" and format not in TEXT_FORMATS:
+    if output == "-" and not FORMATS[format].text:
         raise UserError(f"--format {format} is binary and cannot go to stdout: give --output FILE")
     return format
 
@@ -86,26 +87,40 @@ def write_parquet(path: Path, table: Table) -> None:
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
 
 
-def write_table(table: Table, output: str, format: str, header: bool, binary: np.ndarray | dict | None = None) -> None:
-    """Write `table` as csv/tsv/parquet; npy and pt write `binary` (the format's own payload)."""
-    if format in TEXT_FORMATS:
-        if output == "-":
-            write_text_table(sys.stdout, table, TEXT_FORMATS[format], header)
-            sys.stdout.flush()
-        else:
-            with atomic_open(Path(output), "w") as handle:
-                write_text_table(handle, table, TEXT_FORMATS[format], header)
-    elif format == "parquet":
-        write_parquet(Path(output), table)
-    elif format == "npy":
-        write_with(Path(output), lambda handle: np.save(handle, binary, allow_pickle=False))
-    elif format == "pt":
-        import torch
-
-        write_with(Path(output), lambda handle: torch.save(binary, handle))
+def write_npy(path: Path, table: Table, payload: Payload) -> None:
+    """npy holds the payload (an array), never pickled objects."""
+    del table
+    write_with(path, lambda handle: np.save(handle, payload, allow_pickle=False))
 
 
-EMBED_FORMATS = ("npy", "csv", "tsv", "pt", "parquet")
+def write_pt(path: Path, table: Table, payload: Payload) -> None:
+    """pt holds the payload (a dict of tensors), read back with `torch.load(weights_only=True)`."""
+    import torch
+
+    del table
+    write_with(path, lambda handle: torch.save(payload, handle))
+
+
+def write_parquet_table(path: Path, table: Table, payload: Payload) -> None:
+    del payload  # parquet holds the table's columns themselves
+    write_parquet(path, table)
+
+
+def write_table(
+    table: Table, output: str, format: str, header: bool, payloads: dict[str, Callable[[], Payload]] | None = None
+) -> None:
+    """Write `table` as text to a file or stdout, or in a binary format to a file: parquet holds
+    the table, npy and pt the payload that `payloads[format]()` makes (the format's own form of it)."""
+    chosen = FORMATS[format]
+    if chosen.separator is None:
+        payload = payloads[format]() if payloads and format in payloads else None
+        chosen.write(Path(output), table, payload)
+    elif output == "-":
+        write_text_table(sys.stdout, table, chosen.separator, header)
+        sys.stdout.flush()
+    else:
+        with atomic_open(Path(output), "w") as handle:
+            write_text_table(handle, table, chosen.separator, header)
 
 
 def write_embeddings(embeddings: np.ndarray, node_id: np.ndarray, output: str, format: str, header: bool) -> None:
@@ -115,20 +130,14 @@ def write_embeddings(embeddings: np.ndarray, node_id: np.ndarray, output: str, f
     `{"embeddings": float32 tensor, "node_id": int64 tensor}`.
     """
     table = {"id": node_id.astype(np.int64)} | {f"dim_{i}": embeddings[:, i] for i in range(embeddings.shape[1])}
-    binary: np.ndarray | dict | None = None
-    if format == "npy":
-        binary = np.ascontiguousarray(embeddings, dtype=np.float32)
-    elif format == "pt":
+    matrix = np.ascontiguousarray(embeddings, dtype=np.float32)
+
+    def tensors() -> dict[str, Any]:
         import torch
 
-        binary = {
-            "embeddings": torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)),
-            "node_id": torch.from_numpy(node_id.astype(np.int64)),
-        }
-    write_table(table, output, format, header, binary)
+        return {"embeddings": torch.from_numpy(matrix), "node_id": torch.from_numpy(node_id.astype(np.int64))}
 
-
-PREDICT_FORMATS = ("csv", "tsv", "npy", "parquet")
+    write_table(table, output, format, header, {"npy": lambda: matrix, "pt": tensors})
 
 
 def write_predictions(
@@ -148,16 +157,18 @@ def write_predictions(
     classes = probabilities.shape[1]
     table = {"id": node_id.astype(np.int64), "predicted": predicted}
     table |= {f"p_{c}": probabilities[:, c].astype(np.float32) for c in range(classes)}
-    binary = None
-    if format == "npy":
+
+    def records() -> np.ndarray:
         fields = [
             ("id", np.int64),
             ("predicted", np.int8 if multilabel else np.int64, (classes,) if multilabel else ()),
         ]
-        binary = np.zeros(len(node_id), dtype=fields + [("probability", np.float32, (classes,))])
-        binary["id"], binary["probability"] = node_id, probabilities
-        binary["predicted"] = chosen if multilabel else predicted
-    write_table(table, output, format, header, binary)
+        array = np.zeros(len(node_id), dtype=fields + [("probability", np.float32, (classes,))])
+        array["id"], array["probability"] = node_id, probabilities
+        array["predicted"] = chosen if multilabel else predicted
+        return array
+
+    write_table(table, output, format, header, {"npy": records})
 
 
 def write_pair_table(table: Table, output: str, format: str, header: bool) -> None:
@@ -173,12 +184,11 @@ def write_chunked_table(
     """Write the rows of `chunks` (tables with the columns and dtypes of `dtypes`, `rows` rows in
     all) as csv/tsv/npy (a structured array)/parquet, each chunk as it comes, so only one chunk's
     rows are held at a time. The bytes are those of `write_table` for the chunks joined."""
-    if format in TEXT_FORMATS:
-        write_text_chunks(chunks, list(dtypes), output, TEXT_FORMATS[format], header)
-    elif format == "npy":
-        write_npy_chunks(Path(output), chunks, np.dtype(list(dtypes.items())), rows)
-    elif format == "parquet":
-        write_parquet_chunks(Path(output), chunks, dtypes)
+    chosen = FORMATS[format]
+    if chosen.separator is not None:
+        write_text_chunks(chunks, list(dtypes), output, chosen.separator, header)
+    elif chosen.write_chunks is not None:
+        chosen.write_chunks(Path(output), chunks, dtypes, rows)
     else:
         raise ValueError(f"{format}: not a format of chunked tables")
 
@@ -203,9 +213,10 @@ def write_text_rows(handle: IO[str], chunks: Iterable[Table], names: list[str], 
         handle.flush()
 
 
-def write_npy_chunks(path: Path, chunks: Iterable[Table], dtype: np.dtype, rows: int) -> None:
+def write_npy_chunks(path: Path, chunks: Iterable[Table], dtypes: dict[str, np.dtype], rows: int) -> None:
     """A structured array of `rows` rows: the header that `np.save` writes for that shape (format
     version 1.0, as np.save picks for a header this short), then each chunk's records."""
+    dtype = np.dtype(list(dtypes.items()))
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (rows,)}
     written = 0
     with atomic_open(path, "wb") as handle:
@@ -220,9 +231,10 @@ def write_npy_chunks(path: Path, chunks: Iterable[Table], dtype: np.dtype, rows:
             raise RuntimeError(f"{path}: {written} rows written, {rows} announced in the npy header")
 
 
-def write_parquet_chunks(path: Path, chunks: Iterable[Table], dtypes: dict[str, np.dtype]) -> None:
+def write_parquet_chunks(path: Path, chunks: Iterable[Table], dtypes: dict[str, np.dtype], rows: int) -> None:
     """Parquet row groups of `parquet_rows` rows, as `write_parquet` cuts them, each written once
     its rows have arrived."""
+    del rows  # parquet needs no count up front
     pa, pq = import_pyarrow()
     schema = pa.schema([(name, pa.from_numpy_dtype(dtype)) for name, dtype in dtypes.items()])
     with atomic_open(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
@@ -253,3 +265,45 @@ def rebatch(chunks: Iterable[Table], size: int) -> Iterator[Table]:
 def join_tables(tables: list[Table]) -> Table:
     """The tables' rows, one after another (tables with the same columns)."""
     return {name: np.concatenate([table[name] for table in tables]) for name in tables[0]}
+
+
+@dataclass(frozen=True)
+class Format:
+    """One output format of embed and predict.
+
+    A text format (`separator` between cells) goes to a file or stdout; a binary one to a file
+    only, through `write` (the whole table, or the payload a command makes for it) and, where it
+    can take rows as they come, `write_chunks`. `commands` are the commands that offer it.
+    """
+
+    name: str
+    commands: tuple[str, ...]
+    separator: str | None = None
+    write: Callable[[Path, Table, Payload], None] = write_npy
+    write_chunks: Callable[[Path, Iterable[Table], dict[str, np.dtype], int], None] | None = None
+
+    @property
+    def text(self) -> bool:
+        return self.separator is not None
+
+
+BOTH = ("embed", "predict")
+FORMATS: dict[str, Format] = {
+    format.name: format
+    for format in (
+        Format("npy", BOTH, write=write_npy, write_chunks=write_npy_chunks),
+        Format("csv", BOTH, separator=","),
+        Format("tsv", BOTH, separator="\t"),
+        Format("pt", ("embed",), write=write_pt),
+        Format("parquet", BOTH, write=write_parquet_table, write_chunks=write_parquet_chunks),
+    )
+}
+
+
+def formats_of(command: str) -> tuple[str, ...]:
+    """The names of the formats `command` offers, in the table's order."""
+    return tuple(name for name, format in FORMATS.items() if command in format.commands)
+
+
+EMBED_FORMATS = formats_of("embed")
+PREDICT_FORMATS = formats_of("predict")

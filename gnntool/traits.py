@@ -42,6 +42,8 @@ class DatasetTraits:
     npy_cache: bool = False
 
 
+SPLITS = ("train", "val", "test")  # the parts of a dataset every run scores, in this order
+
 PLANETOID_SPLITS = ("public", "full", "random", "inductive")
 
 DATASETS: dict[str, DatasetTraits] = {

@@ -49,7 +49,7 @@ def write_at_once(
     binary = np.zeros(len(table["source"]), dtype=list(dtypes.items()))
     for name, column in table.items():
         binary[name] = column
-    write_table(table, output, format, header, binary)
+    write_table(table, output, format, header, {"npy": lambda: binary})
 
 
 def temporary_size(folder: Path) -> int:

@@ -9,8 +9,6 @@ import numpy as np
 from torch import Tensor
 from torch_geometric.data import Data
 
-SPLITS = ("train", "val", "test")
-
 
 @dataclass
 class SplitPart:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Data
 
-from gnntool.data.dataset import SPLITS, GraphDataset, SplitPart
+from gnntool.data.dataset import GraphDataset, SplitPart
 from gnntool.errors import UserError
+from gnntool.traits import SPLITS
 
 
 def random_masks(data: Data, train_frac: float, val_frac: float, seed: int) -> None:

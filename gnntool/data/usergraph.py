@@ -7,10 +7,11 @@ from pathlib import Path
 import torch_geometric.transforms as T
 
 from gnntool.config import DatasetConfig
-from gnntool.data.dataset import SPLITS, GraphDataset
+from gnntool.data.dataset import GraphDataset
 from gnntool.data.graphfile import read_graph, read_held_out_edges
 from gnntool.data.splits import check_masks, random_masks, single_graph_dataset
 from gnntool.errors import UserError
+from gnntool.traits import SPLITS
 
 
 def load_graph(config: DatasetConfig, seed: int) -> GraphDataset:

@@ -14,11 +14,11 @@ import torch
 
 from gnntool.config import Config
 from gnntool.data import load_dataset
-from gnntool.data.dataset import SPLITS
 from gnntool.data.fetch import no_downloads
 from gnntool.engine.device import resolve_device
 from gnntool.engine.inputs import task_tensors
 from gnntool.engine.objectives import build_objective
+from gnntool.traits import SPLITS
 
 
 def dry_run(config: Config, run_dir: Path) -> str:

@@ -7,13 +7,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from gnntool.data.dataset import SPLITS
 from gnntool.engine.distributed import SINGLE, Ranks, sum_over_ranks
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import Part, Task
 from gnntool.engine.metrics import metric_sums, metrics_from_sums
 from gnntool.errors import UserError
 from gnntool.models import GNN
+from gnntool.traits import SPLITS
 
 
 def split_outputs(parts: list[Part], ranks: Ranks, outputs: Inference) -> tuple[Tensor, Tensor]:

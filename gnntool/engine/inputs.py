@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from gnntool.data.dataset import SPLITS, GraphDataset
+from gnntool.data.dataset import GraphDataset
 from gnntool.models.graph_ops import GraphOps
+from gnntool.traits import SPLITS
 
 # Below this fraction of non-zeros the input features are kept as sparse CSR: dropout and the
 # first linear map then touch the stored values only (Cora: 1.3% non-zeros, 40x less work).

@@ -14,7 +14,7 @@ import torch
 
 from gnntool.config import Config
 from gnntool.data import load_dataset
-from gnntool.data.dataset import SPLITS, GraphDataset, SplitPart
+from gnntool.data.dataset import GraphDataset, SplitPart
 from gnntool.data.graphfile import GraphFile, read_graph
 from gnntool.engine.device import resolve_device
 from gnntool.engine.inference import Inference
@@ -23,6 +23,7 @@ from gnntool.engine.metrics import summarise
 from gnntool.engine.objectives import Objective, PredictOptions, build_objective
 from gnntool.engine.saved import SavedModel, load_model, load_run_config, model_paths
 from gnntool.outputs import MODEL
+from gnntool.traits import SPLITS
 
 
 @dataclass

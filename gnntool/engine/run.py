@@ -25,7 +25,6 @@ import gnntool
 from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
-from gnntool.data.dataset import SPLITS
 from gnntool.engine.board import check_tensorboard, seed_board
 from gnntool.engine.device import resolve_device
 from gnntool.engine.distributed import (
@@ -62,6 +61,7 @@ from gnntool.outputs import (
     write_with,
 )
 from gnntool.run_lock import hold_run_lock
+from gnntool.traits import SPLITS
 
 SeedHooks = Callable[[int, Path], Sequence[EpochObserver]]
 """Given a seed's index in the run and its directory, extra observers of its epochs (tune's pruning)."""
