@@ -22,7 +22,8 @@ from gnntool.config import load_config
 from gnntool.data import load_dataset
 from gnntool.engine.evaluate import evaluate
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.train import GraphSteps, build_optimizer, train_epoch
+from gnntool.engine.objectives.supervised import GraphSteps, train_epoch
+from gnntool.engine.train import build_optimizer
 from gnntool.models import build_model
 
 REPO = Path(__file__).resolve().parent.parent

@@ -135,7 +135,8 @@ def worker_gnntool(args) -> dict:
     import torch
 
     from gnntool.engine.inference import infer
-    from gnntool.engine.train import build_optimizer, train_epoch
+    from gnntool.engine.objectives.supervised import train_epoch
+    from gnntool.engine.train import build_optimizer
     from gnntool.models import build_model
 
     torch.manual_seed(0)
@@ -279,7 +280,8 @@ def profile_gnntool_step(args) -> None:
     import torch
     from torch.profiler import profile
 
-    from gnntool.engine.train import build_optimizer, train_epoch
+    from gnntool.engine.objectives.supervised import train_epoch
+    from gnntool.engine.train import build_optimizer
     from gnntool.models import build_model
 
     config, task, sampled = gnntool_sampled_steps(args.root)

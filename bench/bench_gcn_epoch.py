@@ -49,6 +49,7 @@ from torch_geometric.datasets import Planetoid
 from torch_geometric.nn import GCNConv
 
 import gnntool.engine.inputs as gnntool_inputs
+import gnntool.engine.objectives.supervised as gnntool_supervised
 import gnntool.engine.train as gnntool_train
 from gnntool.config import load_config, validate
 from gnntool.data import load_dataset
@@ -136,10 +137,10 @@ def make_gnntool(config) -> tuple[Impl, GraphView, str]:
     num_features, num_classes, target = task.num_features, task.num_classes, task
 
     def train() -> None:
-        gnntool_train.train_epoch(
+        gnntool_supervised.train_epoch(
             model,
             optimizer,
-            gnntool_train.GraphSteps(task, config.train.batch_size, config.seed).steps(0),
+            gnntool_supervised.GraphSteps(task, config.train.batch_size, config.seed).steps(0),
             task.multilabel,
         )
 

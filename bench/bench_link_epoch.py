@@ -127,7 +127,7 @@ def make_gnntool(seed: int) -> tuple[Impl, Tensor]:
 
 def make_engine(seed: int) -> Impl:
     """The `link` objective's epoch as `engine.train.fit` runs it (training step, then validate)."""
-    from gnntool.engine.train import EpochPosition
+    from gnntool.engine.steps import EpochPosition
 
     config = validate(
         {

@@ -110,7 +110,7 @@ def worker_gcn(args) -> dict:
     from gnntool.data import load_dataset
     from gnntool.engine.evaluate import evaluate
     from gnntool.engine.inputs import task_tensors
-    from gnntool.engine.train import GraphSteps, train_epoch
+    from gnntool.engine.objectives.supervised import GraphSteps, train_epoch
     from gnntool.models import build_model
 
     torch.manual_seed(0)
@@ -158,8 +158,8 @@ def worker_sampled(args) -> dict:
     from gnntool.data import load_dataset
     from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inputs import task_tensors
+    from gnntool.engine.objectives.supervised import GraphSteps, train_epoch
     from gnntool.engine.sampled import SampledSteps
-    from gnntool.engine.train import GraphSteps, train_epoch
     from gnntool.models import build_model
 
     torch.manual_seed(0)

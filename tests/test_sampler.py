@@ -7,10 +7,9 @@ import math
 
 import pytest
 import torch
-import torch_geometric.typing
 from scipy.stats import chi2
 from torch_geometric.data import Data
-from torch_geometric.sampler import NeighborSampler, NodeSamplerInput
+from torch_geometric.sampler import NodeSamplerInput
 
 from gnntool.data.sampler import (
     SMALL_DEGREE,
@@ -18,7 +17,6 @@ from gnntool.data.sampler import (
     floyd_sample,
     floyd_steps_on_bitsets,
     neighbor_loader,
-    neighbor_sampler,
 )
 from gnntool.models.graph_ops import GraphOps
 
@@ -256,24 +254,6 @@ def test_duplicated_seeds_keep_their_slots_like_pyg() -> None:
     # A later edge from a repeated seed comes from its first slot.
     assert not ((out.row == 2) | (out.row == 4)).any()
     assert torch.equal(ops.source[out.edge], out.node[out.row]) and torch.equal(ops.target[out.edge], out.node[out.col])
-
-
-def test_neighbor_sampler_falls_back_without_pyg_lib(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch_geometric.typing, "WITH_PYG_LIB", False)
-    ops = random_graph()
-    sampler = neighbor_sampler(Data(num_nodes=60), ops.rowptr, ops.source, [3, 2])
-    assert isinstance(sampler, UniformNeighborSampler) and sampler.fanout == [3, 2]
-    assert sampler.rowptr is ops.rowptr and sampler.col is ops.source
-
-
-def test_neighbor_sampler_gives_pyg_lib_the_same_csr(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PyG's sampler only samples with pyg-lib; here it can only be built, over our CSR, uncopied."""
-    monkeypatch.setattr(torch_geometric.typing, "WITH_PYG_LIB", True)
-    ops = random_graph()
-    sampler = neighbor_sampler(Data(num_nodes=60), ops.rowptr, ops.source, [3, 2])
-    assert isinstance(sampler, NeighborSampler) and sampler.num_nodes == 60
-    assert sampler.colptr is ops.rowptr and sampler.row is ops.source and sampler.perm is None
-    assert sampler.num_neighbors.values == [3, 2]
 
 
 # --- the loader ---------------------------------------------------------------------------------

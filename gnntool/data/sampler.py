@@ -3,7 +3,8 @@
 PyG's `NeighborSampler` needs pyg-lib (or torch-sparse). `UniformNeighborSampler` does the same
 homogeneous, directed, non-disjoint sampling with vectorised torch ops, on the device its CSR
 lives on, and returns what PyG's sampler returns, so `NodeLoader` batches look like
-`NeighborLoader` batches.
+`NeighborLoader` batches. Every sampled run uses it, whether or not pyg-lib is installed, so
+that a run's numbers never depend on an optional package.
 
 Hop k takes, for every node first reached at hop k-1 (the seeds for k = 1), a uniformly random
 subset of min(deg, fanout[k]) of its in-neighbours, without replacement: every subset of that
@@ -18,7 +19,6 @@ import copy
 from typing import NamedTuple
 
 import torch
-import torch_geometric.typing
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.loader import NodeLoader
@@ -30,7 +30,7 @@ from torch_geometric.sampler import (
     SamplerOutput,
 )
 
-__all__ = ["Sample", "UniformNeighborSampler", "neighbor_loader", "neighbor_sampler"]
+__all__ = ["Sample", "UniformNeighborSampler", "neighbor_loader"]
 
 # The global -> batch-local id buffer is int32: local ids (and a hop's edge indices) fit, and half
 # the bytes of int64 make its random gathers measurably faster (~10% of a batch at 2.4M nodes).
@@ -196,30 +196,6 @@ class UniformNeighborSampler(BaseSampler):
 
     def sample_from_edges(self, index: EdgeSamplerInput, neg_sampling: NegativeSampling | None = None) -> SamplerOutput:
         raise NotImplementedError(f"{type(self).__name__} samples from nodes only")
-
-
-class _CSR:
-    """What PyG's `to_csc` reads from `data.adj_t` (a SparseTensor, duck-typed): `csr()`."""
-
-    def __init__(self, rowptr: Tensor, col: Tensor) -> None:
-        self.rowptr, self.col = rowptr, col
-
-    def csr(self) -> tuple[Tensor, Tensor, None]:
-        return self.rowptr, self.col, None
-
-
-def neighbor_sampler(data: Data, rowptr: Tensor, col: Tensor, fanout: list[int]) -> BaseSampler:
-    """PyG's `NeighborSampler` (pyg-lib) when installed, else `UniformNeighborSampler`; both over
-    the CSR `(rowptr, col)`, so their edge ids are CSR positions. `data` gives the node count.
-
-    PyG's sampler is built from `adj_t`, which it takes as CSR over targets as it is: from
-    `edge_index` it would sort a copy of the graph, and `data` need not hold one.
-    """
-    if torch_geometric.typing.WITH_PYG_LIB:
-        from torch_geometric.sampler import NeighborSampler
-
-        return NeighborSampler(Data(adj_t=_CSR(rowptr, col), num_nodes=data.num_nodes), num_neighbors=fanout)
-    return UniformNeighborSampler(rowptr, col, fanout)
 
 
 def neighbor_loader(

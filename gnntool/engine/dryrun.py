@@ -17,7 +17,7 @@ from gnntool.data import load_dataset
 from gnntool.data.fetch import no_downloads
 from gnntool.engine.device import resolve_device
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.objectives import build_objective
+from gnntool.engine.train import setup
 from gnntool.traits import SPLITS
 
 
@@ -27,10 +27,7 @@ def dry_run(config: Config, run_dir: Path) -> str:
     with no_downloads("a dry run downloads nothing"):
         dataset = load_dataset(config.dataset, config.seed)
     task = task_tensors(dataset, torch.device("cpu"), config.inference_chunk)
-    objective = build_objective(config, task, config.seed)
-    objective.check()
-    torch.manual_seed(config.seed)
-    model = objective.build_model()
+    model = setup(config, task, config.seed).model  # as a run builds it, to its optimiser
     graphs = dataset.graphs
     nodes = sum(graph.num_nodes for graph in graphs)
     edges = sum(graph.num_edges for graph in graphs)

@@ -3,9 +3,9 @@
 An epoch visits the training positives in a fresh order, `batch_size` per step. Each step adds
 `negatives` negative pairs per positive, drawn afresh (`NegativeSampler`: uniform non-edges of
 the message-passing graph), samples the neighbourhoods of the union of all pairs' endpoints with
-gnntool's neighbour sampler (`gnntool.data.sampler`), and runs the model as one block per layer
-(`layer_blocks`, trimmed as in node-level sampled training), so the last block outputs exactly
-the endpoints' rows.
+gnntool's neighbour sampler (`gnntool.data.sampler`, whether or not pyg-lib is installed), and
+runs the model as one block per layer (`layer_blocks`, trimmed as in node-level sampled
+training), so the last block outputs exactly the endpoints' rows.
 
 Randomness: batch b of epoch e draws its negatives and its neighbourhood sample from its own
 generator, seeded from (seed, e, b) alone, and the epoch's order from (seed, e): a run is
@@ -17,24 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 from torch_geometric.sampler import NodeSamplerInput
 
 from gnntool.data.edge_split import NegativeSampler
-from gnntool.data.sampler import neighbor_sampler
+from gnntool.data.sampler import UniformNeighborSampler
 from gnntool.engine.sampled import layer_blocks
+from gnntool.engine.seeding import mixed_generator
 from gnntool.models.graph_ops import GraphOps
 
-__all__ = ["LinkBatch", "LinkSampledSteps", "seeded_generator"]
-
-
-def seeded_generator(*key: int) -> torch.Generator:
-    """A CPU generator seeded from the integers `key` (e.g. seed, epoch, batch), well mixed."""
-    state = np.random.SeedSequence([k % 2**63 for k in key]).generate_state(1, np.uint64)[0]
-    return torch.Generator().manual_seed(int(state) & (2**63 - 1))
+__all__ = ["LinkBatch", "LinkSampledSteps"]
 
 
 @dataclass
@@ -81,7 +74,9 @@ class LinkSampledSteps:
         self.negatives = negatives
         self.seed = seed
         self.device = ops.device  # where the sampler draws
-        self.sampler = neighbor_sampler(Data(num_nodes=ops.num_nodes), ops.rowptr, ops.source, fanout)
+        # Always gnntool's sampler, pyg-lib installed or not: a run's numbers must not depend on
+        # an optional package.
+        self.sampler = UniformNeighborSampler(ops.rowptr, ops.source, fanout)
         self.negative_sampler = NegativeSampler(torch.stack([ops.source, ops.target]), ops.num_nodes)
 
     def num_batches(self, epoch: int) -> int:
@@ -90,7 +85,7 @@ class LinkSampledSteps:
 
     def order(self, epoch: int) -> Tensor:
         """The epoch's order of the positives (indices into their columns)."""
-        order = torch.randperm(self.positives.size(1), generator=seeded_generator(self.seed, epoch))
+        order = torch.randperm(self.positives.size(1), generator=mixed_generator(self.seed, epoch))
         return order.to(self.positives.device)
 
     def steps(self, epoch: int, start: int = 0) -> Iterator[LinkBatch]:
@@ -98,7 +93,7 @@ class LinkSampledSteps:
         order = self.order(epoch)
         for index in range(start, self.num_batches(epoch)):
             chosen = order[index * self.batch_size : (index + 1) * self.batch_size]
-            generator = seeded_generator(self.seed, epoch, index)
+            generator = mixed_generator(self.seed, epoch, index)
             negatives = self.negative_sampler(chosen.numel() * self.negatives, generator)
             pairs = torch.cat([self.positives[:, chosen], negatives.to(self.positives.device)], 1)
             labels = torch.cat([torch.ones(chosen.numel()), torch.zeros(negatives.size(1))]).to(self.x.device)

@@ -17,7 +17,6 @@ recycles once the step that used them is gone (`gnntool.engine.buffers`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +28,7 @@ from gnntool.data.sampler import UniformNeighborSampler
 from gnntool.engine.buffers import GatherBuffers
 from gnntool.engine.distributed import Ranks
 from gnntool.engine.inputs import Step, Task
+from gnntool.engine.seeding import batch_seed, epoch_generator
 from gnntool.models.graph_ops import GraphOps
 
 
@@ -73,13 +73,6 @@ def layer_blocks(
     return blocks
 
 
-def batch_seed(*key: int) -> int:
-    """A 63-bit generator seed from integers (training seed, rank, epoch, batch), well mixed, so
-    that nearby keys give unrelated streams."""
-    digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
 class SampledSteps:
     """The training steps of neighbour-sampled mini-batch training on one graph, for `seed`."""
 
@@ -99,9 +92,7 @@ class SampledSteps:
 
     def shard(self, epoch: int) -> Tensor:
         """This rank's seed nodes for `epoch`, in that epoch's order."""
-        order = torch.randperm(
-            self.seeds.numel(), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        )
+        order = torch.randperm(self.seeds.numel(), generator=epoch_generator(self.seed, epoch))
         per_rank = self.seeds.numel() // self.ranks.world
         return self.seeds[order.to(self.seeds.device)[self.ranks.rank :: self.ranks.world][:per_rank]]
 

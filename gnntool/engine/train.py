@@ -21,11 +21,11 @@ import functools
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,16 +34,12 @@ from torch.nn.parallel import DistributedDataParallel
 from gnntool import log
 from gnntool.config import Config, TrainConfig
 from gnntool.engine.distributed import SINGLE, Ranks, broadcast_from_main, max_over_ranks
-from gnntool.engine.inputs import Part, Step, Task, batch_parts
-from gnntool.engine.metrics import loss_fn
-from gnntool.errors import Interrupted, Terminated, UserError
+from gnntool.engine.inputs import Task
+from gnntool.engine.objectives import Objective, build_objective
+from gnntool.engine.steps import EpochPosition
+from gnntool.errors import Interrupted, Terminated
 from gnntool.models import GNN
 from gnntool.outputs import load_torch, save_torch
-
-if TYPE_CHECKING:
-    from gnntool.engine.objectives import Objective
-
-StepT = TypeVar("StepT")
 
 
 @dataclass
@@ -199,112 +195,6 @@ def load_checkpoint(
     )
 
 
-class GraphSteps:
-    """Whole-graph training steps (`SampledSteps`' interface): every training graph at once (full
-    batch, converted once and kept), or `batch_size` graphs per step in each epoch's order, drawn
-    from a generator seeded by (seed, epoch) so that an epoch can resume at any step."""
-
-    def __init__(self, task: Task, batch_size: int | None, seed: int) -> None:
-        self.task = task
-        self.batch_size = batch_size
-        self.seed = seed
-        self.graphs = task.dataset.splits["train"]
-        self.whole = batch_size is None or len(self.graphs) <= batch_size
-
-    def num_batches(self, epoch: int) -> int:
-        return 1 if self.whole else -(-len(self.graphs) // self.batch_size)
-
-    def parts(self, epoch: int, start: int = 0) -> Iterator[Part]:
-        """The epoch's parts from batch index `start`."""
-        if self.whole:
-            if start == 0:
-                parts = self.task.splits["train"]
-                yield parts[0] if len(parts) == 1 else full_training_batch(self.task)
-            return
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.graphs), generator=generator).tolist()
-        for first in range(start * self.batch_size, len(order), self.batch_size):
-            chosen = [self.graphs[i] for i in order[first : first + self.batch_size]]
-            yield batch_parts([part.graph for part in chosen], [part.mask for part in chosen], self.task.device)
-
-    def steps(self, epoch: int, start: int = 0) -> Iterator[Step]:
-        """The epoch's steps from batch index `start`: each scores the masked nodes of its part."""
-        for part in self.parts(epoch, start):
-            yield Step(x=part.graph.x, ops=part.graph.ops, y=part.graph.y[part.mask], rows=part.mask)
-
-
-def full_training_batch(task: Task) -> Part:
-    """All training graphs as one batch, built on first use and cached on the task."""
-    if task.full_train is None:
-        graphs = task.dataset.splits["train"]
-        task.full_train = batch_parts([part.graph for part in graphs], [part.mask for part in graphs], task.device)
-    return task.full_train
-
-
-def mixed_precision(amp: bool, device: torch.device) -> AbstractContextManager[Any]:
-    """bf16 autocast on CUDA when `amp`; plain float32 otherwise."""
-    if amp and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
-@dataclass
-class EpochPosition:
-    """Where an epoch (re)starts: `start` steps already taken, whose `losses` it holds (and to which
-    each new step's loss is appended); `after_step` runs at every step boundary."""
-
-    start: int = 0
-    losses: list[torch.Tensor] = field(default_factory=list)
-    after_step: Callable[[], None] | None = None
-
-
-def run_steps(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    steps: Iterable[StepT],
-    step_loss: Callable[[nn.Module, StepT], torch.Tensor],
-    position: EpochPosition,
-) -> float:
-    """One pass of Adam over the epoch's remaining steps; returns the mean loss of all its steps."""
-    model.train()
-    for step in steps:
-        optimizer.zero_grad(set_to_none=True)
-        loss = step_loss(model, step)
-        loss.backward()
-        optimizer.step()
-        position.losses.append(loss.detach())
-        if position.after_step is not None:
-            position.after_step()
-    if not position.losses:
-        raise UserError("no training step this epoch: fewer training nodes than processes")
-    return torch.stack(position.losses).mean().item()
-
-
-def classification_loss(multilabel: bool, amp: bool) -> Callable[[nn.Module, Step], torch.Tensor]:
-    """The loss of a node-classification step: (binary) cross-entropy over its scored rows."""
-
-    def step_loss(model: nn.Module, step: Step) -> torch.Tensor:
-        with mixed_precision(amp, step.x.device):
-            logits = model(step.x, step.ops)
-        if step.rows is not None:
-            logits = logits[step.rows]
-        return loss_fn(logits.float(), step.y, multilabel)  # the loss in float32 under autocast too
-
-    return step_loss
-
-
-def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    steps: Iterable[Step],
-    multilabel: bool,
-    amp: bool = False,
-    position: EpochPosition | None = None,
-) -> float:
-    """One node-classification epoch over `steps`; returns the mean loss of its steps."""
-    return run_steps(model, optimizer, steps, classification_loss(multilabel, amp), position or EpochPosition())
-
-
 def step_boundary(state: TrainState, saves: Checkpoints, started: float) -> None:
     """After a step of an epoch of several: count it, then checkpoint or stop if due."""
     state.step += 1
@@ -319,44 +209,63 @@ def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
 
 
-def fit(
-    config: Config,
-    task: Task,
-    seed: int,
-    checkpoint: Path,
-    label: str,
-    ranks: Ranks = SINGLE,
-    observers: Sequence[EpochObserver] = (),
-) -> FitResult:
-    """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
+@dataclass
+class Training:
+    """What one seed trains: the objective (checked against the data), the model with the
+    objective's head, as the seed initialises it, and its optimiser."""
 
-    Under torchrun every rank runs this with the same arguments; rank 0 alone saves. Raises
-    `Interrupted` after saving `checkpoint` when SIGINT or SIGTERM arrives (on any rank). Each of
-    `observers` sees every epoch's history row once the epoch is done (before its checkpoint).
-    """
-    from gnntool.engine.objectives import build_objective  # the objectives build on this module
+    config: Config
+    seed: int
+    objective: Objective
+    model: GNN
+    optimizer: torch.optim.Optimizer
 
-    device = task.device
+    @property
+    def device(self) -> torch.device:
+        return self.objective.task.device
+
+
+def setup(config: Config, task: Task, seed: int, ranks: Ranks = SINGLE) -> Training:
+    """Everything a run builds before its first step (`--dry-run` stops here)."""
     objective = build_objective(config, task, seed, ranks)
     objective.check()
     torch.manual_seed(seed)
-    model = objective.build_model().to(device)
-    optimizer = build_optimizer(model, config.train)
+    model = objective.build_model().to(task.device)
+    return Training(config, seed, objective, model, build_optimizer(model, config.train))
+
+
+def resume(training: Training, checkpoint: Path, label: str, ranks: Ranks) -> TrainState:
+    """The loop's state from `checkpoint` (model, optimiser and RNG restored), else a fresh one."""
     # Rank 0 reads the checkpoint and hands it to the others: the run directory need not be on
     # a filesystem every machine sees, and every rank must resume from the same epoch.
     saved = broadcast_from_main(load_torch(checkpoint) if ranks.main and checkpoint.is_file() else None, ranks)
-    if saved is not None:
-        state = load_checkpoint(saved, model, optimizer, device)
-        within = f", step {state.step}" if state.step else ""
-        log.info(f"{label}: resuming from {checkpoint} after epoch {state.epoch}{within}")
-    else:
-        state = TrainState()
+    if saved is None:
+        return TrainState()
+    state = load_checkpoint(saved, training.model, training.optimizer, training.device)
+    within = f", step {state.step}" if state.step else ""
+    log.info(f"{label}: resuming from {checkpoint} after epoch {state.epoch}{within}")
+    return state
+
+
+def run_epochs(
+    training: Training,
+    state: TrainState,
+    checkpoint: Path,
+    label: str,
+    ranks: Ranks,
+    observers: Sequence[EpochObserver],
+) -> None:
+    """Train epochs from `state` until the last one or early stopping, updating `state`: its
+    history, the best epoch and its weights; checkpoints on the clock and on a stop request."""
+    config, objective, model, optimizer, device = (
+        training.config, training.objective, training.model, training.optimizer, training.device
+    )
     trained: nn.Module = model
     if ranks.distributed:
         # Same initial weights everywhere (DDP also broadcasts rank 0's); then each rank draws
         # its own dropout masks (and samples its own neighbours: see SampledSteps).
         trained = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-        torch.manual_seed(seed + 7919 * ranks.rank)
+        torch.manual_seed(training.seed + 7919 * ranks.rank)
     if config.train.amp and device.type != "cuda":
         log.warn("train.amp: bf16 autocast runs on CUDA only; training in float32 on the CPU")
 
@@ -397,8 +306,33 @@ def fit(
                 observe(state.history[-1])
             saves.boundary()
 
-    if state.epoch < config.train.epochs:
-        log.info(f"{label}: early stop at epoch {state.epoch} (no {monitor} gain for {config.train.patience} epochs)")
-    model.load_state_dict(state.best_weights)
+
+def finish(training: Training, state: TrainState, label: str) -> FitResult:
+    """The model at its best epoch, with the run's history."""
+    train, monitor = training.config.train, training.config.train.monitor
+    if state.epoch < train.epochs:
+        log.info(f"{label}: early stop at epoch {state.epoch} (no {monitor} gain for {train.patience} epochs)")
+    training.model.load_state_dict(state.best_weights)
     log.info(f"{label}: best {monitor} at epoch {state.best_epoch}")
-    return FitResult(model=model, history=state.history, best_epoch=state.best_epoch, objective=objective)
+    return FitResult(training.model, state.history, state.best_epoch, training.objective)
+
+
+def fit(
+    config: Config,
+    task: Task,
+    seed: int,
+    checkpoint: Path,
+    label: str,
+    ranks: Ranks = SINGLE,
+    observers: Sequence[EpochObserver] = (),
+) -> FitResult:
+    """Train with `seed`, continuing from `checkpoint` if it exists; return the best-epoch model.
+
+    Under torchrun every rank runs this with the same arguments; rank 0 alone saves. Raises
+    `Interrupted` after saving `checkpoint` when SIGINT or SIGTERM arrives (on any rank). Each of
+    `observers` sees every epoch's history row once the epoch is done (before its checkpoint).
+    """
+    training = setup(config, task, seed, ranks)
+    state = resume(training, checkpoint, label, ranks)
+    run_epochs(training, state, checkpoint, label, ranks, observers)
+    return finish(training, state, label)

@@ -21,7 +21,7 @@ from gnntool.config import Config
 from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
-from gnntool.engine.train import EpochPosition
+from gnntool.engine.steps import EpochPosition
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_model
 
@@ -76,7 +76,7 @@ class Objective(ABC):
 
     def build_model(self) -> GNN:
         """The layer stack, with the objective's head attached as `model.head`."""
-        return network(self.config, self.task.num_features, self.output_width())
+        return network(self.config, self.task.num_features, self.output_width(), self.head(self.config))
 
     def num_steps(self, epoch: int) -> int:
         """Optimiser steps in epoch `epoch`: with more than one, the engine checkpoints between them."""
@@ -120,12 +120,9 @@ class Objective(ABC):
         """Write `predict`'s output for the task's graph(s); `node_id` names their nodes."""
 
 
-def network(config: Config, num_features: int, width: int) -> GNN:
-    """The configured layer stack with the objective's head (if any) as `model.head`."""
-    from gnntool.engine.objectives import OBJECTIVES
-
+def network(config: Config, num_features: int, width: int, head: nn.Module | None) -> GNN:
+    """The configured layer stack with an objective's `head` (if any) as `model.head`."""
     model = build_model(config.model, num_features, width)
-    head = OBJECTIVES[config.train.objective].head(config)
     if head is not None:
         model.head = head
     return model

@@ -44,11 +44,12 @@ from gnntool.data.graphfile import GraphFile, read_held_out_edges
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors
 from gnntool.engine.link_metrics import link_metrics
-from gnntool.engine.link_sampling import LinkBatch, LinkSampledSteps, seeded_generator
+from gnntool.engine.link_sampling import LinkBatch, LinkSampledSteps
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.pairs import fd_chunks, read_pairs, stream_pairs
+from gnntool.engine.seeding import mixed_generator
+from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.engine.top_k import TopKRows, top_k_chunks
-from gnntool.engine.train import EpochPosition, run_steps
 from gnntool.errors import UserError
 from gnntool.export import write_chunked_table, write_pair_table
 from gnntool.models import GNN
@@ -148,7 +149,7 @@ class Link(Objective):
         seed and `epoch`), on the whole message-passing graph."""
         positives = self.pairs["train"][0]
         count = positives.size(1) * self.config.train.negatives
-        negatives = self.sampler(count, seeded_generator(self.seed, epoch)).to(self.task.device)
+        negatives = self.sampler(count, mixed_generator(self.seed, epoch)).to(self.task.device)
         graph = self.graphs["train"]
         labels = torch.cat([torch.ones(positives.size(1)), torch.zeros(count)]).to(self.task.device)
         blocks = [graph.ops] * self.config.model.layers

@@ -3,7 +3,10 @@ per-label binary cross-entropy on multi-label data; metrics accuracy, or micro/m
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,9 +16,12 @@ from gnntool.data.graphfile import GraphFile
 from gnntool.engine.distributed import mean_over_ranks
 from gnntool.engine.evaluate import check_labels_fit, evaluate
 from gnntool.engine.inference import Inference
+from gnntool.engine.inputs import Part, Step, Task, batch_parts
+from gnntool.engine.metrics import loss_fn
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.sampled import SampledSteps
-from gnntool.engine.train import EpochPosition, GraphSteps, train_epoch
+from gnntool.engine.seeding import epoch_generator
+from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.errors import UserError
 from gnntool.export import write_predictions
 from gnntool.models import GNN
@@ -74,3 +80,77 @@ class Supervised(Objective):
             rows.append(probabilities.cpu().numpy())
         multilabel = self.task.multilabel
         write_predictions(np.concatenate(rows), node_id, multilabel, options.output, options.format, options.header)
+
+
+class GraphSteps:
+    """Whole-graph training steps (a `Steps`, as `SampledSteps`): every training graph at once (full
+    batch, converted once and kept), or `batch_size` graphs per step in each epoch's order, drawn
+    from a generator seeded by (seed, epoch) so that an epoch can resume at any step."""
+
+    def __init__(self, task: Task, batch_size: int | None, seed: int) -> None:
+        self.task = task
+        self.batch_size = batch_size
+        self.seed = seed
+        self.graphs = task.dataset.splits["train"]
+        self.whole = batch_size is None or len(self.graphs) <= batch_size
+
+    def num_batches(self, epoch: int) -> int:
+        return 1 if self.whole else -(-len(self.graphs) // self.batch_size)
+
+    def parts(self, epoch: int, start: int = 0) -> Iterator[Part]:
+        """The epoch's parts from batch index `start`."""
+        if self.whole:
+            if start == 0:
+                parts = self.task.splits["train"]
+                yield parts[0] if len(parts) == 1 else full_training_batch(self.task)
+            return
+        generator = epoch_generator(self.seed, epoch)
+        order = torch.randperm(len(self.graphs), generator=generator).tolist()
+        for first in range(start * self.batch_size, len(order), self.batch_size):
+            chosen = [self.graphs[i] for i in order[first : first + self.batch_size]]
+            yield batch_parts([part.graph for part in chosen], [part.mask for part in chosen], self.task.device)
+
+    def steps(self, epoch: int, start: int = 0) -> Iterator[Step]:
+        """The epoch's steps from batch index `start`: each scores the masked nodes of its part."""
+        for part in self.parts(epoch, start):
+            yield Step(x=part.graph.x, ops=part.graph.ops, y=part.graph.y[part.mask], rows=part.mask)
+
+
+def full_training_batch(task: Task) -> Part:
+    """All training graphs as one batch, built on first use and cached on the task."""
+    if task.full_train is None:
+        graphs = task.dataset.splits["train"]
+        task.full_train = batch_parts([part.graph for part in graphs], [part.mask for part in graphs], task.device)
+    return task.full_train
+
+
+def mixed_precision(amp: bool, device: torch.device) -> AbstractContextManager[Any]:
+    """bf16 autocast on CUDA when `amp`; plain float32 otherwise."""
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def classification_loss(multilabel: bool, amp: bool) -> Callable[[nn.Module, Step], torch.Tensor]:
+    """The loss of a node-classification step: (binary) cross-entropy over its scored rows."""
+
+    def step_loss(model: nn.Module, step: Step) -> torch.Tensor:
+        with mixed_precision(amp, step.x.device):
+            logits = model(step.x, step.ops)
+        if step.rows is not None:
+            logits = logits[step.rows]
+        return loss_fn(logits.float(), step.y, multilabel)  # the loss in float32 under autocast too
+
+    return step_loss
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    steps: Iterable[Step],
+    multilabel: bool,
+    amp: bool = False,
+    position: EpochPosition | None = None,
+) -> float:
+    """One node-classification epoch over `steps`; returns the mean loss of its steps."""
+    return run_steps(model, optimizer, steps, classification_loss(multilabel, amp), position or EpochPosition())

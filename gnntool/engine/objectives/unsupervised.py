@@ -21,7 +21,7 @@ from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Part
 from gnntool.engine.metrics import f1_scores
 from gnntool.engine.objectives.base import Objective, PredictOptions
-from gnntool.engine.train import EpochPosition, run_steps
+from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.engine.walks import negative_distribution, positive_pairs, sample_negatives, unsupervised_loss
 from gnntool.errors import UserError
 from gnntool.models import GNN
