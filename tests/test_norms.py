@@ -1,4 +1,28 @@
-"""The normalisation layers against their definitions (methods.md, "Normalisation layers").
+"""The normalisation layers against their definitions.
+
+Each layer takes mu and a biased variance sigma^2 (1/m) over a set S of positions and computes
+``z = gamma * (x - mu) / sqrt(sigma^2 + eps) + beta``, gamma and beta per channel (the transform of
+Ioffe & Szegedy 2015, Algorithm 1). For graphs one sample is one graph and its nodes are the
+positions. The papers, and S in each:
+
+- BatchNorm: Ioffe & Szegedy 2015, "Batch Normalization: Accelerating Deep Network Training by
+  Reducing Internal Covariate Shift", Algorithm 1 (https://arxiv.org/abs/1502.03167). S: every node
+  of the batch, per channel; inference reads the running statistics (torch keeps the variance
+  unbiased, as the paper's Algorithm 2 does for inference).
+- Batch Renormalization: Ioffe 2017, "Batch Renormalization: Towards Reducing Minibatch Dependence
+  in Batch-Normalized Models", Algorithm 1 (https://arxiv.org/abs/1702.03275). S as BatchNorm,
+  corrected by r and d towards the running mean and std; r_max = 1, d_max = 0 is BatchNorm.
+- LayerNorm: Ba, Kiros & Hinton 2016, "Layer Normalization", Sec. 3, eq. 3
+  (https://arxiv.org/abs/1607.06450). S: one node's channels (``mode: node``), or every node and
+  channel of one graph (``mode: graph``).
+- InstanceNorm: Ulyanov, Vedaldi & Lempitsky 2016, "Instance Normalization: The Missing Ingredient
+  for Fast Stylization" (https://arxiv.org/abs/1607.08022). S: one graph's nodes, per channel.
+- GroupNorm(G): Wu & He 2018, "Group Normalization", Sec. 3.1, eq. 7
+  (https://arxiv.org/abs/1803.08494). S: one graph's nodes and one group's C/G channels. G = 1 is
+  per-graph LayerNorm and G = C is InstanceNorm (Sec. 3.1, Figure 2), which
+  `test_group_norm_identities` checks. The textbook chapter the project was first specified from
+  has both identities the other way round and swaps its LayerNorm and InstanceNorm formulas:
+  errata, not followed here.
 
 Every reference below is written out with loops over graphs, channels or groups and plain torch ops,
 biased variance and eps inside the square root, so that it shares no code with the layers.

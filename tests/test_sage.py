@@ -1,4 +1,21 @@
-"""GraphSAGE layers against their definitions (methods.md, GraphSAGE), computed node by node."""
+"""GraphSAGE layers against their definitions, computed node by node.
+
+The definitions are Hamilton, Ying & Leskovec 2017, "Inductive Representation Learning on Large
+Graphs" (NIPS 2017, https://arxiv.org/abs/1706.02216): the layer is Algorithm 1 line 5, whose
+``W · CONCAT(h_v, a_v)`` is written ``W a_v + B h_v`` (`lin_neighbour`, `lin_root`); the mean and
+LSTM aggregators are those of Sec. 3.3, the gcn aggregator is eq. 2 and the pooling aggregator
+eq. 3 (max, or mean). Where these tests pin down more than the paper says:
+
+- gcn is the paper's eq. 2, the mean over v and its neighbours with one weight matrix. The textbook
+  chapter the project was first specified from writes a symmetric-normalised sum
+  1/sqrt(|N(u)| |N(v)|) instead: an erratum of that chapter, not followed here.
+- A node without in-neighbours aggregates to a zero vector; self-loops and repeated edges are
+  dropped, so N(v) is v's distinct in-neighbours, v excluded.
+- The LSTM aggregator (Sec. 3.3: an LSTM over a random permutation of the neighbours) is read at
+  the hidden state after each node's own last neighbour, not at a padded position (PyG's
+  `LSTMAggregation` reads the last padded slot); in evaluation the order is fixed by a seed, so
+  inference repeats, and training draws a fresh order each step.
+"""
 
 from __future__ import annotations
 

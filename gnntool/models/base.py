@@ -115,12 +115,40 @@ def aggregate_linear(adjacency: Tensor, layer: nn.Linear, x: Tensor) -> Tensor:
 
 
 class GNN(nn.Module):
-    """A stack of message-passing layers.
+    r"""A stack of L message-passing layers with a normalisation, ReLU and dropout between them.
 
-    For layers 1..L-1: ``h = act(norm(conv(dropout(h))))`` (then L2-normalised per node if
-    `l2_normalize`); the last layer outputs the logits with no norm and no activation. The
-    embedding of a node is its `h` entering the last layer. The input features are dropped with
-    probability `input_dropout` (default `dropout`), every hidden representation with `dropout`.
+    .. math::
+        \mathbf{H}^{(0)} = \mathbf{X}, \qquad
+        \mathbf{H}^{(l)} = \mathrm{ReLU}\Big(\mathrm{norm}_l\big(\mathrm{conv}_l
+        (\mathrm{dropout}_{p_l}(\mathbf{H}^{(l-1)}))\big)\Big), \quad l = 1, \dots, L - 1,
+
+        \mathbf{Y} = \mathrm{conv}_L\big(\mathrm{dropout}_{p}(\mathbf{H}^{(L-1)})\big)
+
+    with :math:`p_1` = `input_dropout` (default `dropout`) and :math:`p_l = p` = `dropout` after
+    that (a one-layer stack drops its input with :math:`p`, by the last line). With
+    `l2_normalize`, every hidden :math:`\mathbf{H}^{(l)}` is then divided row by row by its L2 norm
+    (Hamilton et al. 2017, Algorithm 1 line 7). The last layer outputs the logits
+    :math:`\mathbf{Y}` with no norm and no activation; the embedding of a node is its row of
+    :math:`\mathbf{H}^{(L-1)}` (`embed`). Dropout acts in training only and also accepts a sparse
+    CSR input (`dropout_features`).
+
+    Args:
+        convs (list[torch.nn.Module]): The L layers, each called as ``conv(x, ops)``.
+        norms (list[torch.nn.Module]): The L - 1 normalisation layers, each called as
+            ``norm(x, batch, num_graphs)`` (see :mod:`gnntool.models.norms`).
+        dropout (float): The dropout probability :math:`p` of every hidden representation.
+        l2_normalize (bool, optional): Whether to L2-normalise every hidden representation per node.
+            (default: ``False``)
+        input_dropout (float, optional): The dropout probability :math:`p_1` of the input features.
+            (default: ``dropout``)
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, F_{in})`, dense or sparse CSR;
+          the graph as one :class:`~gnntool.models.graph_ops.GraphOps` for every layer, or a
+          sequence of L blocks, one per layer, whose targets are the next block's nodes (a sampled
+          mini-batch trimmed to each layer's receptive field)
+        - **outputs:** logits :math:`(|\mathcal{V}_t|, F_{out})`: every node for one graph, the
+          last block's targets for a sequence of blocks
     """
 
     def __init__(

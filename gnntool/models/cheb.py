@@ -12,25 +12,45 @@ from gnntool.models.graph_ops import GraphOps, sparse_matmul
 
 
 class ChebLayer(nn.Module):
-    r"""A K-term Chebyshev filter (Kipf & Welling 2017, eq. 5; Defferrard et al. 2016;
-    K counting terms as PyG and Defferrard et al. do):
+    r"""A K-term Chebyshev spectral filter, from Defferrard, Bresson & Vandergheynst,
+    `"Convolutional Neural Networks on Graphs with Fast Localized Spectral Filtering"
+    <https://arxiv.org/abs/1606.09375>`_ (NIPS 2016), Sec. 2.1, as Kipf & Welling 2017 restate it
+    (eq. 5, `arXiv:1609.02907 <https://arxiv.org/abs/1609.02907>`_):
 
     .. math::
         \mathbf{X}' = \sum_{k=0}^{K-1} T_k(\tilde{\mathbf{L}}) \mathbf{X} \mathbf{\Theta}_k
         + \mathbf{b}, \qquad \tilde{\mathbf{L}} = \frac{2\mathbf{L}}{\lambda_{\max}} - \mathbf{I}
 
     with :math:`\mathbf{L} = \mathbf{I} - \mathbf{D}^{-1/2} \mathbf{A} \mathbf{D}^{-1/2}`,
-    :math:`\lambda_{\max} = 2`, :math:`T_0 = \mathbf{I}`, :math:`T_1 = \tilde{\mathbf{L}}` and
-    :math:`T_k = 2 \tilde{\mathbf{L}} T_{k-1} - T_{k-2}`; K = 1 is a linear map of each node.
-    :math:`\mathbf{D}` holds in-degrees, as GCN's normalisation does (PyG's `get_laplacian`
-    takes out-degrees, so on a directed graph a node without out-edges would hear nothing); on an
-    undirected graph the two agree.
+    :math:`T_0 = \mathbf{I}`, :math:`T_1 = \tilde{\mathbf{L}}` and
+    :math:`T_k = 2 \tilde{\mathbf{L}} T_{k-1} - T_{k-2}`. K counts terms, as Defferrard et al. and
+    PyG's `ChebConv(K=...)` do (Kipf & Welling's eq. 5 sums k = 0..K, one term more): K = 1 is a
+    linear map of each node. :math:`A_{vu} = 1` for an edge :math:`u \to v` (self-loops and repeated
+    edges dropped first) and :math:`\mathbf{D}` holds in-degrees, as GCN's normalisation does (PyG's
+    `get_laplacian` takes out-degrees, so on a directed graph a node without out-edges would hear
+    nothing); on an undirected graph the two agree. A node of in-degree 0 has a zero row in
+    :math:`\mathbf{D}^{-1/2} \mathbf{A} \mathbf{D}^{-1/2}`.
 
     The input is projected first, all K filters in one product (a sparse input stays sparse):
     :math:`\mathbf{Y}_k = \mathbf{X} \mathbf{\Theta}_k`, and the series
     :math:`\sum_k T_k(\tilde{\mathbf{L}}) \mathbf{Y}_k` is summed by Clenshaw's recurrence, K - 1
     propagations of `out_channels`-wide rows. The parameters are PyG `ChebConv`'s (`conv.lins`,
     `conv.bias`, same initialisation); only its propagation is not used.
+
+    Args:
+        in_channels (int): Width :math:`F_{in}` of each input node feature vector.
+        out_channels (int): Width :math:`F_{out}` of each output node feature vector.
+        k (int): The number K of Chebyshev terms (at least 1).
+        lambda_max (float, optional): The largest eigenvalue :math:`\lambda_{\max}` assumed for
+            :math:`\mathbf{L}` (its bound for the normalised Laplacian). (default: ``2.0``)
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, F_{in})`, dense or sparse CSR;
+          the whole graph as a :class:`~gnntool.models.graph_ops.GraphOps` (its
+          :math:`|\mathcal{V}| \times |\mathcal{V}|` operator
+          :math:`\mathbf{D}^{-1/2} \mathbf{A} \mathbf{D}^{-1/2}`; no blocks: the filter reaches
+          K - 1 hops)
+        - **outputs:** node features :math:`(|\mathcal{V}|, F_{out})`
     """
 
     def __init__(self, in_channels: int, out_channels: int, k: int, lambda_max: float = 2.0) -> None:

@@ -15,9 +15,20 @@ from gnntool.errors import UserError
 
 
 class DotDecoder(nn.Module):
-    """score(u, v) = ⟨z_u, z_v⟩ (the inner-product decoder of Kipf & Welling's GAE, 2016).
+    r"""The inner-product decoder of Kipf & Welling's non-probabilistic graph auto-encoder (GAE), from
+    `"Variational Graph Auto-Encoders" <https://arxiv.org/abs/1611.07308>`_ (2016):
 
-    Symmetric in u and v and parameter-free, so exact top-k search reduces to a matrix product.
+    .. math::
+        s(u, v) = \mathbf{z}_u^{\top} \mathbf{z}_v
+
+    The link's probability is :math:`\sigma(s(u, v))`. Symmetric in :math:`u` and :math:`v` and
+    parameter-free (the constructor takes no arguments), so exact top-k search reduces to a matrix
+    product.
+
+    Shapes:
+        - **inputs:** node embeddings :math:`(|\mathcal{V}|, F)`, node pairs :math:`(2, P)` (row 0
+          the sources :math:`u`, row 1 the targets :math:`v`, indices into the embeddings)
+        - **outputs:** logits :math:`(P)`, one per pair
     """
 
     def reset_parameters(self) -> None:
@@ -28,8 +39,25 @@ class DotDecoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    """score(u, v) = w₂ᵀ ReLU(W₁ (z_u ⊙ z_v) + b₁) + b₂, an MLP on the element-wise product
-    (PyG's link-prediction examples' `LinkPredictor`), with a hidden layer as wide as z."""
+    r"""An MLP on the element-wise product of the two embeddings (the `LinkPredictor` of PyG's
+    link-prediction examples), with a hidden layer as wide as the embeddings:
+
+    .. math::
+        s(u, v) = \mathbf{w}_2^{\top} \, \mathrm{ReLU}\big(\mathbf{W}_1 (\mathbf{z}_u \odot
+        \mathbf{z}_v) + \mathbf{b}_1\big) + b_2
+
+    The link's probability is :math:`\sigma(s(u, v))`. :math:`\mathbf{W}_1`, :math:`\mathbf{b}_1`
+    are `hidden` (:math:`F \times F`), :math:`\mathbf{w}_2`, :math:`b_2` are `out`; symmetric in
+    :math:`u` and :math:`v`.
+
+    Args:
+        width (int): The embeddings' width :math:`F`.
+
+    Shapes:
+        - **inputs:** node embeddings :math:`(|\mathcal{V}|, F)`, node pairs :math:`(2, P)` (row 0
+          the sources :math:`u`, row 1 the targets :math:`v`, indices into the embeddings)
+        - **outputs:** logits :math:`(P)`, one per pair
+    """
 
     def __init__(self, width: int) -> None:
         super().__init__()

@@ -25,7 +25,16 @@ from gnntool.config import NormArgs
 
 
 class Identity(nn.Module):
-    r"""z = x (``norm: none``)."""
+    r"""No normalisation (``norm: none``).
+
+    .. math::
+        \mathbf{z}_v = \mathbf{x}_v
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, C)`, `batch` :math:`(|\mathcal{V}|)` (the
+          graph of every node), `num_graphs` (int)
+        - **outputs:** node features :math:`(|\mathcal{V}|, C)`
+    """
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         return x
@@ -35,12 +44,39 @@ class Identity(nn.Module):
 
 
 class LibraryNorm(nn.Module):
-    r"""A torch or PyG layer behind the common signature.
+    r"""A torch or PyG normalisation layer behind the common signature ``norm(x, batch, num_graphs)``.
 
-    With `per_graph`, it is called as ``module(x, batch, num_graphs)``: `batch` is always passed,
-    even for a single graph, since PyG's ``LayerNorm(mode="graph")`` without it computes
+    The registry wraps three: the `BatchNorm` below (``per_graph=False``), PyG's `LayerNorm` and
+    PyG's `InstanceNorm` (``per_graph=True``). Each computes
+
+    .. math::
+        \mathbf{z}_{v,c} = \gamma_c \, \frac{x_{v,c} - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta_c
+
+    with :math:`\mu` and the biased :math:`\sigma^2` (1/m) over a set :math:`S` of positions:
+
+    - LayerNorm, Ba, Kiros & Hinton, `"Layer Normalization" <https://arxiv.org/abs/1607.06450>`_
+      (2016), Sec. 3, eq. 3: with ``mode: node`` (the default) :math:`S` is node :math:`v`'s
+      C channels; with ``mode: graph`` it is every node and channel of :math:`v`'s graph.
+    - InstanceNorm, Ulyanov, Vedaldi & Lempitsky, `"Instance Normalization: The Missing Ingredient
+      for Fast Stylization" <https://arxiv.org/abs/1607.08022>`_ (2016): :math:`S` is channel
+      :math:`c` over the nodes of :math:`v`'s graph, in training and in evaluation alike (no running
+      statistics).
+    - BatchNorm: channel :math:`c` over every node of the batch (see `BatchNorm`).
+
+    With `per_graph`, the module is called as ``module(x, batch, num_graphs)``: `batch` is always
+    passed, even for a single graph, since PyG's ``LayerNorm(mode="graph")`` without it computes
     ``(x - mu) / (sigma + eps)`` over the whole input, not the definition. Otherwise it is called
     as ``module(x)`` and its statistics ignore which graph a node is in.
+
+    Args:
+        module (torch.nn.Module): The wrapped layer.
+        per_graph (bool): Whether the wrapped layer takes ``(x, batch, num_graphs)`` rather than
+            ``x`` alone.
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, C)`, `batch` :math:`(|\mathcal{V}|)` (the
+          graph of every node), `num_graphs` (int)
+        - **outputs:** node features :math:`(|\mathcal{V}|, C)`
     """
 
     def __init__(self, module: nn.Module, per_graph: bool) -> None:
@@ -69,11 +105,34 @@ def add_affine_parameters(module: nn.Module, channels: int, affine: bool) -> Non
 
 
 class GroupNorm(nn.Module):
-    r"""Per-graph GroupNorm (Wu & He 2018).
+    r"""Per-graph GroupNorm, from Wu & He, `"Group Normalization" <https://arxiv.org/abs/1803.08494>`_
+    (ECCV 2018), Sec. 3.1 (eqs. 1, 2, 6 and 7), with one graph as a sample and its nodes as the
+    positions:
 
-    The C channels form G groups of C/G; mu and sigma^2 (biased) are taken over one graph's nodes
-    and one group's channels, ``z = gamma * (x - mu) / sqrt(sigma^2 + eps) + beta`` with gamma,
-    beta per channel. G = 1 is per-graph LayerNorm, G = C is InstanceNorm.
+    .. math::
+        \mathbf{z}_{v,c} = \gamma_c \, \frac{x_{v,c} - \mu_{g,G(c)}}{\sqrt{\sigma^2_{g,G(c)}
+        + \epsilon}} + \beta_c
+
+    The C channels form G groups of C/G consecutive channels; :math:`\mu_{g,G(c)}` and the biased
+    :math:`\sigma^2_{g,G(c)}` (1/m) are taken over the nodes of :math:`v`'s graph :math:`g` and the
+    channels of :math:`c`'s group :math:`G(c)`. G = 1 is per-graph LayerNorm and G = C is
+    InstanceNorm, the two extremes Wu & He name (Sec. 3.1, Figure 2); the textbook chapter the
+    project was first specified from has these the other way round, an erratum. No library
+    layer computes this per graph, so it is written here.
+
+    Args:
+        channels (int): The number C of channels.
+        groups (int): The number G of groups; it must divide ``channels``.
+        eps (float, optional): Added to the variance inside the square root.
+            (default: ``1e-5``)
+        affine (bool, optional): Whether to learn the per-channel :math:`\gamma` (`weight`) and
+            :math:`\beta` (`bias`); without them :math:`\gamma = 1`, :math:`\beta = 0`.
+            (default: ``True``)
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, C)`, `batch` :math:`(|\mathcal{V}|)` (the
+          graph of every node), `num_graphs` (int)
+        - **outputs:** node features :math:`(|\mathcal{V}|, C)`
     """
 
     def __init__(self, channels: int, groups: int, eps: float = 1e-5, affine: bool = True) -> None:
@@ -111,8 +170,34 @@ class GroupNorm(nn.Module):
 
 
 class BatchNorm(nn.BatchNorm1d):
-    r"""torch's BatchNorm1d, but a one-row batch in training is normalised with the running
-    statistics, which it leaves unchanged (torch refuses it: "Expected more than 1 value per channel")."""
+    r"""torch's `BatchNorm1d`, from Ioffe & Szegedy, `"Batch Normalization: Accelerating Deep Network
+    Training by Reducing Internal Covariate Shift" <https://arxiv.org/abs/1502.03167>`_ (ICML 2015),
+    Algorithm 1, per channel over every node of the batch:
+
+    .. math::
+        \mathbf{z}_{v,c} = \gamma_c \, \frac{x_{v,c} - \mu_{\mathcal{B},c}}
+        {\sqrt{\sigma^2_{\mathcal{B},c} + \epsilon}} + \beta_c
+
+    with the batch mean :math:`\mu_{\mathcal{B}}` and biased variance :math:`\sigma^2_{\mathcal{B}}`
+    (1/m) in training. Inference reads the running mean and variance instead, the variance kept
+    unbiased (1/(m-1)), as the paper's Algorithm 2 does for its population statistics. Unlike
+    torch's, a one-row batch in training is normalised with the running statistics, which it leaves
+    unchanged (torch refuses it: "Expected more than 1 value per channel").
+
+    Args:
+        num_features (int): The number C of channels.
+        eps (float, optional): Added to the variance inside the square root.
+            (default: ``1e-5``)
+        momentum (float, optional): The running statistics' update rate.
+            (default: ``0.1``)
+        affine (bool, optional): Whether to learn :math:`\gamma` and :math:`\beta`.
+            (default: ``True``)
+        track_running_stats, device, dtype (optional): As in :class:`torch.nn.BatchNorm1d`.
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, C)`
+        - **output:** node features :math:`(|\mathcal{V}|, C)`
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training and x.size(0) == 1:
@@ -121,18 +206,48 @@ class BatchNorm(nn.BatchNorm1d):
 
 
 class BatchRenorm(nn.Module):
-    r"""Batch Renormalization (Ioffe 2017), per channel over all nodes of the batch.
+    r"""Batch Renormalization, from Ioffe, `"Batch Renormalization: Towards Reducing Minibatch
+    Dependence in Batch-Normalized Models" <https://arxiv.org/abs/1702.03275>`_ (NIPS 2017),
+    Algorithm 1, per channel over every node of the batch. In training, with the batch mean
+    :math:`\mu_{\mathcal{B}}` and :math:`\sigma_{\mathcal{B}} = \sqrt{\mathrm{var}_{\mathcal{B}} +
+    \epsilon}` (biased variance, 1/m):
 
-    Training, with batch mean mu_B and sigma_B = sqrt(var_B + eps) (biased var_B)::
+    .. math::
+        r = \mathrm{clip}_{[1/r_{\max}, r_{\max}]}\Big(\frac{\sigma_{\mathcal{B}}}{\sigma}\Big),
+        \qquad d = \mathrm{clip}_{[-d_{\max}, d_{\max}]}\Big(\frac{\mu_{\mathcal{B}} - \mu}{\sigma}\Big),
 
-        r = clip(sigma_B / sigma, 1/r_max, r_max)      d = clip((mu_B - mu) / sigma, -d_max, d_max)
-        z = gamma * ((x - mu_B) / sigma_B * r + d) + beta
-        mu <- mu + momentum (mu_B - mu)               sigma <- sigma + momentum (sigma_B - sigma)
+        \mathbf{z} = \gamma \Big(\frac{\mathbf{x} - \mu_{\mathcal{B}}}{\sigma_{\mathcal{B}}} \, r + d\Big)
+        + \beta,
 
-    with r and d constants for backprop. Inference, and a one-row batch in training:
-    ``z = gamma * (x - mu) / sigma + beta``, the running statistics unchanged.
-    Over the first `warmup_steps` training steps the bounds go linearly from r_max = 1, d_max = 0
-    (exactly BatchNorm) to their final values.
+        \mu \leftarrow \mu + \alpha (\mu_{\mathcal{B}} - \mu), \qquad
+        \sigma \leftarrow \sigma + \alpha (\sigma_{\mathcal{B}} - \sigma)
+
+    with :math:`r` and :math:`d` constants for backprop, the moving averages updated after
+    :math:`r` and :math:`d` used their old values, and :math:`\alpha` the ``momentum``. The running
+    :math:`\mu` starts at 0 and :math:`\sigma` (a running std, as the paper keeps, not a variance)
+    at 1. Inference, and a one-row batch in training:
+    :math:`\mathbf{z} = \gamma (\mathbf{x} - \mu) / \sigma + \beta`, the running statistics
+    unchanged. Over the first `warmup_steps` training steps the bounds go linearly from
+    :math:`r_{\max} = 1`, :math:`d_{\max} = 0` (exactly BatchNorm) to their final values, as the
+    paper's experiments relax them.
+
+    Args:
+        channels (int): The number C of channels.
+        eps (float, optional): Added to the variance inside the square root.
+            (default: ``1e-5``)
+        momentum (float, optional): The moving averages' rate :math:`\alpha`. (default: ``0.1``)
+        affine (bool, optional): Whether to learn the per-channel :math:`\gamma` (`weight`) and
+            :math:`\beta` (`bias`); without them :math:`\gamma = 1`, :math:`\beta = 0`.
+            (default: ``True``)
+        r_max (float, optional): The final bound :math:`r_{\max}` on :math:`r`. (default: ``3.0``)
+        d_max (float, optional): The final bound :math:`d_{\max}` on :math:`d`. (default: ``5.0``)
+        warmup_steps (int, optional): Training steps over which the bounds relax from BatchNorm's
+            to their final values; 0 applies them from the first step. (default: ``0``)
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, C)`, `batch` :math:`(|\mathcal{V}|)` (the
+          graph of every node), `num_graphs` (int)
+        - **outputs:** node features :math:`(|\mathcal{V}|, C)`
     """
 
     def __init__(

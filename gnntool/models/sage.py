@@ -23,11 +23,32 @@ from gnntool.models.graph_ops import GraphOps, sparse_matmul
 
 
 class SAGEMeanConv(nn.Module):
-    r"""GraphSAGE with the mean aggregator (Hamilton et al. 2017, sec. 3.3):
+    r"""GraphSAGE with the mean aggregator, from Hamilton, Ying & Leskovec,
+    `"Inductive Representation Learning on Large Graphs" <https://arxiv.org/abs/1706.02216>`_ (NIPS 2017),
+    Algorithm 1 line 5 and Sec. 3.3:
 
     .. math::
         \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}_{u \in \mathcal{N}(v)} \mathbf{h}_u
         + \mathbf{B} \mathbf{h}_v + \mathbf{b}
+
+    The paper's :math:`\mathbf{W} \cdot \mathrm{CONCAT}(\mathbf{h}_v, \mathbf{a}_v)` is split into a
+    neighbour weight :math:`\mathbf{W}` (`lin_neighbour`, no bias) and a root weight
+    :math:`\mathbf{B}` (`lin_root`, which holds the one bias :math:`\mathbf{b}`); the nonlinearity
+    and the optional L2 normalisation (Algorithm 1 line 7) are the stack's
+    (:class:`~gnntool.models.base.GNN`). :math:`\mathcal{N}(v)` are the distinct in-neighbours of
+    :math:`v`, self excluded; the mean is a zero vector for a node without any. The mean and
+    :math:`\mathbf{W}` run in the cheaper order (`aggregate_linear`).
+
+    Args:
+        in_channels (int): Width :math:`F_{in}` of each input node feature vector.
+        out_channels (int): Width :math:`F_{out}` of each output node feature vector.
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, F_{in})`, dense or sparse CSR;
+          the graph as a :class:`~gnntool.models.graph_ops.GraphOps`, whose aggregation
+          operators are :math:`(|\mathcal{V}_t|, |\mathcal{V}|)`
+        - **outputs:** node features :math:`(|\mathcal{V}_t|, F_{out})`, the targets' rows:
+          :math:`|\mathcal{V}_t| = |\mathcal{V}|` on a whole graph, fewer on a block or row slice
     """
 
     row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
@@ -53,11 +74,31 @@ class SAGEMeanConv(nn.Module):
 
 
 class SAGEGCNConv(nn.Module):
-    r"""GraphSAGE with the gcn aggregator (Hamilton et al. 2017, eq. 2), one weight matrix:
+    r"""GraphSAGE with the gcn aggregator, from Hamilton, Ying & Leskovec,
+    `"Inductive Representation Learning on Large Graphs" <https://arxiv.org/abs/1706.02216>`_ (NIPS 2017),
+    eq. 2: one weight matrix, no separate root term.
 
     .. math::
-        \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}(\{\mathbf{h}_v\} \cup
-        \{\mathbf{h}_u : u \in \mathcal{N}(v)\}) + \mathbf{b}
+        \mathbf{h}'_v = \mathbf{W} \, \mathrm{mean}\big(\{\mathbf{h}_v\} \cup
+        \{\mathbf{h}_u : u \in \mathcal{N}(v)\}\big) + \mathbf{b}
+
+    The mean over :math:`v` and its distinct in-neighbours is the paper's; the symmetric-normalised
+    sum :math:`1/\sqrt{|\mathcal{N}(u)| |\mathcal{N}(v)|}` of the textbook chapter the project was
+    first specified from is an erratum of that chapter (the mean also stays defined under
+    sampling). A node without neighbours maps its own features. The operator is
+    `GraphOps.gcn_mean_adjacency`, whose rows sum to one, so the mean and the biased linear map
+    commute and run in the cheaper order (`aggregate_linear`).
+
+    Args:
+        in_channels (int): Width :math:`F_{in}` of each input node feature vector.
+        out_channels (int): Width :math:`F_{out}` of each output node feature vector.
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, F_{in})`, dense or sparse CSR;
+          the graph as a :class:`~gnntool.models.graph_ops.GraphOps`, whose aggregation
+          operators are :math:`(|\mathcal{V}_t|, |\mathcal{V}|)`
+        - **outputs:** node features :math:`(|\mathcal{V}_t|, F_{out})`, the targets' rows:
+          :math:`|\mathcal{V}_t| = |\mathcal{V}|` on a whole graph, fewer on a block or row slice
     """
 
     row_slices = True  # computes a row slice's targets from every node's features (layer-wise inference)
@@ -81,21 +122,39 @@ class SAGEGCNConv(nn.Module):
 
 
 class SAGELSTMConv(nn.Module):
-    r"""GraphSAGE with the LSTM aggregator (Hamilton et al. 2017, sec. 3.3) over a random permutation of the neighbours:
+    r"""GraphSAGE with the LSTM aggregator, from Hamilton, Ying & Leskovec,
+    `"Inductive Representation Learning on Large Graphs" <https://arxiv.org/abs/1706.02216>`_ (NIPS 2017),
+    Algorithm 1 line 5 and Sec. 3.3 (an LSTM over a random permutation of the neighbours):
 
     .. math::
         \mathbf{a}_v = \mathrm{LSTM}\big(\mathbf{P}\mathbf{h}_{\pi(u_1)}, \dots,
         \mathbf{P}\mathbf{h}_{\pi(u_{d_v})}\big)_{d_v}, \qquad
         \mathbf{h}'_v = \mathbf{W} \mathbf{a}_v + \mathbf{B} \mathbf{h}_v + \mathbf{b}
 
-    Features are first projected by a bias-free :math:`\mathbf{P}` to ``hidden_channels`` (default
-    ``out_channels``), the LSTM's input and hidden width, so that the per-edge sequences stay narrow
-    (a low-rank factorisation of the LSTM's input weights). :math:`\mathbf{a}_v` is the hidden state
-    after ``v``'s own last neighbour, zero for a node without neighbours: nodes are grouped by
-    in-degree and each group runs as one unpadded batch. In training, :math:`\pi` is drawn afresh
-    each forward from the global RNG; in evaluation every neighbourhood is ordered by a
-    pseudo-random priority of the nodes' ids fixed by ``seed``, so inference repeats exactly and
-    does not depend on how the graph was chunked.
+    :math:`u_1, \dots, u_{d_v}` are the distinct in-neighbours of :math:`v`. Features are first
+    projected by a bias-free :math:`\mathbf{P}` (`proj`) to ``hidden_channels``, the LSTM's input and
+    hidden width, so that the per-edge sequences stay narrow (a low-rank factorisation of the LSTM's
+    input weights). :math:`\mathbf{a}_v` is the hidden state after ``v``'s own last neighbour, zero
+    for a node without neighbours: nodes are grouped by in-degree and each group runs as one
+    unpadded batch (PyG's `LSTMAggregation` reads the last padded position instead). In training,
+    :math:`\pi` is drawn afresh each forward from the global RNG; in evaluation every neighbourhood
+    is ordered by a pseudo-random priority of the nodes' ids fixed by ``seed``, so inference repeats
+    exactly and does not depend on how the graph was chunked. :math:`\mathbf{W}` (`lin_neighbour`)
+    has no bias; :math:`\mathbf{B}` (`lin_root`) holds :math:`\mathbf{b}`.
+
+    Args:
+        in_channels (int): Width :math:`F_{in}` of each input node feature vector.
+        out_channels (int): Width :math:`F_{out}` of each output node feature vector.
+        hidden_channels (int, optional): Width of :math:`\mathbf{P}`'s output and of the LSTM's
+            input and hidden state. (default: ``out_channels``)
+        seed (int, optional): Fixes the neighbour order used in evaluation. (default: ``0``)
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, F_{in})`, dense or sparse CSR;
+          the graph as a :class:`~gnntool.models.graph_ops.GraphOps`, whose aggregation
+          operators are :math:`(|\mathcal{V}_t|, |\mathcal{V}|)`
+        - **outputs:** node features :math:`(|\mathcal{V}_t|, F_{out})`, the targets' rows:
+          :math:`|\mathcal{V}_t| = |\mathcal{V}|` on a whole graph, fewer on a block
     """
 
     def __init__(
@@ -175,15 +234,35 @@ def neighbour_sequences(ops: GraphOps, order: Tensor) -> list[tuple[Tensor, Tens
 
 
 class SAGEPoolConv(nn.Module):
-    r"""GraphSAGE with the pooling aggregator (Hamilton et al. 2017, eq. 3), max (default) or mean:
+    r"""GraphSAGE with the pooling aggregator, from Hamilton, Ying & Leskovec,
+    `"Inductive Representation Learning on Large Graphs" <https://arxiv.org/abs/1706.02216>`_ (NIPS 2017),
+    eq. 3, with an elementwise max (default) or mean over the neighbours:
 
     .. math::
         \mathbf{a}_v = \max_{u \in \mathcal{N}(v)} \mathrm{ReLU}(\mathbf{W}_{pool} \mathbf{h}_u
         + \mathbf{b}_{pool}), \qquad
         \mathbf{h}'_v = \mathbf{W} \mathbf{a}_v + \mathbf{B} \mathbf{h}_v + \mathbf{b}
 
-    The max is elementwise and zero for a node without neighbours. The fully connected layer
-    maps ``in_channels`` to ``pool_channels`` (default ``out_channels``).
+    Every neighbour goes independently through the fully connected layer
+    (:math:`\mathbf{W}_{pool}`, :math:`\mathbf{b}_{pool}`: `lin_pool`), which maps ``in_channels``
+    to ``pool_channels``; :math:`\mathcal{N}(v)` are the distinct in-neighbours of :math:`v`, and
+    :math:`\mathbf{a}_v` is zero for a node without any. :math:`\mathbf{W}` (`lin_neighbour`) has no
+    bias; :math:`\mathbf{B}` (`lin_root`) holds :math:`\mathbf{b}`.
+
+    Args:
+        in_channels (int): Width :math:`F_{in}` of each input node feature vector.
+        out_channels (int): Width :math:`F_{out}` of each output node feature vector.
+        pool_channels (int, optional): Width of the fully connected layer's output.
+            (default: ``out_channels``)
+        reduce (str, optional): The reduction over the neighbours, ``"max"`` or ``"mean"``.
+            (default: ``"max"``)
+
+    Shapes:
+        - **inputs:** node features :math:`(|\mathcal{V}|, F_{in})`, dense or sparse CSR;
+          the graph as a :class:`~gnntool.models.graph_ops.GraphOps`, whose aggregation
+          operators are :math:`(|\mathcal{V}_t|, |\mathcal{V}|)`
+        - **outputs:** node features :math:`(|\mathcal{V}_t|, F_{out})`, the targets' rows:
+          :math:`|\mathcal{V}_t| = |\mathcal{V}|` on a whole graph, fewer on a block
     """
 
     def __init__(
