@@ -16,7 +16,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gnntool.errors import UserError
-from gnntool.traits import DATASETS, OBJECTIVES, DatasetTraits, ObjectiveTraits, canonical_dataset
+from gnntool.traits import (
+    DATASETS,
+    MODELS,
+    OBJECTIVES,
+    DatasetTraits,
+    ModelTraits,
+    ObjectiveTraits,
+    canonical_dataset,
+    model_options,
+    option_choices,
+    option_owners,
+)
+
+
+def listed(names: Sequence[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def one_of(value: str, table: dict[str, Any], kind: str) -> str:
@@ -176,41 +192,64 @@ class NormArgs(Section):
     )
 
 
+# The choices come from the traits table, so a new model or aggregator needs no edit here.
+ArchName = Literal[tuple(MODELS)]
+AggregatorName = Literal[option_choices("aggregator")]
+
+
+def option_description(key: str) -> str:
+    """Who reads model option `key` and what it is, from the traits table."""
+    owners = option_owners(key)
+    option = MODELS[owners[0]].options[key]
+    default = f"; null resolves to {option.default}" if option.default is not None else ""
+    return f"{listed(owners)} only: {option.description}{default}"
+
+
 class ModelConfig(Section):
-    arch: Literal["gcn", "sage", "cheb"] = "gcn"
+    arch: ArchName = "gcn"
     hidden: int = Field(default=16, gt=0)
     layers: int = Field(default=2, ge=2, description="message-passing layers; the last outputs logits")
     dropout: float = Field(default=0.5, ge=0.0, lt=1.0)
     input_dropout: float | None = Field(
         default=None, ge=0.0, lt=1.0, description="dropout on the input features; null: model.dropout"
     )
-    aggregator: Literal["mean", "gcn", "lstm", "pool"] | None = Field(
-        default=None, description="sage only; null resolves to mean"
-    )
+    aggregator: AggregatorName | None = Field(default=None, description=option_description("aggregator"))
     pool: Literal["max", "mean"] = Field(default="max", description="sage pool aggregator only")
     l2_normalize: bool = Field(default=False, description="sage: per-layer L2 normalisation")
-    k: int | None = Field(default=None, gt=0, description="cheb only: number of Chebyshev terms")
+    k: int | None = Field(default=None, gt=0, description=option_description("k"))
     decoder: Literal["dot", "mlp"] = Field(
         default="dot", description="link objective: scores a node pair from its embeddings (mlp: on their product)"
     )
     norm: NormName = "none"
     norm_args: NormArgs = Field(default_factory=NormArgs)
 
+    @property
+    def traits(self) -> ModelTraits:
+        return MODELS[self.arch]
+
     @model_validator(mode="after")
     def _arch_options(self) -> ModelConfig:
-        if self.arch == "sage" and self.aggregator is None:
-            self.aggregator = "mean"
-        if self.arch != "sage" and self.aggregator is not None:
-            raise ValueError(f"model.aggregator is for arch sage, not {self.arch}")
-        if self.arch == "cheb" and self.k is None:
-            raise ValueError("model.k is required for arch cheb (number of Chebyshev terms)")
-        if self.arch != "cheb" and self.k is not None:
-            raise ValueError(f"model.k is for arch cheb, not {self.arch}")
+        for key in model_options():
+            self._arch_option(key)
         if self.norm == "group" and self.hidden % self.norm_args.groups:
             raise ValueError(
                 f"model.norm_args.groups ({self.norm_args.groups}) must divide model.hidden ({self.hidden})"
             )
         return self
+
+    def _arch_option(self, key: str) -> None:
+        """Model option `key`: refused by the architectures that do not read it, required or
+        defaulted by those that do."""
+        option, value = self.traits.options.get(key), getattr(self, key)
+        if option is None:
+            if value is not None:
+                raise ValueError(f"model.{key} is for arch {' or '.join(option_owners(key))}, not {self.arch}")
+        elif value is None:
+            if option.default is None:
+                raise ValueError(f"model.{key} is required for arch {self.arch} ({option.description})")
+            setattr(self, key, option.default)
+        elif option.choices and value not in option.choices:
+            raise ValueError(f"model.{key}: arch {self.arch} takes {', '.join(option.choices)}, not {value!r}")
 
 
 class TrainConfig(Section):
@@ -363,9 +402,11 @@ class Config(Section):
             )
         if train.batch_size is None:
             return
-        if self.model.arch == "cheb":
+        if not self.model.traits.sampled:
+            sampled = [name for name, known in MODELS.items() if known.sampled]
             raise ValueError(
-                "train.batch_size: cheb filters reach k-1 hops per layer; neighbour sampling supports gcn and sage"
+                f"train.batch_size: {self.model.arch} {self.model.traits.unsampled}; "
+                f"neighbour sampling supports {listed(sampled)}"
             )
         if self.objective_traits.full_batch:
             raise ValueError(f"train.batch_size: {train.objective} training is full-batch; leave batch_size null")

@@ -1,14 +1,16 @@
-"""What the config schema must know about each dataset and each training objective, torch-free.
+"""What the config schema must know about each dataset, model and training objective, torch-free.
 
 The schema (`gnntool.config`) validates against these tables before torch is imported; the
-dataset registry (`gnntool.data.DATASETS`) and the objective registry
-(`gnntool.engine.objectives.OBJECTIVES`) are built from the same names, so adding a dataset or
-an objective is one line here plus its loader or module, never a schema edit.
+dataset registry (`gnntool.data.DATASETS`), the model registry (`gnntool.models.MODELS`) and the
+objective registry (`gnntool.engine.objectives.OBJECTIVES`) hold the same names, so adding a
+dataset, a model or an objective is one line here plus its loader or module (and its line in that
+registry), never a schema edit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,87 @@ OBJECTIVES: dict[str, ObjectiveTraits] = {
         description="link prediction: held-out edges scored against non-edges (docs/link-prediction.md)",
     ),
 }
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """A key of the `model` section that only the architectures listing it read (others refuse it).
+
+    `choices` are its allowed values (empty: any value of the key's type in the schema);
+    `default` is what null resolves to, None meaning the key is required; `gathered` are the
+    choices whose layers cannot take a row slice of the graph in layer-wise inference and get
+    gathered blocks of neighbours instead (the layers say so with their `row_slices` attribute).
+    """
+
+    description: str
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+    gathered: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelTraits:
+    """One architecture (`model.arch`) as the schema sees it.
+
+    `options` are the model-specific keys it reads; `sampled`: it trains on neighbour-sampled
+    mini-batches (else `unsampled` says why not); `layerwise`: its layers run one at a time over
+    chunks of nodes, as inference after sampled training does; `row_sliced`: in layer-wise
+    inference its layers take row slices of the whole graph (unless an option's choice is
+    `gathered`).
+    """
+
+    options: Mapping[str, ModelOption] = field(default_factory=dict)
+    sampled: bool = True
+    unsampled: str = ""
+    layerwise: bool = True
+    row_sliced: bool = True
+
+    def __post_init__(self) -> None:
+        # Sampled training is followed by layer-wise inference; a refusal must give its reason.
+        if self.sampled and not self.layerwise:
+            raise ValueError("a model trained on sampled mini-batches must run layer-wise")
+        if not self.sampled and not self.unsampled:
+            raise ValueError("a model that cannot be sampled must say why (`unsampled`)")
+
+    def takes_row_slices(self, values: Mapping[str, object]) -> bool:
+        """Whether layer-wise inference takes row slices with these option values (a `model` section)."""
+        gathered = any(values.get(key) in option.gathered for key, option in self.options.items())
+        return self.layerwise and self.row_sliced and not gathered
+
+
+MODELS: dict[str, ModelTraits] = {
+    "gcn": ModelTraits(),
+    "sage": ModelTraits(
+        options={
+            "aggregator": ModelOption(
+                "how a node combines its neighbours",
+                choices=("mean", "gcn", "lstm", "pool"),  # gnntool.models.sage.AGGREGATORS
+                default="mean",
+                gathered=("lstm", "pool"),
+            )
+        }
+    ),
+    "cheb": ModelTraits(
+        options={"k": ModelOption("number of Chebyshev terms")},
+        sampled=False,
+        unsampled="filters reach k-1 hops per layer",
+        layerwise=False,  # a layer needs k-1 hops of neighbours, more than one block holds
+        row_sliced=False,
+    ),
+}
+
+
+def model_options() -> tuple[str, ...]:
+    """Every model-specific key some architecture reads, in table order."""
+    return tuple(dict.fromkeys(key for known in MODELS.values() for key in known.options))
+
+
+def option_owners(key: str) -> tuple[str, ...]:
+    """The architectures that read model option `key`."""
+    return tuple(name for name, known in MODELS.items() if key in known.options)
+
+
+def option_choices(key: str) -> tuple[str, ...]:
+    """Every value some architecture allows for model option `key`, in table order."""
+    choices = (choice for name in option_owners(key) for choice in MODELS[name].options[key].choices)
+    return tuple(dict.fromkeys(choices))

@@ -1,7 +1,9 @@
 """The model registry: `model.arch` → a function that builds one message-passing layer.
 
-Adding an architecture means one module with a `make_conv` and one line here; the layer stack,
-normalisation and embedding read-out are shared (`gnntool.models.base.GNN`).
+Adding an architecture means one module with a `make_conv`, one line here and its line in the
+torch-free `gnntool.traits.MODELS` (the options it reads, whether it can be sampled), from which
+the schema takes its `model.arch` choices; the layer stack, normalisation and embedding read-out
+are shared (`gnntool.models.base.GNN`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ cheaper order (:func:`gnntool.models.base.aggregate_linear`; they commute). On a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -20,6 +22,7 @@ from torch_geometric.utils import scatter
 from gnntool.config import ModelConfig
 from gnntool.models.base import aggregate_linear, linear
 from gnntool.models.graph_ops import GraphOps, sparse_matmul
+from gnntool.traits import MODELS
 
 
 class SAGEMeanConv(nn.Module):
@@ -300,19 +303,27 @@ class SAGEPoolConv(nn.Module):
         )
 
 
+ConvBuilder = Callable[[int, int, ModelConfig], nn.Module]
+
+# The aggregator registry: `model.aggregator` → its layer. The schema's choices are the traits
+# table's (`gnntool.traits.MODELS`), which a test holds equal to these keys.
+AGGREGATORS: dict[str, ConvBuilder] = {
+    "mean": lambda in_dim, out_dim, config: SAGEMeanConv(in_dim, out_dim),
+    "gcn": lambda in_dim, out_dim, config: SAGEGCNConv(in_dim, out_dim),
+    "lstm": lambda in_dim, out_dim, config: SAGELSTMConv(in_dim, out_dim, hidden_channels=config.hidden),
+    "pool": lambda in_dim, out_dim, config: SAGEPoolConv(
+        in_dim, out_dim, pool_channels=config.hidden, reduce=config.pool
+    ),
+}
+
+
 def make_conv(in_dim: int, out_dim: int, config: ModelConfig) -> nn.Module:
-    """The GraphSAGE layer for `config.aggregator`.
+    """The GraphSAGE layer for `config.aggregator` (null: the traits table's default, mean).
 
     The lstm aggregator's LSTM and the pool aggregator's fully connected layer are
     `config.hidden` wide in every layer (the output layer included), whatever `in_dim` is.
     """
-    aggregator = config.aggregator or "mean"
-    if aggregator == "mean":
-        return SAGEMeanConv(in_dim, out_dim)
-    if aggregator == "gcn":
-        return SAGEGCNConv(in_dim, out_dim)
-    if aggregator == "lstm":
-        return SAGELSTMConv(in_dim, out_dim, hidden_channels=config.hidden)
-    if aggregator == "pool":
-        return SAGEPoolConv(in_dim, out_dim, pool_channels=config.hidden, reduce=config.pool)
-    raise ValueError(f"unknown GraphSAGE aggregator {aggregator!r}")
+    aggregator = config.aggregator or MODELS["sage"].options["aggregator"].default
+    if aggregator not in AGGREGATORS:
+        raise ValueError(f"unknown GraphSAGE aggregator {aggregator!r}")
+    return AGGREGATORS[aggregator](in_dim, out_dim, config)
