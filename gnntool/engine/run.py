@@ -21,7 +21,7 @@ import torch
 import torch_geometric
 
 import gnntool
-from gnntool import log
+from gnntool import log, outputs
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.data.dataset import SPLITS
@@ -210,7 +210,7 @@ def train_seeds(
     log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
     runs = []
     for index, seed in enumerate(seed_list):
-        seed_dir = run_dir / f"seed-{seed}" if seeds > 1 else run_dir
+        seed_dir = outputs.seed_dir(run_dir, seed) if seeds > 1 else run_dir
         label = f"seed {seed}" if seeds > 1 else "train"
         observers = hooks(index, seed_dir) if hooks else ()
         runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks, observers))

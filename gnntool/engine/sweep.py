@@ -35,6 +35,7 @@ import yaml
 from gnntool import log
 from gnntool.config import Config, load_config, read_overridden, set_key, validate
 from gnntool.errors import Interrupted, UserError
+from gnntool.metric_facts import format_value
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
 from gnntool.run_lock import hold_run_lock
 
@@ -362,19 +363,6 @@ def csv_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]
         line.append(row["run_dir"])
         table.append(line)
     return header, table
-
-
-def _is_rate(metric: str) -> bool:
-    return "accuracy" in metric or "f1" in metric
-
-
-def format_value(metric: str, mean: float | None, std: float | None) -> str:
-    """Accuracy-like metrics in percent (`81.7 ± 1.1`), others (loss) with four decimals."""
-    if mean is None:
-        return ""
-    if _is_rate(metric):
-        return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
-    return f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
 
 
 def display_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

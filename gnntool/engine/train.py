@@ -37,6 +37,7 @@ from gnntool.engine.distributed import SINGLE, Ranks, broadcast_from_main, max_o
 from gnntool.engine.inputs import Part, Step, Task, batch_parts
 from gnntool.engine.metrics import loss_fn
 from gnntool.errors import Interrupted, Terminated, UserError
+from gnntool.metric_facts import score
 from gnntool.models import GNN
 from gnntool.outputs import load_torch, save_torch
 
@@ -135,13 +136,6 @@ class Checkpoints:
             self.last = time.monotonic()
         if signum:
             raise Interrupted(self.path, int(signum))
-
-
-def score(metrics: dict[str, float], monitor: str) -> tuple[float, ...]:
-    """Higher is better. Accuracy (or F1) ties, common on 500 nodes, go to the lower loss."""
-    if monitor == "val_loss":
-        return (-metrics["loss"],)
-    return (metrics[monitor.removeprefix("val_")], -metrics["loss"])
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:

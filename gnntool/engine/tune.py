@@ -31,8 +31,9 @@ from pydantic import BaseModel
 
 from gnntool import log
 from gnntool.config import Config, known_keys, read_overridden, set_key, validate
-from gnntool.engine.sweep import SPLITS, describe, format_value, parse_grid, yaml_text
+from gnntool.engine.sweep import SPLITS, describe, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
+from gnntool.metric_facts import format_value, minimise
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_text
 from gnntool.run_lock import hold_run_lock
 
@@ -186,7 +187,7 @@ class Tuning:
 
     @property
     def minimise(self) -> bool:
-        return self.monitor == "val_loss"
+        return minimise(self.monitor)
 
     @property
     def identity(self) -> dict[str, Any]:
