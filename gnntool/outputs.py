@@ -29,6 +29,7 @@ EMBEDDINGS = "embeddings.npy"
 RUN_INFO = "run.json"
 TENSORBOARD = "tensorboard"  # a folder: one sub-folder of event files per seed
 RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
+SEED_PREFIX = "seed-"  # a multi-seed run keeps each seed's files in RUN/seed-N (and RUN/tensorboard/seed-N)
 
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -73,9 +74,10 @@ def os_error_behind(exc: BaseException) -> OSError | None:
 
 def remove_temporaries(run_dir: Path) -> None:
     """Delete what a killed writer left of unfinished atomic writes (call with the run lock held)."""
-    for path in [*run_dir.glob(f".*{TEMPORARY_SUFFIX}"), *run_dir.glob(f"seed-*/.*{TEMPORARY_SUFFIX}")]:
-        if path.is_file():
-            path.unlink(missing_ok=True)
+    for folder in [run_dir, *seed_dirs(run_dir)]:
+        for path in folder.glob(f".*{TEMPORARY_SUFFIX}"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -115,6 +117,24 @@ def read_json(path: Path) -> Any:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
 
 
+def seed_dir(run_dir: Path, seed: int) -> Path:
+    """Where seed `seed` of a multi-seed run keeps its model, history and checkpoint."""
+    return run_dir / f"{SEED_PREFIX}{seed}"
+
+
+def seed_dirs(run_dir: Path) -> list[Path]:
+    """The run's seed folders in seed order (any other `seed-*` folder last, by name)."""
+    folders = [path for path in run_dir.glob(f"{SEED_PREFIX}*") if path.is_dir()]
+    return sorted(folders, key=_seed_order)
+
+
+def _seed_order(path: Path) -> tuple[int, int, str]:
+    try:
+        return (0, int(path.name.removeprefix(SEED_PREFIX)), "")
+    except ValueError:  # not written by gnntool, but still under its name pattern
+        return (1, 0, path.name)
+
+
 def is_finished(run_dir: Path) -> bool:
     """metrics.json is written last: its presence marks a finished run."""
     return (run_dir / METRICS).is_file()
@@ -122,16 +142,16 @@ def is_finished(run_dir: Path) -> bool:
 
 def has_progress(run_dir: Path) -> bool:
     """An unfinished run worth resuming: a checkpoint, or seeds already (partly) trained."""
-    return (run_dir / CHECKPOINT).is_file() or any(path.is_dir() for path in run_dir.glob("seed-*"))
+    return (run_dir / CHECKPOINT).is_file() or bool(seed_dirs(run_dir))
 
 
 def clear_run(run_dir: Path) -> None:
     """Remove the files a previous run wrote (and only those: --out may be a shared folder)."""
     for name in RUN_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    for seed_dir in [*run_dir.glob("seed-*"), run_dir / TENSORBOARD]:
-        if seed_dir.is_dir():
-            shutil.rmtree(seed_dir)
+    for folder in [*seed_dirs(run_dir), run_dir / TENSORBOARD]:
+        if folder.is_dir():
+            shutil.rmtree(folder)
 
 
 def load_torch(path: Path) -> dict[str, Any]:

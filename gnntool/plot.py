@@ -19,7 +19,8 @@ import numpy as np
 
 from gnntool.config import Config, load_config
 from gnntool.errors import UserError
-from gnntool.outputs import CONFIG, EMBEDDINGS, HISTORY, METRICS, is_finished, read_json, write_with
+from gnntool.metric_facts import facts, format_value, main_metric, score
+from gnntool.outputs import CONFIG, EMBEDDINGS, HISTORY, METRICS, is_finished, read_json, seed_dirs, write_with
 
 INSTALL = "pip install 'gnntool[plot]'"
 SUFFIXES = (".png", ".svg", ".pdf")
@@ -96,7 +97,7 @@ def read_history(path: Path) -> dict[str, np.ndarray]:
 
 def histories(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     """Each seed's history (`seed-N/history.csv`, or the run's own for one seed), by seed label."""
-    seed_files = sorted(run_dir.glob(f"seed-*/{HISTORY}"), key=lambda p: int(p.parent.name.removeprefix("seed-")))
+    seed_files = [path / HISTORY for path in seed_dirs(run_dir) if (path / HISTORY).is_file()]
     if (run_dir / HISTORY).is_file():
         return {"": read_history(run_dir / HISTORY)}
     if not seed_files:
@@ -106,8 +107,6 @@ def histories(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
 
 def best_epoch(history: dict[str, np.ndarray], monitor: str) -> int:
     """Index of the epoch training kept, by `fit`'s own ranking (first of the best)."""
-    from gnntool.engine.train import score
-
     name = monitor.removeprefix("val_")
     epochs = range(len(history["val_loss"]))
     return max(epochs, key=lambda i: score({"loss": history["val_loss"][i], name: history[monitor][i]}, monitor))
@@ -136,9 +135,6 @@ def draw_series(axis: Any, series: Sequence[np.ndarray], label: str, color: str,
 
 def title(config: Config, run_dir: Path, seeds: int) -> str:
     """`gcn on Cora: 10 seeds, test accuracy 81.7 ± 1.1` from the run's metrics.json."""
-    from gnntool.engine.metrics import main_metric
-    from gnntool.engine.sweep import format_value
-
     metrics = read_json(run_dir / METRICS)
     name = main_metric(metrics["test"])
     spread = metrics["std"]["test"][name] if "std" in metrics else None
@@ -193,10 +189,8 @@ def plot_sweep(sweep_dir: Path, output: Path | None = None) -> Path:
     rows = read_json(sweep_dir / SWEEP_JSON)
     if not rows:
         raise UserError(f"{sweep_dir / SWEEP_JSON}: no cells")
-    from gnntool.engine.metrics import main_metric
-
     metric = main_metric(rows[0]["metrics"]["test"])
-    scale = 1.0 if metric == "loss" else 100.0
+    scale = 100.0 if facts(metric).percent else 1.0  # as the sweep's table shows it
     plt = pyplot()
     height = SWEEP_MARGIN + SWEEP_ROW * len(rows)
     figure, axis = plt.subplots(figsize=(SWEEP_WIDTH, height), dpi=DPI, layout="constrained")
@@ -210,7 +204,7 @@ def plot_sweep(sweep_dir: Path, output: Path | None = None) -> Path:
     unit = " (%)" if scale == 100.0 else ""
     axis.set(xlabel=f"{metric}{unit}", title=f"{sweep_dir.name}: {len(rows)} cells, mean ± std over seeds")
     axis.grid(axis="x", alpha=0.3)
-    axis.legend(loc="lower right" if metric != "loss" else "upper right", fontsize="small")
+    axis.legend(loc="lower right" if facts(metric).higher_is_better else "upper right", fontsize="small")
     return save(figure, path)
 
 

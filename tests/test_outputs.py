@@ -27,3 +27,13 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
         handle.write(b"half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_seed_dirs_are_in_seed_order(tmp_path: Path) -> None:
+    from gnntool.outputs import seed_dir, seed_dirs
+
+    for seed in (10, 2, 0):
+        seed_dir(tmp_path, seed).mkdir()
+    (tmp_path / "seed-notes").mkdir()
+    (tmp_path / "seed-3").write_text("a file, not a seed's folder")
+    assert [path.name for path in seed_dirs(tmp_path)] == ["seed-0", "seed-2", "seed-10", "seed-notes"]

@@ -20,13 +20,13 @@ from gnntool.engine.sweep import (
     cell_names,
     display_table,
     expand,
-    format_value,
     parse_grid,
     parse_grids,
     short_keys,
     split_values,
 )
 from gnntool.errors import UserError
+from gnntool.metric_facts import format_value
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO / "data"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gnntool.config import Config
 from gnntool.errors import UserError
-from gnntool.outputs import TENSORBOARD
+from gnntool.outputs import TENSORBOARD, seed_dir
 
 if TYPE_CHECKING:
     from gnntool.engine.train import EpochObserver
@@ -123,7 +123,7 @@ def seed_board(config: Config, run_dir: Path, seed: int, enabled: bool = True) -
         yield SeedBoard(None)
         return
     hparams = {**flatten(config.model_dump(mode="json")), "seed": seed}
-    board = SeedBoard(run_dir / TENSORBOARD / f"seed-{seed}", hparams)
+    board = SeedBoard(seed_dir(run_dir / TENSORBOARD, seed), hparams)
     try:
         yield board
     finally:

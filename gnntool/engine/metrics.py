@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnntool.errors import UserError
+from gnntool.metric_facts import main_metric  # noqa: F401  (run.py imports it from here)
 
 
 def loss_fn(logits: Tensor, y: Tensor, multilabel: bool) -> Tensor:
@@ -65,16 +66,6 @@ def metrics_from_sums(sums: dict[str, Tensor]) -> dict[str, float]:
     else:
         scores = f1_from_counts(sums["tp"], sums["fp"], sums["fn"])
     return {**scores, "loss": (sums["loss"] / nodes).item()}
-
-
-def main_metric(metrics: dict[str, float]) -> str:
-    """The metric a result is quoted in: ROC-AUC (ogbn-proteins' official metric, and link
-    prediction's), else (probe) micro-F1 for multi-label tasks, as the literature, else (probe)
-    accuracy; the loss when there is nothing else (unsupervised, no labels)."""
-    for name in ("auc", "micro_f1", "accuracy", "probe_micro_f1", "probe_accuracy"):
-        if name in metrics:
-            return name
-    return "loss"
 
 
 def metrics_of(logits: Tensor, y: Tensor, multilabel: bool) -> dict[str, float]:

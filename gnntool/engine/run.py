@@ -22,7 +22,7 @@ import torch
 import torch_geometric
 
 import gnntool
-from gnntool import log
+from gnntool import log, outputs
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.board import check_tensorboard, seed_board
@@ -42,6 +42,7 @@ from gnntool.engine.threads import training_threads
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
 from gnntool.launcher import is_main_process, launched_by_torchrun
+from gnntool.metric_facts import format_value
 from gnntool.outputs import (
     CHECKPOINT,
     CONFIG,
@@ -225,7 +226,7 @@ def train_seeds(
     log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
     runs = []
     for index, seed in enumerate(seed_list):
-        seed_dir = run_dir / f"seed-{seed}" if seeds > 1 else run_dir
+        seed_dir = outputs.seed_dir(run_dir, seed) if seeds > 1 else run_dir
         label = f"seed {seed}" if seeds > 1 else "train"
         observers = hooks(index, seed_dir) if hooks else ()
         runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks, observers))
@@ -256,4 +257,4 @@ def train_seeds(
     if seeds > 1:
         metric = main_metric(final["test"])
         test, std = final["test"][metric], final["std"]["test"][metric]
-        log.info(f"test {metric} over {seeds} seeds: {100 * test:.1f} ± {100 * std:.1f}")
+        log.info(f"test {metric} over {seeds} seeds: {format_value(metric, test, std)}")

@@ -13,7 +13,7 @@ from gnntool.engine.objectives import OBJECTIVES
 from gnntool.engine.objectives.base import network
 from gnntool.errors import UserError
 from gnntool.models import GNN
-from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch
+from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch, seed_dirs
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load_run_config(run_dir: Path) -> Config:
 
 def model_paths(run_dir: Path) -> list[Path]:
     """The run's model files: one per seed (seed-N/model.pt) or the single model.pt."""
-    seed_models = sorted(run_dir.glob("seed-*/" + MODEL), key=lambda p: int(p.parent.name.removeprefix("seed-")))
+    seed_models = [path / MODEL for path in seed_dirs(run_dir) if (path / MODEL).is_file()]
     if seed_models:
         return seed_models
     if not (run_dir / MODEL).is_file():

@@ -20,27 +20,38 @@ This module does not import torch until training starts: grid and config errors 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gnntool import log
-from gnntool.config import Config, load_config, read_overridden, set_key, validate
+from gnntool.config import Config, load_config, read_overridden
+from gnntool.engine.study import (
+    config_problem,
+    csv_cells,
+    csv_header,
+    flat_metrics,
+    has_std,
+    metric_columns,
+    point_config,
+    shown_cells,
+    shown_columns,
+    train_point,
+)
 from gnntool.errors import Interrupted, UserError
 from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
 from gnntool.run_lock import hold_run_lock
 
 SWEEP_CSV = "sweep.csv"
 SWEEP_JSON = "sweep.json"
-SPLITS = ("val", "test")
 MAX_NAME = 120
 
 _OPEN = {"[": "]", "{": "}"}
@@ -218,14 +229,10 @@ def plan_sweep(config_path: Path, grid_specs: Sequence[str], overrides: Sequence
     names = cell_names(cells)
     planned, failures = [], []
     for values, name in zip(cells, names):
-        raw = copy.deepcopy(base)
-        for key, value in values.items():
-            set_key(raw, key, copy.deepcopy(value), option="--grid")
         try:
-            planned.append(Cell(values, name, validate(raw)))
+            planned.append(Cell(values, name, point_config(base, values, option="--grid")))
         except UserError as exc:
-            message = str(exc).removeprefix("invalid config:\n  ").replace("\n  ", "; ")
-            failures.append(f"cell {name} ({describe(values)}): {message}")
+            failures.append(f"cell {name} ({describe(values)}): {config_problem(exc)}")
     if failures:
         shown = failures[:5] + ([f"... and {len(failures) - 5} more"] if len(failures) > 5 else [])
         raise UserError(
@@ -289,8 +296,6 @@ def run_sweep(
 
 def train_cells(cells: Sequence[Cell], out: Path, seeds: int) -> list[dict[str, Any]]:
     """`run_sweep`'s training and tables, with the sweep directory locked."""
-    from gnntool.engine.run import train_run
-
     total = len(cells)
     log.info(f"sweep: {total} cell(s) × {seeds} seed(s) into {out}")
     for index, cell in enumerate(cells, 1):
@@ -299,16 +304,8 @@ def train_cells(cells: Sequence[Cell], out: Path, seeds: int) -> list[dict[str, 
         if is_finished(run_dir):
             log.info(f"{label}: already finished; skipped")
             continue
-        resume = has_progress(run_dir)
-        log.info(f"{label}: {'resuming' if resume else 'training'}")
-        try:
-            train_run(cell.config, run_dir, seeds, resume=resume, force=False)
-        except Interrupted as exc:
-            exc.args = (
-                f"interrupted in cell {cell.name}; checkpoint saved to {exc.checkpoint} "
-                "(run the same sweep again to continue it)",
-            )
-            raise
+        log.info(f"{label}: {'resuming' if has_progress(run_dir) else 'training'}")
+        train_point(cell.config, run_dir, seeds, interrupted=partial(_interrupted, cell))
 
     rows = [
         {"cell": dict(cell.values), "run_dir": str(out / cell.name), "metrics": read_json(out / cell.name / METRICS)}
@@ -321,74 +318,38 @@ def train_cells(cells: Sequence[Cell], out: Path, seeds: int) -> list[dict[str, 
     return rows
 
 
+def _interrupted(cell: Cell, exc: Interrupted) -> str:
+    """What a Ctrl-C in `cell` says: the sweep, not the cell's run, is what to run again."""
+    return (
+        f"interrupted in cell {cell.name}; checkpoint saved to {exc.checkpoint} "
+        "(run the same sweep again to continue it)"
+    )
+
+
 # --- tables -------------------------------------------------------------------------------------
-
-
-def metric_names(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(split, metric) pairs present in any row, val before test, in the order metrics.json has them."""
-    pairs: list[tuple[str, str]] = []
-    for split in SPLITS:
-        for row in rows:
-            for metric in row["metrics"].get(split, {}):
-                if (split, metric) not in pairs:
-                    pairs.append((split, metric))
-    return pairs
-
-
-def has_std(rows: Sequence[dict[str, Any]]) -> bool:
-    return any("std" in row["metrics"] for row in rows)
 
 
 def csv_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """sweep.csv: the grid keys (values as YAML), then `split_metric` (and `split_metric_std` for
     multi-seed cells) as fractions, then the cell's run directory."""
     keys = list(rows[0]["cell"]) if rows else []
-    pairs = metric_names(rows)
-    std = has_std(rows)
-    header = list(keys)
-    for split, metric in pairs:
-        header.append(f"{split}_{metric}")
-        if std:
-            header.append(f"{split}_{metric}_std")
-    header.append("run_dir")
-    table = []
-    for row in rows:
-        metrics = row["metrics"]
-        line: list[Any] = [yaml_text(row["cell"][key]) for key in keys]
-        for split, metric in pairs:
-            line.append(metrics.get(split, {}).get(metric, ""))
-            if std:
-                line.append(metrics.get("std", {}).get(split, {}).get(metric, ""))
-        line.append(row["run_dir"])
-        table.append(line)
-    return header, table
-
-
-def _is_rate(metric: str) -> bool:
-    return "accuracy" in metric or "f1" in metric
-
-
-def format_value(metric: str, mean: float | None, std: float | None) -> str:
-    """Accuracy-like metrics in percent (`81.7 ± 1.1`), others (loss) with four decimals."""
-    if mean is None:
-        return ""
-    if _is_rate(metric):
-        return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if std is not None else "")
-    return f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+    flat = [flat_metrics(row["metrics"]) for row in rows]
+    columns, std = metric_columns(flat), has_std(flat)
+    table = [
+        [*(yaml_text(row["cell"][key]) for key in keys), *csv_cells(metrics, columns, std), row["run_dir"]]
+        for row, metrics in zip(rows, flat)
+    ]
+    return [*keys, *csv_header(columns, std), "run_dir"], table
 
 
 def display_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """The results table printed on stdout: grid keys, then one `mean ± std` column per split metric
     (the loss only where there is no other metric; sweep.csv has it)."""
     keys = list(rows[0]["cell"]) if rows else []
-    pairs = [pair for pair in metric_names(rows) if pair[1] != "loss"] or metric_names(rows)
-    header = keys + [f"{split}_{metric}" for split, metric in pairs]
-    table = []
-    for row in rows:
-        metrics = row["metrics"]
-        line = [yaml_text(row["cell"][key]) for key in keys]
-        for split, metric in pairs:
-            std = metrics["std"].get(split, {}).get(metric) if "std" in metrics else None
-            line.append(format_value(metric, metrics.get(split, {}).get(metric), std))
-        table.append(line)
-    return header, table
+    flat = [flat_metrics(row["metrics"]) for row in rows]
+    columns = shown_columns(metric_columns(flat))
+    table = [
+        [*(yaml_text(row["cell"][key]) for key in keys), *shown_cells(metrics, columns)]
+        for row, metrics in zip(rows, flat)
+    ]
+    return [*keys, *columns], table

@@ -38,6 +38,7 @@ from gnntool.engine.inputs import Task
 from gnntool.engine.objectives import Objective, build_objective
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import Interrupted, Terminated
+from gnntool.metric_facts import score
 from gnntool.models import GNN
 from gnntool.outputs import load_torch, save_torch
 
@@ -131,13 +132,6 @@ class Checkpoints:
             self.last = time.monotonic()
         if signum:
             raise Interrupted(self.path, int(signum))
-
-
-def score(metrics: dict[str, float], monitor: str) -> tuple[float, ...]:
-    """Higher is better. Accuracy (or F1) ties, common on 500 nodes, go to the lower loss."""
-    if monitor == "val_loss":
-        return (-metrics["loss"],)
-    return (metrics[monitor.removeprefix("val_")], -metrics["loss"])
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:

@@ -17,12 +17,11 @@ This module imports neither torch nor Optuna until a study starts: space errors 
 
 from __future__ import annotations
 
-import copy
 import difflib
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,23 @@ from typing import Any
 from pydantic import BaseModel
 
 from gnntool import log
-from gnntool.config import Config, known_keys, read_overridden, set_key, validate
-from gnntool.engine.sweep import SPLITS, describe, format_value, parse_grid, yaml_text
+from gnntool.config import Config, known_keys, read_overridden, validate
+from gnntool.engine.study import (
+    SPLITS,
+    config_problem,
+    csv_cells,
+    csv_header,
+    flat_metrics,
+    metric_columns,
+    point_config,
+    shown_cells,
+    shown_columns,
+    train_point,
+)
+from gnntool.engine.sweep import describe, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
-from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_text
+from gnntool.metric_facts import format_value, minimise
+from gnntool.outputs import CONFIG, METRICS, read_json, write_csv, write_text
 from gnntool.run_lock import hold_run_lock
 
 TRIALS_CSV = "trials.csv"
@@ -146,10 +158,7 @@ def parse_space(specs: Sequence[str]) -> list[Param]:
 
 def trial_config(base: dict[str, Any], values: dict[str, Any]) -> Config:
     """The base config (file + --set) with a trial's values, validated."""
-    raw = copy.deepcopy(base)
-    for key, value in values.items():
-        set_key(raw, key, copy.deepcopy(value), option="--space")
-    return validate(raw)
+    return point_config(base, values, option="--space")
 
 
 def check_space(base: dict[str, Any], space: Sequence[Param]) -> None:
@@ -160,8 +169,7 @@ def check_space(base: dict[str, Any], space: Sequence[Param]) -> None:
             try:
                 trial_config(base, {param.key: value})
             except UserError as exc:
-                message = str(exc).removeprefix("invalid config:\n  ").replace("\n  ", "; ")
-                failures.append(f"{param.key}={yaml_text(value)}: {message}")
+                failures.append(f"{param.key}={yaml_text(value)}: {config_problem(exc)}")
     if failures:
         raise UserError("--space: invalid values; nothing was trained:\n  " + "\n  ".join(failures))
 
@@ -186,7 +194,7 @@ class Tuning:
 
     @property
     def minimise(self) -> bool:
-        return self.monitor == "val_loss"
+        return minimise(self.monitor)
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -303,8 +311,6 @@ def pruning_hooks(trial: Any, optuna: Any, tuning: Tuning) -> Any:
 
 def run_trial(trial: Any, tuning: Tuning, optuna: Any) -> float:
     """The objective: train the trial's config into its run directory and return its score."""
-    from gnntool.engine.run import train_run
-
     values = {param.key: param.suggest(trial) for param in tuning.space}
     run_dir = Path(trial.user_attrs.get("run_dir") or tuning.out / f"trial-{trial.number:04d}")
     trial.set_user_attr("run_dir", str(run_dir))
@@ -313,23 +319,22 @@ def run_trial(trial: Any, tuning: Tuning, optuna: Any) -> float:
     except UserError as exc:
         raise InvalidTrial(f"trial {trial.number} ({describe(values)}): {exc}") from None
     log.info(f"tune: trial {trial.number} ({describe(values)}) into {run_dir}")
-    resume = is_finished(run_dir) or has_progress(run_dir)
     try:
-        train_run(config, run_dir, tuning.seeds, resume=resume, force=False, hooks=pruning_hooks(trial, optuna, tuning))
-    except (Interrupted, KeyboardInterrupt) as exc:
-        trial.set_user_attr("interrupted", True)
-        if isinstance(exc, Interrupted):
-            exc.args = (
-                f"interrupted in trial {trial.number}; checkpoint saved (run the same tune command to continue)",
-            )
+        train_point(
+            config, run_dir, tuning.seeds, interrupted=_interrupted(trial), hooks=pruning_hooks(trial, optuna, tuning)
+        )
+    except (Interrupted, KeyboardInterrupt):
+        trial.set_user_attr("interrupted", True)  # retried first by the next run of the same command
         raise
     metrics = read_json(run_dir / METRICS)
-    for split in SPLITS:
-        for name, value in metrics.get(split, {}).items():
-            trial.set_user_attr(f"{split}_{name}", value)
-            if "std" in metrics:
-                trial.set_user_attr(f"{split}_{name}_std", metrics["std"][split][name])
+    for key, value in flat_metrics(metrics).items():
+        trial.set_user_attr(key, value)
     return metrics["val"][tuning.monitor.removeprefix("val_")]
+
+
+def _interrupted(trial: Any) -> Callable[[Interrupted], str]:
+    """What a Ctrl-C in `trial` says: the tune command, not the trial's run, is what to run again."""
+    return lambda _: f"interrupted in trial {trial.number}; checkpoint saved (run the same tune command to continue)"
 
 
 def run_tune(tuning: Tuning, trials: int, timeout: float | None = None, quiet: bool = False) -> list[dict[str, Any]]:
@@ -393,34 +398,17 @@ def trial_rows(study: Any, tuning: Tuning, optuna: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (row["value"] is None, sign * (row["value"] or 0), row["trial"]))
 
 
-def metric_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """`split_metric` names present in any row (val first), without their `_std` companions."""
-    columns: list[str] = []
-    for split in SPLITS:
-        for row in rows:
-            for key in row["metrics"]:
-                if key.startswith(f"{split}_") and not key.endswith("_std") and key not in columns:
-                    columns.append(key)
-    return columns
-
-
 def trials_table(rows: Sequence[dict[str, Any]], tuning: Tuning) -> tuple[list[str], list[list[Any]]]:
     """trials.csv: trial, state, score, the space's keys, every metric (and std), seconds, run_dir."""
     keys = [param.key for param in tuning.space]
-    columns = metric_columns(rows)
+    columns = metric_columns([row["metrics"] for row in rows])
     std = tuning.seeds > 1
-    header = ["trial", "state", "score", *keys]
-    for column in columns:
-        header += [column, f"{column}_std"] if std else [column]
-    header += ["seconds", "run_dir"]
+    header = ["trial", "state", "score", *keys, *csv_header(columns, std), "seconds", "run_dir"]
     table = []
     for row in rows:
         line = [row["trial"], row["state"], "" if row["value"] is None else row["value"]]
         line += ["" if row["params"][key] is None else row["params"][key] for key in keys]
-        for column in columns:
-            line.append(row["metrics"].get(column, ""))
-            if std:
-                line.append(row["metrics"].get(f"{column}_std", ""))
+        line += csv_cells(row["metrics"], columns, std)
         line += ["" if row["seconds"] is None else round(row["seconds"], 1), row["run_dir"]]
         table.append(line)
     return header, table
@@ -429,16 +417,12 @@ def trials_table(rows: Sequence[dict[str, Any]], tuning: Tuning) -> tuple[list[s
 def display_table(rows: Sequence[dict[str, Any]], tuning: Tuning, best: int = 10) -> tuple[list[str], list[list[str]]]:
     """The `best` finished trials for stdout: trial, the space's values, val and test metrics."""
     keys = [param.key for param in tuning.space]
-    columns = [column for column in metric_columns(rows) if not column.endswith("_loss")] or metric_columns(rows)
-    header = ["trial", *keys, *columns]
+    columns = shown_columns(metric_columns([row["metrics"] for row in rows]))
     table = []
     for row in [row for row in rows if row["state"] == "COMPLETE"][:best]:
         line = [str(row["trial"]), *(format_param(row["params"][key]) for key in keys)]
-        for column in columns:
-            metric = column.split("_", 1)[1]
-            line.append(format_value(metric, row["metrics"].get(column), row["metrics"].get(f"{column}_std")))
-        table.append(line)
-    return header, table
+        table.append(line + shown_cells(row["metrics"], columns))
+    return ["trial", *keys, *columns], table
 
 
 def format_param(value: Any) -> str:
