@@ -20,10 +20,10 @@ import threading
 import torch
 from torch import Tensor
 
-# The step training and the one being prepared. (The training loop still holds the step before
-# while it asks for the next, but the background thread gathers only after sampling, by when the
-# loop holds the new one; should it not, that batch gets memory of its own, as before.)
-SLOTS = 2
+# The step training, the one being prepared, and the step before: the training loop still holds it
+# while it asks for the next, and on a busy machine the background thread may gather before the
+# loop lets go of it (with two slots that batch then got fresh memory: faults, timing-dependent).
+SLOTS = 3
 HEADROOM = 16  # a buffer grows to 1 + 1/HEADROOM times the rows asked: batches' node counts vary a little
 # References to a pool buffer's memory when it is free: the pool's tensor and the storage
 # object that asks.
