@@ -79,7 +79,7 @@ def test_a_random_split_too_small_for_the_graph(runner, write_config, tmp_path: 
     refused(runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run")]), "val split is empty")
 
 
-def test_metrics_of_no_node_are_an_error_not_zero() -> None:
+def test_metrics_of_no_scored_node_are_an_error_not_zero() -> None:
     sums = {"nodes": torch.tensor(0.0), "loss": torch.tensor(0.0), "correct": torch.tensor(0.0)}
     with pytest.raises(UserError, match="empty"):
         metrics_from_sums(sums)

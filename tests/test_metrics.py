@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gnntool.engine.metrics import f1_scores, metrics_of, summarise
+from gnntool.engine.metrics import f1_scores, metric_sums, metrics_from_sums, summarise
 
 
 def test_f1_by_hand() -> None:
@@ -24,10 +24,15 @@ def test_label_never_present_nor_predicted_scores_zero() -> None:
     assert scores["micro_f1"] == 1.0 and scores["macro_f1"] == 0.5
 
 
+def scores(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> dict[str, float]:
+    """The metrics of one split as evaluation computes them: sums (per rank), then the metrics."""
+    return metrics_from_sums(metric_sums(logits, y, multilabel))
+
+
 def test_multilabel_metrics_threshold_logits_at_zero() -> None:
     logits = torch.tensor([[2.0, -1.0], [-0.5, 0.5]])
     y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    metrics = metrics_of(logits, y, multilabel=True)
+    metrics = scores(logits, y, multilabel=True)
     assert metrics["micro_f1"] == 1.0 and metrics["macro_f1"] == 1.0
     expected_loss = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), y).item()
     assert metrics["loss"] == pytest.approx(expected_loss, rel=1e-6)
@@ -35,7 +40,7 @@ def test_multilabel_metrics_threshold_logits_at_zero() -> None:
 
 def test_accuracy() -> None:
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
-    metrics = metrics_of(logits, torch.tensor([0, 1, 1]), multilabel=False)
+    metrics = scores(logits, torch.tensor([0, 1, 1]), multilabel=False)
     assert metrics["accuracy"] == pytest.approx(2 / 3) and "micro_f1" not in metrics
 
 

@@ -68,11 +68,6 @@ def metrics_from_sums(sums: dict[str, Tensor]) -> dict[str, float]:
     return {**scores, "loss": (sums["loss"] / nodes).item()}
 
 
-def metrics_of(logits: Tensor, y: Tensor, multilabel: bool) -> dict[str, float]:
-    """Loss plus accuracy (single-label) or micro/macro-F1 (multi-label, logits > 0 predicted)."""
-    return metrics_from_sums(metric_sums(logits, y, multilabel))
-
-
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Means per split and metric, plus `std` (sample std, 0 for one seed) and every run."""
     summary: dict[str, Any] = {}
