@@ -28,20 +28,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnntool.data.graphfile.text_table import IdLookup, is_number, open_text
 from gnntool.errors import UserError
 
 __all__ = ["fd_chunks", "read_pairs", "stream_pairs"]
 
+# stricter than the graph folder's integers (`text_table.is_integer`): no exponent (`1e3`), as the
+# module docstring promises
 _INTEGER = re.compile(r"[+-]?\d+(\.0*)?")
 _CHUNK = 1 << 16
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return "_" not in field
 
 
 class _Parser:
@@ -49,8 +44,7 @@ class _Parser:
 
     def __init__(self, node_id: np.ndarray, name: str) -> None:
         self.name = name
-        self.order = np.argsort(node_id, kind="stable")
-        self.sorted_ids = np.asarray(node_id)[self.order]
+        self.lookup = IdLookup(node_id)
         self.line = 0  # lines read so far
         self.delimiter: str | None = None  # set by the first non-empty line
         self.partial = ""  # a line not yet ended
@@ -76,7 +70,7 @@ class _Parser:
             if self.delimiter is None:
                 self.delimiter = "\t" if "\t" in text else ","
                 fields = self._fields(text)
-                if not any(_is_number(field) for field in fields):
+                if not any(is_number(field) for field in fields):
                     continue  # a header
             try:
                 ids.append(self._pair(text))
@@ -86,9 +80,9 @@ class _Parser:
             numbers.append(self.line)
         positions, unknown = self._positions(ids)
         if unknown is not None:
-            node = ids[unknown][0] if not np.isin(ids[unknown][0], self.sorted_ids) else ids[unknown][1]
-            error = UserError(f"{self.name} line {numbers[unknown]}: node {node} is not a node of the graph")
-            positions = positions[:, :unknown]
+            pair, node = unknown
+            error = UserError(f"{self.name} line {numbers[pair]}: node {node} is not a node of the graph")
+            positions = positions[:, :pair]
         if positions.size(1):
             yield positions
         if error is not None:
@@ -110,15 +104,12 @@ class _Parser:
                 raise UserError(f"{where}: {field!r} is not an integer node id")
         return int(float(fields[0])), int(float(fields[1]))
 
-    def _positions(self, ids: list[tuple[int, int]]) -> tuple[Tensor, int | None]:
-        """The pairs' row positions (2 × P) and the index of the first pair with an unknown id."""
+    def _positions(self, ids: list[tuple[int, int]]) -> tuple[Tensor, tuple[int, int] | None]:
+        """The pairs' row positions (2 × P) and (index, id) of the first pair with an unknown id."""
         if not ids:
             return torch.empty((2, 0), dtype=torch.long), None
-        pairs = np.array(ids, dtype=np.int64).T
-        slot = np.minimum(np.searchsorted(self.sorted_ids, pairs), max(len(self.sorted_ids) - 1, 0))
-        found = (self.sorted_ids[slot] == pairs).all(0) if len(self.sorted_ids) else np.zeros(len(ids), dtype=bool)
-        unknown = None if found.all() else int(np.flatnonzero(~found)[0])
-        return torch.from_numpy(self.order[slot]), unknown
+        positions, unknown = self.lookup.rows(np.array(ids, dtype=np.int64))
+        return torch.from_numpy(positions), unknown
 
 
 def fd_chunks(fd: int, size: int = _CHUNK) -> Iterator[str]:
@@ -148,11 +139,6 @@ def read_pairs(path: Path | str, node_id: np.ndarray) -> Tensor:
     graph's node ids), in the file's order; the whole file is checked first (UserError naming
     the first bad line)."""
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig") as file:
-            batches = list(stream_pairs(iter(lambda: file.read(_CHUNK), ""), node_id, str(path)))
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a UTF-8 text file") from None
-    except OSError as error:
-        raise UserError(f"cannot read the pairs file {path}: {error}") from None
+    with open_text(path, f"the pairs file {path}") as file:
+        batches = list(stream_pairs(iter(lambda: file.read(_CHUNK), ""), node_id, str(path)))
     return torch.cat(batches, 1) if batches else torch.empty((2, 0), dtype=torch.long)
