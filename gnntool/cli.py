@@ -185,9 +185,11 @@ def train(
         typer.echo(check(config, run_dir))
         return
 
+    from gnntool.engine.board import check_tensorboard
     from gnntool.launcher import launched_by_torchrun
     from gnntool.run_lock import hold_run_lock
 
+    check_tensorboard(config)  # a missing extra is refused before the run directory is made
     with ExitStack() as lock:
         # One process: the lock first (torch-free), so that a busy directory is refused at once,
         # not after importing torch and loading the data. Under torchrun rank 0 takes it itself
