@@ -12,8 +12,8 @@ import pytest
 from gnntool import traits
 from gnntool.cli import app
 from gnntool.config import validate
-from gnntool.engine import run as run_module
 from gnntool.engine.objectives import OBJECTIVES
+from gnntool.engine.runs import train_run as run_module
 from gnntool.models.base import GNN
 
 

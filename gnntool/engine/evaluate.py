@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from gnntool.engine.distributed import SINGLE, Ranks, sum_over_ranks
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import Part, Task
 from gnntool.engine.metrics import metric_sums, metrics_from_sums
+from gnntool.engine.runtime.distributed import SINGLE, Ranks, sum_over_ranks
 from gnntool.errors import UserError
 from gnntool.models import GNN
 from gnntool.traits import SPLITS

@@ -7,12 +7,12 @@ in the torch-free table `gnntool.traits.OBJECTIVES` (what the config schema chec
 from __future__ import annotations
 
 from gnntool.config import Config
-from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inputs import Task
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.link import Link
 from gnntool.engine.objectives.supervised import Supervised
 from gnntool.engine.objectives.unsupervised import Unsupervised
+from gnntool.engine.runtime.distributed import SINGLE, Ranks
 
 __all__ = ["OBJECTIVES", "Objective", "PredictOptions", "build_objective"]
 

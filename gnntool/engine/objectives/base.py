@@ -2,7 +2,7 @@
 
 An objective owns what differs between tasks: the width of the model's last layer, an epoch's
 steps and loss, the validation metrics, the final metrics, and what `embed` and `predict` write.
-The engine (`gnntool.engine.train.fit`, `gnntool.engine.run`, `gnntool.engine.loaded`) calls
+The engine (`gnntool.engine.train.fit`, `gnntool.engine.runs.train_run`, `gnntool.engine.runs.loaded`) calls
 these methods and never asks which objective it holds.
 """
 
@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from gnntool.config import Config
-from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
+from gnntool.engine.runtime.distributed import SINGLE, Ranks
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_model

@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from gnntool.data.graphfile import GraphFile
-from gnntool.engine.distributed import mean_over_ranks
 from gnntool.engine.evaluate import check_labels_fit, evaluate
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import Part, Step, Task, batch_parts
 from gnntool.engine.metrics import loss_fn
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.runtime.distributed import mean_over_ranks
 from gnntool.engine.sampled import SampledSteps
 from gnntool.engine.seeding import epoch_generator
 from gnntool.engine.steps import EpochPosition, run_steps

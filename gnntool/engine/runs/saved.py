@@ -13,7 +13,7 @@ from gnntool.engine.objectives import OBJECTIVES
 from gnntool.engine.objectives.base import network
 from gnntool.errors import UserError
 from gnntool.models import GNN
-from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch, seed_dirs
+from gnntool.rundir.layout import CONFIG, MODEL, load_torch, save_torch, seed_dirs
 
 
 @dataclass

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from gnntool import log
 from gnntool.config import Config, known_keys, read_overridden, validate
-from gnntool.engine.study import (
+from gnntool.engine.studies.study import (
     SPLITS,
     config_problem,
     csv_cells,
@@ -42,11 +42,11 @@ from gnntool.engine.study import (
     shown_columns,
     train_point,
 )
-from gnntool.engine.sweep import describe, parse_grid, yaml_text
+from gnntool.engine.studies.sweep import describe, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value, minimise
-from gnntool.outputs import CONFIG, METRICS, read_json, write_csv, write_text
-from gnntool.run_lock import hold_run_lock
+from gnntool.rundir.layout import CONFIG, METRICS, read_json, write_csv, write_text
+from gnntool.rundir.lock import hold_run_lock
 
 TRIALS_CSV = "trials.csv"
 BEST_YAML = "best.yaml"
@@ -341,7 +341,7 @@ def run_tune(tuning: Tuning, trials: int, timeout: float | None = None, quiet: b
     """Run the study up to `trials` trials in all; write trials.csv and best.yaml; return its trials
     as rows (best first among the finished). Optuna logs on stderr (warnings only when `quiet`)."""
     optuna = import_optuna()
-    from gnntool.engine.board import check_tensorboard
+    from gnntool.engine.runs.board import check_tensorboard
 
     check_tensorboard(tuning.config)
     with hold_run_lock(tuning.out):  # one tune per study directory; each trial's run is locked by train_run

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from gnntool.config import Config, set_key, validate
 from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value
-from gnntool.outputs import has_progress, is_finished
+from gnntool.rundir.layout import has_progress, is_finished
 
 if TYPE_CHECKING:
-    from gnntool.engine.run import SeedHooks
+    from gnntool.engine.runs.train_run import SeedHooks
 
 SPLITS = ("val", "test")  # the splits a study reports; it chooses on val, never on test
 
@@ -57,7 +57,7 @@ def train_point(
     On Ctrl-C or SIGTERM (the checkpoint saved), the error's message is `interrupted(error)`: how
     to continue the whole study rather than the one run.
     """
-    from gnntool.engine.run import train_run
+    from gnntool.engine.runs.train_run import train_run
 
     # resume=True on a finished run leaves it; on a fresh directory it would warn of no checkpoint.
     resume = is_finished(run_dir) or has_progress(run_dir)
