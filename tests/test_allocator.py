@@ -14,7 +14,7 @@ import torch
 
 from gnntool import cli, log
 from gnntool.config import validate
-from gnntool.engine.inputs import GraphTensors, Part
+from gnntool.engine.inputs import DevicePart, GraphTensors
 from gnntool.engine.runtime import allocator
 from gnntool.engine.runtime.distributed import SINGLE
 from gnntool.engine.sampled import SampledSteps
@@ -42,7 +42,7 @@ def ring_sampled_steps(features: int) -> SampledSteps:
     nodes = torch.arange(NODES)
     ops = GraphOps(torch.stack([nodes, (nodes + 1) % NODES]), NODES)
     graph = GraphTensors(x=torch.rand(NODES, features), y=torch.zeros(NODES, dtype=torch.long), ops=ops)
-    task = SimpleNamespace(splits={"train": [Part(graph=graph, mask=torch.ones(NODES, dtype=torch.bool))]})
+    task = SimpleNamespace(splits={"train": [DevicePart(graph=graph, mask=torch.ones(NODES, dtype=torch.bool))]})
     return SampledSteps(config, task, SINGLE, seed=0)
 
 

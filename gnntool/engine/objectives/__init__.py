@@ -14,9 +14,9 @@ from gnntool.engine.objectives.supervised import Supervised
 from gnntool.engine.objectives.unsupervised import Unsupervised
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
 
-__all__ = ["OBJECTIVES", "Objective", "PredictOptions", "build_objective"]
+__all__ = ["OBJECTIVE_CLASSES", "Objective", "PredictOptions", "build_objective"]
 
-OBJECTIVES: dict[str, type[Objective]] = {
+OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
     "supervised": Supervised,
     "unsupervised": Unsupervised,
     "link": Link,
@@ -25,4 +25,4 @@ OBJECTIVES: dict[str, type[Objective]] = {
 
 def build_objective(config: Config, task: Task, seed: int, ranks: Ranks = SINGLE) -> Objective:
     """The objective `config.train.objective` on `task`, with `seed`."""
-    return OBJECTIVES[config.train.objective](config, task, seed, ranks)
+    return OBJECTIVE_CLASSES[config.train.objective](config, task, seed, ranks)

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from gnntool import log
 from gnntool.config import Config, known_keys, read_overridden, validate
 from gnntool.engine.studies.study import (
-    SPLITS,
+    REPORTED_SPLITS,
     config_problem,
     csv_cells,
     csv_header,
@@ -389,7 +389,9 @@ def trial_rows(study: Any, tuning: Tuning, optuna: Any) -> list[dict[str, Any]]:
                 "state": trial.state.name,
                 "value": trial.value,
                 "params": {param.key: trial.params.get(param.key) for param in tuning.space},
-                "metrics": {key: value for key, value in trial.user_attrs.items() if key.split("_")[0] in SPLITS},
+                "metrics": {
+                    key: value for key, value in trial.user_attrs.items() if key.split("_")[0] in REPORTED_SPLITS
+                },
                 "seconds": seconds,
                 "run_dir": trial.user_attrs.get("run_dir", ""),
             }
