@@ -97,9 +97,9 @@ def gnntool_sampled_steps(root: str):
     import torch
 
     from gnntool.data import load_dataset
-    from gnntool.engine.allocator import retain_freed_memory
-    from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inputs import task_tensors
+    from gnntool.engine.runtime.allocator import retain_freed_memory
+    from gnntool.engine.runtime.distributed import SINGLE
     from gnntool.engine.sampled import SampledSteps
 
     retain_freed_memory()

@@ -125,7 +125,7 @@ def check_config(config) -> None:
 
 def make_gnntool(config) -> tuple[Impl, GraphView, str]:
     """gnntool's model, optimiser and epoch, built by gnntool's own functions as `gnntool train` does
-    (`engine.run.train_one_seed` / `engine.train.fit`)."""
+    (`engine.runs.train_run.train_one_seed` / `engine.train.fit`)."""
     check_config(config)
     seed = config.seed
     task = gnntool_inputs.task_tensors(load_dataset(config.dataset, seed), DEVICE)

@@ -61,7 +61,7 @@ from gnntool.data import load_dataset
 from gnntool.data.edge_split import NegativeSampler, split_edges
 from gnntool.data.fetch import data_root
 from gnntool.engine.inputs import feature_tensor, task_tensors
-from gnntool.engine.link_metrics import link_metrics
+from gnntool.engine.link.metrics import link_metrics
 from gnntool.engine.objectives import build_objective
 from gnntool.models import build_model
 from gnntool.models.decoders import build_decoder

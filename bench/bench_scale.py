@@ -156,9 +156,9 @@ def worker_sampled(args) -> dict:
     from torch_geometric.sampler import NodeSamplerInput
 
     from gnntool.data import load_dataset
-    from gnntool.engine.distributed import SINGLE
     from gnntool.engine.inputs import task_tensors
     from gnntool.engine.objectives.supervised import GraphSteps, train_epoch
+    from gnntool.engine.runtime.distributed import SINGLE
     from gnntool.engine.sampled import SampledSteps
     from gnntool.models import build_model
 

@@ -10,7 +10,7 @@ full-batch training step (forward, backward, Adam), as `engine.train.fit` runs i
 validation pass. After warm-up, blocks of `--epochs` epochs alternate between
 `torch.set_num_threads(1)` and `(2)`, `--repeats` blocks each; the table gives median epoch times,
 the ratio 2 threads / 1 thread (below 1: two threads win) and the work measure of
-`gnntool.engine.threads` that `gnntool train` picks the thread count by.
+`gnntool.engine.runtime.threads` that `gnntool train` picks the thread count by.
 
 `--burners N` keeps N extra processes spinning for the whole run (and stops them after), to
 measure as on the usual busy machine.
@@ -33,7 +33,7 @@ import torch
 from gnntool.config import Config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.threads import full_batch_threads, full_batch_work
+from gnntool.engine.runtime.threads import full_batch_threads, full_batch_work
 from gnntool.engine.train import GraphSteps, build_optimizer, train_epoch
 from gnntool.models import build_model
 

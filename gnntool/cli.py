@@ -187,7 +187,7 @@ def train(
 
     from gnntool.engine.board import check_tensorboard
     from gnntool.launcher import launched_by_torchrun
-    from gnntool.run_lock import hold_run_lock
+    from gnntool.rundir.lock import hold_run_lock
 
     check_tensorboard(config)  # a missing extra is refused before the run directory is made
     with ExitStack() as lock:
@@ -197,7 +197,7 @@ def train(
         locked = not launched_by_torchrun()
         if locked:
             lock.enter_context(hold_run_lock(run_dir))
-        from gnntool.engine.run import train_run
+        from gnntool.engine.runs.train_run import train_run
 
         if train_run(config, run_dir, seeds, resume=resume, force=force, locked=locked) is not None:
             typer.echo(str(run_dir))
@@ -216,7 +216,7 @@ def eval_(
 ) -> None:
     """Reload a run's model and recompute its metrics (or score it on an unseen graph)."""
     from gnntool.config import check_device
-    from gnntool.engine.loaded import evaluate_run
+    from gnntool.engine.runs.loaded import evaluate_run
 
     check_device(device)
     if graph is not None and split.value != "all":
@@ -267,7 +267,7 @@ def embed(
     check_device(device)
     resolved = resolve_format(output, format.value if format else None, EMBED_FORMATS)
 
-    from gnntool.engine.loaded import embed_run
+    from gnntool.engine.runs.loaded import embed_run
     from gnntool.export import write_embeddings
 
     embeddings, node_id = embed_run(run_dir, graph, device)
@@ -310,7 +310,7 @@ def sweep(
 
     Run it again with the same --out to continue: finished cells are skipped, an interrupted cell resumes.
     """
-    from gnntool.engine.sweep import display_table, run_sweep
+    from gnntool.engine.studies.sweep import display_table, run_sweep
     from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
@@ -379,7 +379,7 @@ def tune(
 
     Run it again to continue the study: finished trials stay, an interrupted one resumes.
     """
-    from gnntool.engine.tune import display_table, plan_tune, run_tune
+    from gnntool.engine.studies.tune import display_table, plan_tune, run_tune
     from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
@@ -449,8 +449,8 @@ def predict(
     resolved = resolve_format(output, format.value if format else None, PREDICT_FORMATS)
     k = parse_top_k(top_k) if top_k is not None else None
 
-    from gnntool.engine.loaded import predict_run
     from gnntool.engine.objectives import PredictOptions
+    from gnntool.engine.runs.loaded import predict_run
 
     options = PredictOptions(output, resolved, header, pairs=pairs, top_k=k, nodes=nodes)
     predict_run(run_dir, graph, device, options)
@@ -501,7 +501,7 @@ def configs_copy(
 
 def main() -> None:
     """Console-script entry point."""
-    from gnntool.engine.allocator import retain_freed_memory
+    from gnntool.engine.runtime.allocator import retain_freed_memory
 
     if retain_freed_memory() is False:  # (None: not glibc, which keeps its own policy)
         log.warn("glibc refused gnntool's malloc thresholds: sampled CPU steps page-fault their batch tensors")

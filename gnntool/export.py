@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from gnntool.errors import UserError
-from gnntool.outputs import atomic_open, write_with
+from gnntool.rundir.layout import atomic_open, write_with
 
 CHUNK_BYTES = 1 << 20  # text is formatted and written about a megabyte at a time
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gnntool.errors import UserError
-from gnntool.outputs import write_text
+from gnntool.rundir.layout import write_text
 
 __all__ = [
     "ShippedConfig",

@@ -1,8 +1,8 @@
 """What the config schema must know about each dataset, model and training objective, torch-free.
 
 The schema (`gnntool.config`) validates against these tables before torch is imported; the
-dataset registry (`gnntool.data.DATASETS`), the model registry (`gnntool.models.MODELS`) and the
-objective registry (`gnntool.engine.objectives.OBJECTIVES`) hold the same names, so adding a
+dataset registry (`gnntool.data.LOADER_OF`), the model registry (`gnntool.models.MODELS`) and the
+objective registry (`gnntool.engine.objectives.OBJECTIVE_CLASSES`) hold the same names, so adding a
 dataset, a model or an objective is one line here plus its loader or module (and its line in that
 registry), never a schema edit.
 """

@@ -14,9 +14,9 @@ import torch
 
 from gnntool import cli, log
 from gnntool.config import validate
-from gnntool.engine import allocator
-from gnntool.engine.distributed import SINGLE
-from gnntool.engine.inputs import GraphTensors, Part
+from gnntool.engine.inputs import DevicePart, GraphTensors
+from gnntool.engine.runtime import allocator
+from gnntool.engine.runtime.distributed import SINGLE
 from gnntool.engine.sampled import SampledSteps
 from gnntool.models.graph_ops import GraphOps
 
@@ -42,7 +42,7 @@ def ring_sampled_steps(features: int) -> SampledSteps:
     nodes = torch.arange(NODES)
     ops = GraphOps(torch.stack([nodes, (nodes + 1) % NODES]), NODES)
     graph = GraphTensors(x=torch.rand(NODES, features), y=torch.zeros(NODES, dtype=torch.long), ops=ops)
-    task = SimpleNamespace(splits={"train": [Part(graph=graph, mask=torch.ones(NODES, dtype=torch.bool))]})
+    task = SimpleNamespace(splits={"train": [DevicePart(graph=graph, mask=torch.ones(NODES, dtype=torch.bool))]})
     return SampledSteps(config, task, SINGLE, seed=0)
 
 
@@ -79,7 +79,7 @@ def test_freed_loading_sized_blocks_go_back_to_the_os() -> None:
     """The issue's experiment: 4 x 200 MiB written and freed, small live blocks between them."""
     script = """
 import torch
-from gnntool.engine.allocator import retain_freed_memory
+from gnntool.engine.runtime.allocator import retain_freed_memory
 
 def rss_mib():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20

@@ -15,11 +15,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gnntool import outputs
 from gnntool.cli import app
 from gnntool.config import known_keys
 from gnntool.engine.metrics import metrics_from_sums
 from gnntool.errors import UserError
+from gnntool.rundir import layout as outputs
 from gnntool.traits import OBJECTIVES
 from tests.conftest import REPO
 

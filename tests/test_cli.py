@@ -14,7 +14,7 @@ import yaml
 
 from gnntool.cli import app
 from gnntool.config import load_config
-from gnntool.outputs import RUN_FILES
+from gnntool.rundir.layout import RUN_FILES
 
 
 @pytest.fixture

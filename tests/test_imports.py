@@ -1,5 +1,5 @@
 """The package's import graph has no circle, lazy imports inside functions included: each layer
-(config → data → models → engine → outputs, the CLI on top) builds only on the ones below it."""
+(errors, traits, rundir → config → data → models → engine, the CLI on top) builds only on the ones below it."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from gnntool.engine.link_metrics import link_metrics
+from gnntool.engine.link.metrics import link_metrics
 from gnntool.errors import UserError
 
 # Few distinct values, so that ties (within and across the two sets) are common.

@@ -7,7 +7,7 @@ import torch
 from torch_geometric.utils import to_undirected
 
 from gnntool.config import ModelConfig
-from gnntool.engine.link_sampling import LinkSampledSteps
+from gnntool.engine.link.sampling import LinkSampledSteps
 from gnntool.models import build_model
 from gnntool.models.graph_ops import GraphOps
 

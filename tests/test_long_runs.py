@@ -156,7 +156,7 @@ def test_resume_without_a_checkpoint_warns_even_when_quiet(runner, write_config,
     assert "warning:" in result.stderr and "starting a new run" in result.stderr
 
 
-HOLD = "import sys, time; from pathlib import Path; from gnntool.run_lock import hold_run_lock\n" \
+HOLD = "import sys, time; from pathlib import Path; from gnntool.rundir.lock import hold_run_lock\n" \
     "with hold_run_lock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(600)\n"
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from gnntool.engine.link_metrics import link_metrics
+from gnntool.engine.link.metrics import link_metrics
 from gnntool.engine.metrics import f1_from_counts, metrics_from_sums
 from gnntool.metric_facts import METRICS, facts, format_value, main_metric, minimise, score
 from gnntool.traits import OBJECTIVES
@@ -78,7 +78,7 @@ def link_sweep(sweep_dir: Path) -> None:
 def test_sweep_table_and_plot_show_auc_alike(tmp_path: Path, monkeypatch) -> None:
     """Both show AUC as a fraction (the plot drew it in percent before)."""
     from gnntool import plot as plot_module
-    from gnntool.engine.sweep import display_table
+    from gnntool.engine.studies.sweep import display_table
 
     sweep_dir = tmp_path / "sweep"
     link_sweep(sweep_dir)
@@ -100,7 +100,7 @@ def test_plot_and_sweep_tables_do_not_import_torch(tmp_path: Path) -> None:
         "import json, sys\n"
         "from pathlib import Path\n"
         "from gnntool.plot import plot\n"
-        "from gnntool.engine.sweep import display_table\n"
+        "from gnntool.engine.studies.sweep import display_table\n"
         f"sweep = Path({str(sweep_dir)!r})\n"
         "plot(sweep)\n"
         "display_table(json.loads((sweep / 'sweep.json').read_text()))\n"

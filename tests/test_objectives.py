@@ -12,13 +12,13 @@ import pytest
 from gnntool import traits
 from gnntool.cli import app
 from gnntool.config import validate
-from gnntool.engine import run as run_module
-from gnntool.engine.objectives import OBJECTIVES
+from gnntool.engine.objectives import OBJECTIVE_CLASSES
+from gnntool.engine.runs import train_run as run_module
 from gnntool.models.base import GNN
 
 
 def test_registry_and_schema_table_agree() -> None:
-    assert set(OBJECTIVES) == set(traits.OBJECTIVES)
+    assert set(OBJECTIVE_CLASSES) == set(traits.OBJECTIVES)
     for name, known in traits.OBJECTIVES.items():
         assert validate({"train": {"objective": name}}).train.monitor == known.default_monitor
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gnntool.outputs import atomic_open, write_text
+from gnntool.rundir.layout import atomic_open, write_text
 
 
 def test_atomic_file_gets_the_umask_mode(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_seed_dirs_are_in_seed_order(tmp_path: Path) -> None:
-    from gnntool.outputs import seed_dir, seed_dirs
+    from gnntool.rundir.layout import seed_dir, seed_dirs
 
     for seed in (10, 2, 0):
         seed_dir(tmp_path, seed).mkdir()

@@ -16,7 +16,7 @@ from torch_geometric.datasets import Planetoid
 
 from gnntool import shipped
 from gnntool.config import DatasetConfig
-from gnntool.data import DATASETS, load_dataset, planetoid
+from gnntool.data import LOADER_OF, load_dataset, planetoid
 from gnntool.data.planetoid import load_planetoid, raw_file_names
 from gnntool.errors import UserError
 
@@ -55,8 +55,8 @@ def cora(root: Path, **settings) -> DatasetConfig:
 
 
 def test_registry() -> None:
-    assert {"Cora", "CiteSeer", "PubMed"} <= set(DATASETS)
-    assert all(DATASETS[name] is planetoid for name in ("Cora", "CiteSeer", "PubMed"))
+    assert {"Cora", "CiteSeer", "PubMed"} <= set(LOADER_OF)
+    assert all(LOADER_OF[name] is planetoid for name in ("Cora", "CiteSeer", "PubMed"))
     assert load_dataset(DatasetConfig(name="Cora"), seed=0).graphs[0].num_nodes == 2708
 
 

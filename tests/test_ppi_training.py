@@ -14,7 +14,7 @@ from gnntool.cli import app
 from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.engine.inputs import graph_tensors
-from gnntool.engine.saved import load_model
+from gnntool.engine.runs.saved import load_model
 
 
 def hand_f1(predicted: np.ndarray, target: np.ndarray) -> tuple[float, float]:

@@ -125,7 +125,7 @@ def test_layers_and_schema_do_what_the_traits_say(section: dict[str, object]) ->
 
 
 def test_dataset_loaders_traits_and_schema_agree() -> None:
-    assert set(data.DATASETS) == set(traits.DATASETS)
+    assert set(data.LOADER_OF) == set(traits.DATASETS)
     assert {known.loader for known in traits.DATASETS.values()} == set(data.LOADERS)
     for name, known in traits.DATASETS.items():
         path = {"path": "graph.npz"} if known.needs_path else {}

@@ -55,7 +55,7 @@ def test_killed_just_before_metrics_json_resumes_without_retraining(
 ) -> None:
     """Killed after the last model is saved but before metrics.json: --resume continues from the
     checkpoint (taken at every boundary here, so no epoch trains again), never from scratch."""
-    from gnntool.engine import run as run_module
+    from gnntool.engine.runs import train_run as run_module
 
     config = write_config({"train": {"epochs": 5, "checkpoint_seconds": 1.0e-9}})
     run_dir = tmp_path / "run"

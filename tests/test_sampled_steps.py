@@ -10,9 +10,9 @@ from conftest import DATA_ROOT
 from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.engine import train as train_module
-from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inputs import Step, task_tensors
 from gnntool.engine.objectives import supervised as supervised_module
+from gnntool.engine.runtime.distributed import SINGLE, Ranks
 from gnntool.engine.sampled import SampledSteps
 
 

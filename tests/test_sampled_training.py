@@ -16,7 +16,7 @@ from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.engine.inference import infer
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.saved import load_model
+from gnntool.engine.runs.saved import load_model
 
 CLASSES = 5
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gnntool.config import validate
-from gnntool.engine import sweep, tune
-from gnntool.engine.study import (
+from gnntool.engine.studies import sweep, tune
+from gnntool.engine.studies.study import (
     csv_cells,
     csv_header,
     flat_metrics,

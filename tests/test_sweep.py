@@ -16,7 +16,7 @@ import yaml
 
 from gnntool import log
 from gnntool.cli import app
-from gnntool.engine.sweep import (
+from gnntool.engine.studies.sweep import (
     cell_names,
     display_table,
     expand,
@@ -369,7 +369,7 @@ def test_sweep_help_and_grid_errors_do_not_import_torch() -> None:
 
 
 def test_shipped_sweep_config_plans_every_norm() -> None:
-    from gnntool.engine.sweep import plan_sweep
+    from gnntool.engine.studies.sweep import plan_sweep
 
     text = (REPO / "configs" / "sweep_norms_cora.yaml").read_text()
     command = next(line for line in text.splitlines() if line.startswith("# gnntool sweep"))

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-import gnntool.engine.run as run_module
+import gnntool.engine.runs.train_run as run_module
 from gnntool.cli import app
-from gnntool.engine.threads import (
+from gnntool.engine.runtime.threads import (
     CROSSOVER_WORK,
     chosen_threads,
     full_batch_threads,

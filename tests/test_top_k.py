@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gnntool.engine.top_k import top_k_chunks, top_k_targets
+from gnntool.engine.link.top_k import top_k_chunks, top_k_targets
 from gnntool.errors import UserError
 
 

@@ -15,7 +15,7 @@ from test_link import link_config, two_communities
 
 from gnntool import export
 from gnntool.cli import app
-from gnntool.engine import top_k
+from gnntool.engine.link import top_k
 from gnntool.engine.objectives import link
 from gnntool.export import Table, write_table
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from gnntool.cli import app
 from gnntool.config import load_config
-from gnntool.engine import run as run_module
-from gnntool.engine.tune import Param, Tuning, parse_param, parse_space, plan_tune, pruning_hooks, run_tune
+from gnntool.engine.runs import train_run as run_module
+from gnntool.engine.studies.tune import Param, Tuning, parse_param, parse_space, plan_tune, pruning_hooks, run_tune
 from gnntool.errors import UserError
 
 SPACE = ["--space", "train.lr=0.005:0.05:log", "--space", "model.hidden=8,16"]
@@ -219,7 +219,7 @@ def test_a_second_tune_of_the_same_study_is_refused(runner, write_config, tmp_pa
     """One writer per study directory, as for train and sweep: the lock names the holder's pid."""
     import os
 
-    from gnntool.run_lock import hold_run_lock
+    from gnntool.rundir.lock import hold_run_lock
 
     out = tmp_path / "tune"
     with hold_run_lock(out):  # another open file description: flock conflicts within one process too

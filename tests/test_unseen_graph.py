@@ -16,7 +16,7 @@ from gnntool.cli import app
 from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.engine.inputs import feature_tensor
-from gnntool.engine.saved import load_model
+from gnntool.engine.runs.saved import load_model
 from gnntool.models.graph_ops import GraphOps
 
 

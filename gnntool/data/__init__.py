@@ -23,7 +23,7 @@ from gnntool.data.usergraph import load_graph
 from gnntool.errors import UserError
 from gnntool.traits import DATASETS as TRAITS
 
-__all__ = ["DATASETS", "LOADERS", "load_dataset"]
+__all__ = ["LOADERS", "LOADER_OF", "load_dataset"]
 
 
 def planetoid(config: DatasetConfig, seed: int) -> GraphDataset:
@@ -40,14 +40,15 @@ LOADERS: dict[str, Loader] = {
     "ogb": load_ogb,
 }
 
-DATASETS: dict[str, Loader] = {name: LOADERS[traits.loader] for name, traits in TRAITS.items()}
+# dataset name -> its loader (the names are the schema's table, `gnntool.traits.DATASETS`)
+LOADER_OF: dict[str, Loader] = {name: LOADERS[traits.loader] for name, traits in TRAITS.items()}
 
 
 def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset:
     """The dataset named by `config.name`, split and normalised as the config says."""
     try:
-        loader = DATASETS[config.name]
+        loader = LOADER_OF[config.name]
     except KeyError:
-        known = ", ".join(DATASETS)
+        known = ", ".join(LOADER_OF)
         raise UserError(f"dataset.name: unknown dataset {config.name!r} (known: {known})") from None
     return loader(config, seed)

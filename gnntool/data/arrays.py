@@ -24,7 +24,7 @@ import numpy as np
 
 from gnntool import log
 from gnntool.errors import UserError
-from gnntool.outputs import read_json, write_json
+from gnntool.rundir.layout import read_json, write_json
 
 __all__ = ["MANIFEST", "Fill", "load_arrays", "save_arrays"]
 

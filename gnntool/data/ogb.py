@@ -55,7 +55,7 @@ from gnntool.errors import UserError
 __all__ = ["OgbScorer", "OgbSpec", "import_ogb", "load_ogb", "ogb_spec", "raw_files"]
 
 INSTALL = "pip install 'gnntool[ogb]'"
-SPLITS = {"train": "train", "val": "valid", "test": "test"}  # gnntool's split -> OGB's file
+OGB_SPLIT_NAMES = {"train": "train", "val": "valid", "test": "test"}  # gnntool's split -> OGB's file
 CACHE_FORMAT = 1
 
 
@@ -117,7 +117,7 @@ class OgbSpec:
         else:
             raw = ["raw/edge.csv.gz", "raw/num-node-list.csv.gz", "raw/num-edge-list.csv.gz", "raw/node-label.csv.gz"]
             raw += ["raw/node-feat.csv.gz"] * self.node_features + ["raw/edge-feat.csv.gz"] * self.edge_features
-        return (*raw, *(f"split/{self.split}/{part}.csv.gz" for part in SPLITS.values()))
+        return (*raw, *(f"split/{self.split}/{part}.csv.gz" for part in OGB_SPLIT_NAMES.values()))
 
 
 @cache
@@ -262,7 +262,7 @@ def _check_raw(spec: OgbSpec, graph: RawGraph, num_edges: int, raw: Path) -> Non
 def read_split(spec: OgbSpec, folder: Path, num_nodes: int) -> dict[str, np.ndarray]:
     """OGB's train/valid/test node ids (int64), each checked to lie in the graph."""
     split = {}
-    for ours, theirs in SPLITS.items():
+    for ours, theirs in OGB_SPLIT_NAMES.items():
         path = folder / "split" / spec.split / f"{theirs}.csv.gz"
         nodes = read_csv(path, np.int64, 1).reshape(-1)
         if nodes.size and (nodes.min() < 0 or nodes.max() >= num_nodes):
@@ -337,7 +337,7 @@ def load_arrays_of(config: DatasetConfig, spec: OgbSpec) -> dict[str, np.ndarray
     folder = root / spec.folder
     undirected = spec.add_inverse_edge or bool(config.to_undirected)
     cache = folder / "gnntool" / ("undirected" if undirected else "directed")
-    names = ("x", "edge_index", "y", *SPLITS)
+    names = ("x", "edge_index", "y", *OGB_SPLIT_NAMES)
     fetch.ensure_raw_files(raw_files(spec), root)
     source = {"dataset": spec.name, "format": CACHE_FORMAT, "undirected": undirected, "raw": _fingerprint(folder, spec)}
     mmap = ("x",) if config.mmap_features else ()
@@ -372,7 +372,7 @@ def load_ogb(config: DatasetConfig, seed: int) -> GraphDataset:
         y=torch.from_numpy(arrays["y"]),
         num_nodes=num_nodes,
     )
-    for split in SPLITS:
+    for split in OGB_SPLIT_NAMES:
         mask = torch.zeros(num_nodes, dtype=torch.bool)
         mask[torch.from_numpy(arrays[split])] = True
         data[f"{split}_mask"] = mask

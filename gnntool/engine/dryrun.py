@@ -15,8 +15,8 @@ import torch
 from gnntool.config import Config
 from gnntool.data import load_dataset
 from gnntool.data.fetch import no_downloads
-from gnntool.engine.device import resolve_device
 from gnntool.engine.inputs import task_tensors
+from gnntool.engine.runtime.device import resolve_device
 from gnntool.engine.train import setup
 from gnntool.traits import SPLITS
 

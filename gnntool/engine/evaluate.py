@@ -7,16 +7,16 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from gnntool.engine.distributed import SINGLE, Ranks, sum_over_ranks
 from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import Part, Task
+from gnntool.engine.inputs import DevicePart, Task
 from gnntool.engine.metrics import metric_sums, metrics_from_sums
+from gnntool.engine.runtime.distributed import SINGLE, Ranks, sum_over_ranks
 from gnntool.errors import UserError
 from gnntool.models import GNN
 from gnntool.traits import SPLITS
 
 
-def split_outputs(parts: list[Part], ranks: Ranks, outputs: Inference) -> tuple[Tensor, Tensor]:
+def split_outputs(parts: list[DevicePart], ranks: Ranks, outputs: Inference) -> tuple[Tensor, Tensor]:
     """Logits and labels of a split's masked nodes, every `world`-th one from this rank's on.
     `outputs` computes each graph's logits once, so splits sharing a graph (transductive) share
     one inference pass."""
@@ -28,7 +28,7 @@ def split_outputs(parts: list[Part], ranks: Ranks, outputs: Inference) -> tuple[
     return torch.cat(logits), torch.cat(labels)
 
 
-def split_sums(parts: list[Part], multilabel: bool, ranks: Ranks, outputs: Inference) -> dict[str, Tensor]:
+def split_sums(parts: list[DevicePart], multilabel: bool, ranks: Ranks, outputs: Inference) -> dict[str, Tensor]:
     """The metric sums of a split's masked nodes, over all ranks (each scores every `world`-th node)."""
     return sum_over_ranks(metric_sums(*split_outputs(parts, ranks, outputs), multilabel), ranks)
 

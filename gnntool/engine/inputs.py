@@ -31,8 +31,9 @@ class GraphTensors:
 
 
 @dataclass
-class Part:
-    """A graph on the device and the nodes of it that a split scores."""
+class DevicePart:
+    """A `SplitPart` (`gnntool.data.dataset`) on the device: its graph as tensors, and the nodes of
+    it that the split scores."""
 
     graph: GraphTensors
     mask: Tensor
@@ -58,10 +59,10 @@ class Task:
     """
 
     dataset: GraphDataset
-    splits: dict[str, list[Part]]
+    splits: dict[str, list[DevicePart]]
     device: torch.device
     converted: dict[int, GraphTensors]  # id of a dataset graph → its tensors, each converted once
-    full_train: Part | None = None  # all training graphs as one batch, built on first use
+    full_train: DevicePart | None = None  # all training graphs as one batch, built on first use
     chunk_size: int | None = None
 
     def tensors(self, data: Data) -> GraphTensors:
@@ -111,18 +112,18 @@ def graph_tensors(data: Data, device: torch.device, sparse_features: bool = True
     )
 
 
-def batch_parts(graphs: list[Data], masks: list[Tensor], device: torch.device) -> Part:
+def batch_parts(graphs: list[Data], masks: list[Tensor], device: torch.device) -> DevicePart:
     """Several graphs as one disjoint-union batch (per-graph statistics via its `batch` vector)."""
     if len(graphs) == 1:
-        return Part(graph_tensors(graphs[0], device), masks[0].to(device))
-    return Part(graph_tensors(Batch.from_data_list(graphs), device), torch.cat(masks).to(device))
+        return DevicePart(graph_tensors(graphs[0], device), masks[0].to(device))
+    return DevicePart(graph_tensors(Batch.from_data_list(graphs), device), torch.cat(masks).to(device))
 
 
 def task_tensors(dataset: GraphDataset, device: torch.device, chunk_size: int | None = None) -> Task:
     """Convert each distinct graph of the dataset once (transductive splits share one graph)."""
     task = Task(dataset=dataset, splits={}, device=device, converted={}, chunk_size=chunk_size)
     task.splits = {
-        split: [Part(task.tensors(part.graph), part.mask.to(device)) for part in dataset.splits[split]]
+        split: [DevicePart(task.tensors(part.graph), part.mask.to(device)) for part in dataset.splits[split]]
         for split in SPLITS
     }
     return task

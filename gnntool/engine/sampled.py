@@ -12,7 +12,7 @@ independent of the global RNG: a batch is the same whichever thread prepares it 
 not the epoch was resumed at b. The next batch is prepared (sampled, features gathered, blocks
 built) in a background thread while the model trains on the current one; torch releases the
 GIL in its operators, so the two overlap. The features are gathered into buffers the loader
-recycles once the step that used them is gone (`gnntool.engine.buffers`).
+recycles once the step that used them is gone (`gnntool.engine.runtime.buffers`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from torch import Tensor
 
 from gnntool.config import Config
 from gnntool.data.sampler import UniformNeighborSampler
-from gnntool.engine.buffers import GatherBuffers
-from gnntool.engine.distributed import Ranks
 from gnntool.engine.inputs import Step, Task
+from gnntool.engine.runtime.buffers import GatherBuffers
+from gnntool.engine.runtime.distributed import Ranks
 from gnntool.engine.seeding import batch_seed, epoch_generator
 from gnntool.models.graph_ops import GraphOps
 

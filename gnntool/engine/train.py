@@ -3,7 +3,7 @@
 An epoch's steps are the whole graph (full batch), batches of whole graphs (PPI), or
 neighbour-sampled mini-batches of seed nodes (`gnntool.engine.sampled`); under torchrun the
 model is wrapped in DistributedDataParallel and losses, metrics and stop requests are reduced
-across ranks (`gnntool.engine.distributed`).
+across ranks (`gnntool.engine.runtime.distributed`).
 
 Checkpoints are written at consistent points only: the end of an epoch, or, in an epoch of
 several steps (mini-batches, batches of graphs), the boundary between two steps, saving the
@@ -33,14 +33,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from gnntool import log
 from gnntool.config import Config, TrainConfig
-from gnntool.engine.distributed import SINGLE, Ranks, broadcast_from_main, max_over_ranks
 from gnntool.engine.inputs import Task
 from gnntool.engine.objectives import Objective, build_objective
+from gnntool.engine.runtime.distributed import SINGLE, Ranks, broadcast_from_main, max_over_ranks
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import Interrupted, Terminated
 from gnntool.metric_facts import score
 from gnntool.models import GNN
-from gnntool.outputs import load_torch, save_torch
+from gnntool.rundir.layout import load_torch, save_torch
 
 
 @dataclass

@@ -7,16 +7,16 @@ in the torch-free table `gnntool.traits.OBJECTIVES` (what the config schema chec
 from __future__ import annotations
 
 from gnntool.config import Config
-from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inputs import Task
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.link import Link
 from gnntool.engine.objectives.supervised import Supervised
 from gnntool.engine.objectives.unsupervised import Unsupervised
+from gnntool.engine.runtime.distributed import SINGLE, Ranks
 
-__all__ = ["OBJECTIVES", "Objective", "PredictOptions", "build_objective"]
+__all__ = ["OBJECTIVE_CLASSES", "Objective", "PredictOptions", "build_objective"]
 
-OBJECTIVES: dict[str, type[Objective]] = {
+OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
     "supervised": Supervised,
     "unsupervised": Unsupervised,
     "link": Link,
@@ -25,4 +25,4 @@ OBJECTIVES: dict[str, type[Objective]] = {
 
 def build_objective(config: Config, task: Task, seed: int, ranks: Ranks = SINGLE) -> Objective:
     """The objective `config.train.objective` on `task`, with `seed`."""
-    return OBJECTIVES[config.train.objective](config, task, seed, ranks)
+    return OBJECTIVE_CLASSES[config.train.objective](config, task, seed, ranks)

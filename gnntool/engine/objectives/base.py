@@ -2,7 +2,7 @@
 
 An objective owns what differs between tasks: the width of the model's last layer, an epoch's
 steps and loss, the validation metrics, the final metrics, and what `embed` and `predict` write.
-The engine (`gnntool.engine.train.fit`, `gnntool.engine.run`, `gnntool.engine.loaded`) calls
+The engine (`gnntool.engine.train.fit`, `gnntool.engine.runs.train_run`, `gnntool.engine.runs.loaded`) calls
 these methods and never asks which objective it holds.
 """
 
@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from gnntool.config import Config
-from gnntool.engine.distributed import SINGLE, Ranks
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
+from gnntool.engine.runtime.distributed import SINGLE, Ranks
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_model
@@ -37,7 +37,7 @@ class PredictOptions:
     top_k: int | None = None  # targets per source node (link runs)
     nodes: Path | None = None  # the source nodes of --top-k (link runs)
 
-    def plain(self, objective: str) -> None:
+    def refuse_link_options(self, objective: str) -> None:
         """Refuse the link-only options for an objective that scores nodes."""
         if self.pairs is not None or self.top_k is not None or self.nodes is not None:
             raise UserError(f"--pairs, --top-k and --nodes are for link runs; this run's objective is {objective}")
@@ -76,7 +76,7 @@ class Objective(ABC):
 
     def build_model(self) -> GNN:
         """The layer stack, with the objective's head attached as `model.head`."""
-        return network(self.config, self.task.num_features, self.output_width(), self.head(self.config))
+        return model_with_head(self.config, self.task.num_features, self.output_width(), self.head(self.config))
 
     def num_steps(self, epoch: int) -> int:
         """Optimiser steps in epoch `epoch`: with more than one, the engine checkpoints between them."""
@@ -120,7 +120,7 @@ class Objective(ABC):
         """Write `predict`'s output for the task's graph(s); `node_id` names their nodes."""
 
 
-def network(config: Config, num_features: int, width: int, head: nn.Module | None) -> GNN:
+def model_with_head(config: Config, num_features: int, width: int, head: nn.Module | None) -> GNN:
     """The configured layer stack with an objective's `head` (if any) as `model.head`."""
     model = build_model(config.model, num_features, width)
     if head is not None:

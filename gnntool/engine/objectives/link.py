@@ -10,11 +10,11 @@ The edges are split by `gnntool.data.edge_split` (PyG's `RandomLinkSplit` semant
 run's seed), or come from the graph file's `val_edges`/`test_edges`. Training and validation pass
 messages over the training edges, test over the training and validation edges. Every split is
 scored by its positives against a fixed set of negatives: `auc`, `ap`, `hits@K` for K in
-`train.hits_k`, `mrr` (`gnntool.engine.link_metrics`) and the loss.
+`train.hits_k`, `mrr` (`gnntool.engine.link.metrics`) and the loss.
 
 Neighbour-sampled training (`train.batch_size` positive edges per step, `train.fanout`) samples
 around both endpoints of a batch's positives and negatives (PyG's `LinkLoader` semantics,
-`gnntool.engine.link_sampling`); validation and test then run layer-wise over the whole graph.
+`gnntool.engine.link.sampling`); validation and test then run layer-wise over the whole graph.
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ from gnntool.data.edge_split import (
 from gnntool.data.graphfile import GraphFile, read_held_out_edges
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors
-from gnntool.engine.link_metrics import link_metrics
-from gnntool.engine.link_sampling import LinkBatch, LinkSampledSteps
+from gnntool.engine.link.metrics import link_metrics
+from gnntool.engine.link.sampling import LinkBatch, LinkSampledSteps
+from gnntool.engine.link.top_k import TopKRows, top_k_chunks
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.pairs import fd_chunks, read_pairs, stream_pairs
 from gnntool.engine.seeding import mixed_generator
 from gnntool.engine.steps import EpochPosition, run_steps
-from gnntool.engine.top_k import TopKRows, top_k_chunks
 from gnntool.errors import UserError
 from gnntool.export import write_chunked_table, write_pair_table
 from gnntool.models import GNN

@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from gnntool.data.graphfile import GraphFile
-from gnntool.engine.distributed import mean_over_ranks
 from gnntool.engine.evaluate import check_labels_fit, evaluate
 from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import Part, Step, Task, batch_parts
+from gnntool.engine.inputs import DevicePart, Step, Task, batch_parts
 from gnntool.engine.metrics import loss_fn
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.runtime.distributed import mean_over_ranks
 from gnntool.engine.sampled import SampledSteps
 from gnntool.engine.seeding import epoch_generator
 from gnntool.engine.steps import EpochPosition, run_steps
@@ -71,7 +71,7 @@ class Supervised(Objective):
 
     def predict(self, model: GNN, options: PredictOptions, node_id: np.ndarray) -> None:
         """Per node: id, predicted class (or label set), the class probabilities."""
-        options.plain(self.name)
+        options.refuse_link_options(self.name)
         outputs = Inference(model, self.task.chunk_size)
         rows = []
         for graph in self.task.dataset.graphs:
@@ -97,7 +97,7 @@ class GraphSteps:
     def num_batches(self, epoch: int) -> int:
         return 1 if self.whole else -(-len(self.graphs) // self.batch_size)
 
-    def parts(self, epoch: int, start: int = 0) -> Iterator[Part]:
+    def parts(self, epoch: int, start: int = 0) -> Iterator[DevicePart]:
         """The epoch's parts from batch index `start`."""
         if self.whole:
             if start == 0:
@@ -116,7 +116,7 @@ class GraphSteps:
             yield Step(x=part.graph.x, ops=part.graph.ops, y=part.graph.y[part.mask], rows=part.mask)
 
 
-def full_training_batch(task: Task) -> Part:
+def full_training_batch(task: Task) -> DevicePart:
     """All training graphs as one batch, built on first use and cached on the task."""
     if task.full_train is None:
         graphs = task.dataset.splits["train"]

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import GraphTensors, Part
+from gnntool.engine.inputs import DevicePart, GraphTensors
 from gnntool.engine.metrics import f1_scores
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.steps import EpochPosition, run_steps
@@ -52,7 +52,9 @@ class Unsupervised(Objective):
     def embeddings(self, outputs: Inference, graph: GraphTensors) -> Tensor:
         return self.embedding(outputs.output(graph))
 
-    def draw_pairs(self, part: Part, starts: Tensor, split: str, generator: torch.Generator | None = None) -> PairSet:
+    def draw_pairs(
+        self, part: DevicePart, starts: Tensor, split: str, generator: torch.Generator | None = None
+    ) -> PairSet:
         """Co-occurrence pairs from walks starting at `starts`, with negatives ∝ degree^0.75."""
         train, ops = self.config.train, part.graph.ops
         pairs = positive_pairs(ops, train.walks_per_node, train.walk_length, train.window, generator, nodes=starts)
@@ -95,7 +97,7 @@ class Unsupervised(Objective):
         del epoch
         part = self.task.splits["train"][0]
 
-        def step_loss(model: nn.Module, part: Part) -> Tensor:
+        def step_loss(model: nn.Module, part: DevicePart) -> Tensor:
             drawn = self.draw_pairs(part, self.training_starts(), "train")
             return self.loss(model(part.graph.x, part.graph.ops), drawn)
 

@@ -9,11 +9,11 @@ import torch
 
 from gnntool.config import Config, read_yaml, validate
 from gnntool.engine.inputs import Task
-from gnntool.engine.objectives import OBJECTIVES
-from gnntool.engine.objectives.base import network
+from gnntool.engine.objectives import OBJECTIVE_CLASSES
+from gnntool.engine.objectives.base import model_with_head
 from gnntool.errors import UserError
 from gnntool.models import GNN
-from gnntool.outputs import CONFIG, MODEL, load_torch, save_torch, seed_dirs
+from gnntool.rundir.layout import CONFIG, MODEL, load_torch, save_torch, seed_dirs
 
 
 @dataclass
@@ -50,8 +50,8 @@ def load_model(path: Path, device: torch.device, config: Config | None = None) -
     """The model of `path`, built as `config` (the run's config.yaml; default: the one in the file) says."""
     saved = load_torch(path)
     config = config or validate(saved["config"])
-    head = OBJECTIVES[config.train.objective].head(config)
-    model = network(config, saved["num_features"], saved["num_outputs"], head)
+    head = OBJECTIVE_CLASSES[config.train.objective].head(config)
+    model = model_with_head(config, saved["num_features"], saved["num_outputs"], head)
     model.load_state_dict(saved["state_dict"])
     return SavedModel(
         model=model.to(device).eval(),

@@ -16,13 +16,13 @@ from gnntool.config import Config
 from gnntool.data import load_dataset
 from gnntool.data.dataset import GraphDataset, SplitPart
 from gnntool.data.graphfile import GraphFile, read_graph
-from gnntool.engine.device import resolve_device
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import task_tensors
 from gnntool.engine.metrics import summarise
 from gnntool.engine.objectives import Objective, PredictOptions, build_objective
-from gnntool.engine.saved import SavedModel, load_model, load_run_config, model_paths
-from gnntool.outputs import MODEL
+from gnntool.engine.runs.saved import SavedModel, load_model, load_run_config, model_paths
+from gnntool.engine.runtime.device import resolve_device
+from gnntool.rundir.layout import MODEL
 from gnntool.traits import SPLITS
 
 

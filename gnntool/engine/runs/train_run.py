@@ -22,28 +22,29 @@ import torch
 import torch_geometric
 
 import gnntool
-from gnntool import log, outputs
+from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
-from gnntool.engine.board import check_tensorboard, seed_board
-from gnntool.engine.device import resolve_device
-from gnntool.engine.distributed import (
+from gnntool.engine.inference import Inference
+from gnntool.engine.inputs import task_tensors
+from gnntool.engine.metrics import main_metric, summarise
+from gnntool.engine.runs.board import check_tensorboard, seed_board
+from gnntool.engine.runs.saved import save_model
+from gnntool.engine.runtime.device import resolve_device
+from gnntool.engine.runtime.distributed import (
     SINGLE,
     Ranks,
     broadcast_from_main,
     local_device,
     process_group,
 )
-from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import task_tensors
-from gnntool.engine.metrics import main_metric, summarise
-from gnntool.engine.saved import save_model
-from gnntool.engine.threads import training_threads
+from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
 from gnntool.launcher import is_main_process, launched_by_torchrun
 from gnntool.metric_facts import format_value
-from gnntool.outputs import (
+from gnntool.rundir import layout
+from gnntool.rundir.layout import (
     CHECKPOINT,
     CONFIG,
     EMBEDDINGS,
@@ -61,7 +62,7 @@ from gnntool.outputs import (
     write_text,
     write_with,
 )
-from gnntool.run_lock import hold_run_lock
+from gnntool.rundir.lock import hold_run_lock
 from gnntool.traits import SPLITS
 
 SeedHooks = Callable[[int, Path], Sequence[EpochObserver]]
@@ -118,7 +119,7 @@ def train_one_seed(
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
     task = task_tensors(load_dataset(config.dataset, seed), device, config.inference_chunk)
-    # full-batch on a small graph: one thread (gnntool.engine.threads); restored after the seed
+    # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
     with (
         training_threads(config, task, device, ranks.distributed),
         seed_board(config, run_dir, seed, enabled=ranks.main) as board,
@@ -161,7 +162,7 @@ def train_run(
 ) -> Path | None:
     """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`.
 
-    Under torchrun, one process per rank trains with DDP (see `gnntool.engine.distributed`);
+    Under torchrun, one process per rank trains with DDP (see `gnntool.engine.runtime.distributed`);
     rank 0 alone reports and returns `run_dir`, the other ranks print nothing and return None.
     `hooks` adds observers to each seed's epochs. `locked`: the caller already holds `run_dir`'s
     lock (one process only: under torchrun rank 0 locks and tells the others the outcome).
@@ -226,7 +227,7 @@ def train_seeds(
     log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
     runs = []
     for index, seed in enumerate(seed_list):
-        seed_dir = outputs.seed_dir(run_dir, seed) if seeds > 1 else run_dir
+        seed_dir = layout.seed_dir(run_dir, seed) if seeds > 1 else run_dir
         label = f"seed {seed}" if seeds > 1 else "train"
         observers = hooks(index, seed_dir) if hooks else ()
         runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks, observers))

@@ -1,7 +1,7 @@
 """Let glibc's malloc reuse the model's batch-sized blocks on the training thread, and no larger.
 
 The loader's feature gathers need no allocator setting: they land in buffers it recycles
-(`gnntool.engine.buffers`). What is left is the model's own per-step tensors, allocated on the
+(`gnntool.engine.runtime.buffers`). What is left is the model's own per-step tensors, allocated on the
 training thread: the input dropout's multiplier and product (2 x 47 MiB on the bench's 92k x 128
 batches), the hidden activations and their gradients. glibc serves a block above its mmap
 threshold (at most 32 MiB) with a fresh mapping and unmaps it on free, and it returns a freed heap

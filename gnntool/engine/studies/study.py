@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from gnntool.config import Config, set_key, validate
 from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value
-from gnntool.outputs import has_progress, is_finished
+from gnntool.rundir.layout import has_progress, is_finished
 
 if TYPE_CHECKING:
-    from gnntool.engine.run import SeedHooks
+    from gnntool.engine.runs.train_run import SeedHooks
 
-SPLITS = ("val", "test")  # the splits a study reports; it chooses on val, never on test
+REPORTED_SPLITS = ("val", "test")  # the splits a study reports; it chooses on val, never on test
 
 
 # --- a point ------------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ def train_point(
     On Ctrl-C or SIGTERM (the checkpoint saved), the error's message is `interrupted(error)`: how
     to continue the whole study rather than the one run.
     """
-    from gnntool.engine.run import train_run
+    from gnntool.engine.runs.train_run import train_run
 
     # resume=True on a finished run leaves it; on a fresh directory it would warn of no checkpoint.
     resume = is_finished(run_dir) or has_progress(run_dir)
@@ -74,7 +74,7 @@ def train_point(
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """A run's metrics.json as `{"val_accuracy": ..., "val_accuracy_std": ...}` (std for multi-seed runs)."""
     flat = {}
-    for split in SPLITS:
+    for split in REPORTED_SPLITS:
         spread = metrics.get("std", {}).get(split, {})
         for name, value in metrics.get(split, {}).items():
             flat[f"{split}_{name}"] = value
@@ -86,7 +86,7 @@ def flat_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 def metric_columns(rows: Sequence[dict[str, float]]) -> list[str]:
     """`split_metric` columns present in any row's flat metrics, val first, without `_std`."""
     columns: list[str] = []
-    for split in SPLITS:
+    for split in REPORTED_SPLITS:
         for row in rows:
             for key in row:
                 if key.startswith(f"{split}_") and not key.endswith("_std") and key not in columns:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gnntool.config import Config
 from gnntool.errors import UserError
-from gnntool.outputs import TENSORBOARD, seed_dir
+from gnntool.rundir.layout import TENSORBOARD, seed_dir
 
 if TYPE_CHECKING:
     from gnntool.engine.train import EpochObserver

@@ -30,8 +30,8 @@ from pydantic import BaseModel
 
 from gnntool import log
 from gnntool.config import Config, known_keys, read_overridden, validate
-from gnntool.engine.study import (
-    SPLITS,
+from gnntool.engine.studies.study import (
+    REPORTED_SPLITS,
     config_problem,
     csv_cells,
     csv_header,
@@ -42,11 +42,11 @@ from gnntool.engine.study import (
     shown_columns,
     train_point,
 )
-from gnntool.engine.sweep import describe, parse_grid, yaml_text
+from gnntool.engine.studies.sweep import describe, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value, minimise
-from gnntool.outputs import CONFIG, METRICS, read_json, write_csv, write_text
-from gnntool.run_lock import hold_run_lock
+from gnntool.rundir.layout import CONFIG, METRICS, read_json, write_csv, write_text
+from gnntool.rundir.lock import hold_run_lock
 
 TRIALS_CSV = "trials.csv"
 BEST_YAML = "best.yaml"
@@ -341,7 +341,7 @@ def run_tune(tuning: Tuning, trials: int, timeout: float | None = None, quiet: b
     """Run the study up to `trials` trials in all; write trials.csv and best.yaml; return its trials
     as rows (best first among the finished). Optuna logs on stderr (warnings only when `quiet`)."""
     optuna = import_optuna()
-    from gnntool.engine.board import check_tensorboard
+    from gnntool.engine.runs.board import check_tensorboard
 
     check_tensorboard(tuning.config)
     with hold_run_lock(tuning.out):  # one tune per study directory; each trial's run is locked by train_run
@@ -389,7 +389,9 @@ def trial_rows(study: Any, tuning: Tuning, optuna: Any) -> list[dict[str, Any]]:
                 "state": trial.state.name,
                 "value": trial.value,
                 "params": {param.key: trial.params.get(param.key) for param in tuning.space},
-                "metrics": {key: value for key, value in trial.user_attrs.items() if key.split("_")[0] in SPLITS},
+                "metrics": {
+                    key: value for key, value in trial.user_attrs.items() if key.split("_")[0] in REPORTED_SPLITS
+                },
                 "seconds": seconds,
                 "run_dir": trial.user_attrs.get("run_dir", ""),
             }

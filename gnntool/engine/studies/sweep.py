@@ -34,7 +34,7 @@ import yaml
 
 from gnntool import log
 from gnntool.config import Config, load_config, read_overridden
-from gnntool.engine.study import (
+from gnntool.engine.studies.study import (
     config_problem,
     csv_cells,
     csv_header,
@@ -47,8 +47,8 @@ from gnntool.engine.study import (
     train_point,
 )
 from gnntool.errors import Interrupted, UserError
-from gnntool.outputs import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
-from gnntool.run_lock import hold_run_lock
+from gnntool.rundir.layout import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
+from gnntool.rundir.lock import hold_run_lock
 
 SWEEP_CSV = "sweep.csv"
 SWEEP_JSON = "sweep.json"
@@ -286,7 +286,7 @@ def run_sweep(
     for cell in cells:
         _check_existing(cell, out / cell.name, seeds)
 
-    from gnntool.engine.device import resolve_device
+    from gnntool.engine.runtime.device import resolve_device
 
     for device in dict.fromkeys(cell.config.device for cell in cells):
         resolve_device(device)  # a missing device is an error before anything trains

@@ -1,0 +1,2 @@
+"""Link prediction's parts beside its objective: top-k targets per source node (`top_k.py`), the
+ranking metrics (`metrics.py`) and the neighbour-sampled link batches (`sampling.py`)."""
