@@ -185,7 +185,7 @@ def train(
         typer.echo(check(config, run_dir))
         return
 
-    from gnntool.engine.board import check_tensorboard
+    from gnntool.engine.runs.board import check_tensorboard
     from gnntool.launcher import launched_by_torchrun
     from gnntool.rundir.lock import hold_run_lock
 

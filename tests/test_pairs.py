@@ -12,7 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gnntool.engine.pairs import fd_chunks, read_pairs, stream_pairs
+from gnntool.engine.link.pairs import fd_chunks, read_pairs, stream_pairs
 from gnntool.errors import UserError
 
 NODE_ID = np.array([7, 3, 10, 42, 0, -5])  # a graph's ids, unsorted; positions 0..5

@@ -46,7 +46,7 @@ to be bad, to say where.
 
 Modules: `npz.py` (the .npz archive and .npy arrays), `folder.py` (a folder of files),
 `text_table.py` (csv/tsv tables, the number test and the id → row lookup, shared with
-`gnntool.engine.pairs`), `validate.py` (the checks both formats share), `graph.py` (`GraphFile`).
+`gnntool.engine.link.pairs`), `validate.py` (the checks both formats share), `graph.py` (`GraphFile`).
 """
 
 from __future__ import annotations

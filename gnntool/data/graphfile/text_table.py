@@ -2,7 +2,7 @@
 
 One home for what every text reader of the package needs: the graph folder's files
 (`features.csv`, `edges.*`, `labels.csv`, held-out pairs) and `predict --pairs`
-(`gnntool.engine.pairs`) both tell a header from data with `is_number` and turn node ids into
+(`gnntool.engine.link.pairs`) both tell a header from data with `is_number` and turn node ids into
 row positions with `IdLookup`, so the two cannot drift apart.
 """
 

@@ -44,10 +44,10 @@ from gnntool.data.graphfile import GraphFile, read_held_out_edges
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors
 from gnntool.engine.link.metrics import link_metrics
+from gnntool.engine.link.pairs import fd_chunks, read_pairs, stream_pairs
 from gnntool.engine.link.sampling import LinkBatch, LinkSampledSteps
 from gnntool.engine.link.top_k import TopKRows, top_k_chunks
 from gnntool.engine.objectives.base import Objective, PredictOptions
-from gnntool.engine.pairs import fd_chunks, read_pairs, stream_pairs
 from gnntool.engine.seeding import mixed_generator
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.errors import UserError
