@@ -31,3 +31,17 @@ def test_relative_links_resolve(page: Path) -> None:
 def test_the_readme_links_every_docs_page() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert [page.name for page in DOCS if f"(docs/{page.name})" not in readme] == []
+
+
+def test_the_development_map_names_real_paths_and_every_module() -> None:
+    """docs/development.md is the map of the package: each path it names exists, and each module
+    of the package is named (by its path, or by its folder's path)."""
+    text = (REPO / "docs" / "development.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:gnntool|tests|configs|data|bench|examples|docs)/[\w./-]*)`", text))
+    assert [path for path in sorted(named) if not (REPO / path).exists()] == []
+    modules = [path.relative_to(REPO) for path in (REPO / "gnntool").rglob("*.py")]
+    unnamed = [
+        str(module) for module in modules
+        if str(module) not in named and f"{module.parent}/" not in named and module.name != "__init__.py"
+    ]
+    assert unnamed == []

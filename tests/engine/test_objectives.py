@@ -61,7 +61,7 @@ def test_final_metrics_and_embeddings_share_one_pass(
         return result
 
     monkeypatch.setattr(run_module, "fit", fit_then_count)
-    config = validate({"dataset": {"root": str(Path(__file__).resolve().parents[1] / "data")}, "train": {"epochs": 2}})
+    config = validate({"dataset": {"root": str(Path(__file__).resolve().parents[2] / "data")}, "train": {"epochs": 2}})
     run_module.train_run(config, tmp_path / "run", 1, resume=False, force=False)
     assert len(calls) == 1
     assert (tmp_path / "run" / "embeddings.npy").is_file()

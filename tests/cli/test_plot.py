@@ -18,7 +18,7 @@ from gnntool import plot as plot_module
 from gnntool.cli import app
 from gnntool.plot import best_epoch, mean_band, view_limits
 
-DATA_ROOT = Path(__file__).resolve().parents[1] / "data"
+DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import DATA_ROOT, signal_during_training
 
 from gnntool.cli import app
-from tests.conftest import DATA_ROOT, signal_during_training
 
 # Neighbour-sampled GraphSAGE on Cora with many small steps (18) per epoch, so that most
 # checkpoints fall inside an epoch.

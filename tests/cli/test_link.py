@@ -215,7 +215,7 @@ def test_bad_link_runs_are_exit_2_before_training(runner, write_config, tmp_path
 def test_cora_link_accuracy(runner, tmp_path: Path) -> None:
     """configs/gcn_cora_link.yaml, seed 0 (test AUC 0.932, AP 0.937 measured; the 10-seed means
     0.939 / 0.943 in docs/link-prediction.md): at least issue 12's targets 0.920 / 0.925."""
-    config = Path(__file__).resolve().parents[1] / "configs" / "gcn_cora_link.yaml"
+    config = Path(__file__).resolve().parents[2] / "configs" / "gcn_cora_link.yaml"
     run_dir = tmp_path / "run"
     args = ["train", str(config), "--out", str(run_dir), "-q", "--set", f"dataset.root={DATA_ROOT}"]
     threads = torch.get_num_threads()

@@ -18,7 +18,7 @@ from gnntool.data import load_dataset
 from gnntool.data.ogb import ogb_spec
 from gnntool.errors import UserError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NODES, FEATURES, CLASSES = 60, 8, 40
 
 

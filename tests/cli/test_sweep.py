@@ -28,7 +28,7 @@ from gnntool.engine.studies.sweep import (
 from gnntool.errors import UserError
 from gnntool.metric_facts import format_value
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA_ROOT = REPO / "data"
 GRID = ["--grid", "model.hidden=8,16", "--grid", "model.norm=none,batch"]
 CELLS = {  # cell name -> its values, in sweep order (the last grid varies fastest)

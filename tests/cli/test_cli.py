@@ -209,7 +209,7 @@ def test_help_and_version_do_not_import_torch() -> None:
         "assert r.exit_code == 2, r.output\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
 def test_run_files_are_the_contract() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from gnntool.cli import app
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,6 @@ from gnntool.engine.metrics import metrics_from_sums
 from gnntool.errors import UserError
 from gnntool.rundir import layout as outputs
 from gnntool.traits import OBJECTIVES
-from tests.conftest import REPO
 
 TINY = REPO / "examples" / "tiny_graph.npz"
 
