@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gnntool.errors import UserError
 from gnntool.traits import (
     DATASETS,
+    DECODERS,
     MODELS,
+    NORMS,
     OBJECTIVES,
     DatasetTraits,
     ModelTraits,
@@ -174,7 +176,7 @@ class DatasetConfig(Section):
                 raise ValueError(f"dataset.{key} is for dataset.name: synthetic, not {self.name}")
 
 
-NormName = Literal["none", "batch", "batchrenorm", "layer", "instance", "group"]
+NormName = Literal[tuple(NORMS)]
 
 
 class NormArgs(Section):
@@ -194,6 +196,7 @@ class NormArgs(Section):
 
 # The choices come from the traits table, so a new model or aggregator needs no edit here.
 ArchName = Literal[tuple(MODELS)]
+DecoderName = Literal[tuple(DECODERS)]
 AggregatorName = Literal[option_choices("aggregator")]
 
 
@@ -217,7 +220,7 @@ class ModelConfig(Section):
     pool: Literal["max", "mean"] = Field(default="max", description="sage pool aggregator only")
     l2_normalize: bool = Field(default=False, description="sage: per-layer L2 normalisation")
     k: int | None = Field(default=None, gt=0, description=option_description("k"))
-    decoder: Literal["dot", "mlp"] = Field(
+    decoder: DecoderName = Field(
         default="dot", description="link objective: scores a node pair from its embeddings (mlp: on their product)"
     )
     norm: NormName = "none"
@@ -231,10 +234,10 @@ class ModelConfig(Section):
     def _arch_options(self) -> ModelConfig:
         for key in model_options():
             self._arch_option(key)
-        if self.norm == "group" and self.hidden % self.norm_args.groups:
-            raise ValueError(
-                f"model.norm_args.groups ({self.norm_args.groups}) must divide model.hidden ({self.hidden})"
-            )
+        divides = NORMS[self.norm].divides
+        if divides is not None and self.hidden % getattr(self.norm_args, divides):
+            value = getattr(self.norm_args, divides)
+            raise ValueError(f"model.norm_args.{divides} ({value}) must divide model.hidden ({self.hidden})")
         return self
 
     def _arch_option(self, key: str) -> None:

@@ -210,3 +210,37 @@ def option_choices(key: str) -> tuple[str, ...]:
     """Every value some architecture allows for model option `key`, in table order."""
     choices = (choice for name in option_owners(key) for choice in MODELS[name].options[key].choices)
     return tuple(dict.fromkeys(choices))
+
+
+@dataclass(frozen=True)
+class NormTraits:
+    """One normalisation layer (`model.norm`) as the schema sees it: `divides` names the
+    `model.norm_args` key that must divide the hidden width (GroupNorm's groups)."""
+
+    divides: str | None = None
+
+
+# gnntool.models.norms.NORMS builds each (tests/models/test_norms.py ties the two).
+NORMS: dict[str, NormTraits] = {
+    "none": NormTraits(),
+    "batch": NormTraits(),
+    "batchrenorm": NormTraits(),
+    "layer": NormTraits(),
+    "instance": NormTraits(),
+    "group": NormTraits(divides="groups"),
+}
+
+
+@dataclass(frozen=True)
+class DecoderTraits:
+    """One pair decoder of link prediction (`model.decoder`): `top_k` means `predict --top-k` can
+    search every pair exactly (a dot product of embeddings)."""
+
+    top_k: bool = False
+
+
+# gnntool.models.decoders.DECODERS builds each (tests/test_registries.py ties the two).
+DECODERS: dict[str, DecoderTraits] = {
+    "dot": DecoderTraits(top_k=True),
+    "mlp": DecoderTraits(),
+}

@@ -33,6 +33,8 @@ BRANCHES = {
     "arch": (re.compile(rf"(?<!for )\barch\s*(==|!=|\bin\b)|{compared(traits.MODELS)}"), ("traits.py",)),
     "aggregator": (re.compile(r"(?<!for )\baggregator\s*(==|!=|\bin\b)"), ("traits.py",)),
     "dataset": (re.compile(rf"dataset\.name\s*(==|!=|\bin\b)|{compared(DATASET_NAMES)}"), ("traits.py",)),
+    "norm": (re.compile(rf"\bnorm\s*(==|!=|\bin\b)|{compared(traits.NORMS)}"), ("traits.py", "norms.py")),
+    "decoder": (re.compile(rf"\bdecoder\s*(==|!=|\bin\b)|{compared(traits.DECODERS)}"), ("traits.py", "decoders.py")),
 }
 
 
@@ -59,6 +61,8 @@ def test_no_branch_on_a_registered_name_outside_its_registry(kind: str) -> None:
         ("dataset", 'if config.dataset.name == "PPI":'),
         ("dataset", 'if name in ("Cora", "ogbn-arxiv"):'),
         ("dataset", 'case "synthetic":'),
+        ("norm", 'if self.norm == "group" and self.hidden % self.norm_args.groups:'),
+        ("decoder", 'if self.config.model.decoder != "dot":'),
     ],
 )
 def test_the_branch_patterns_catch_branches(kind: str, line: str) -> None:
@@ -132,3 +136,16 @@ def test_dataset_loaders_traits_and_schema_agree() -> None:
         assert validate({"dataset": {"name": name, **path}}).dataset.name == name
     with pytest.raises(UserError, match=re.escape(", ".join(traits.DATASETS))):
         validate({"dataset": {"name": "Corra"}})
+
+
+def test_norm_and_decoder_registries_traits_and_schema_agree() -> None:
+    from gnntool.models.decoders import DECODERS
+    from gnntool.models.norms import NORMS
+
+    fields = ModelConfig.model_fields
+    assert set(NORMS) == set(traits.NORMS) == literal_choices(fields["norm"].annotation)
+    assert set(DECODERS) == set(traits.DECODERS) == literal_choices(fields["decoder"].annotation)
+    for name, known in traits.NORMS.items():
+        if known.divides is not None:  # the key it names exists and is checked against the width
+            with pytest.raises(ValueError, match=f"norm_args.{known.divides}"):
+                ModelConfig(norm=name, hidden=7, norm_args={known.divides: 2})

@@ -55,6 +55,7 @@ from gnntool.export import write_chunked_table, write_pair_table
 from gnntool.models import GNN
 from gnntool.models.decoders import build_decoder
 from gnntool.models.graph_ops import GraphOps
+from gnntool.traits import DECODERS
 
 SCORED_PAIRS = 1 << 20  # pairs decoded at once when scoring
 
@@ -238,7 +239,7 @@ class Link(Objective):
 
     @torch.no_grad()
     def predict_top_k(self, model: GNN, z: Tensor, options: PredictOptions, node_id: np.ndarray) -> None:
-        if self.config.model.decoder != "dot":
+        if not DECODERS[self.config.model.decoder].top_k:
             raise UserError(
                 f"--top-k searches every node pair exactly with the dot decoder; this run's decoder is "
                 f"{self.config.model.decoder} (score chosen pairs with --pairs)"
