@@ -48,10 +48,8 @@ def cell_format(column: np.ndarray) -> str:
     return "%s"
 
 
-def write_text_table(handle: IO[str], table: Table, sep: str, header: bool) -> None:
-    """One line per node; `header` adds a first line of column names."""
-    if header:
-        handle.write(sep.join(table) + "\n")
+def write_text_lines(handle: IO[str], table: Table, sep: str) -> None:
+    """One line per row (the header is `write_text_rows`')."""
     columns = list(table.values())
     row_format = sep.join(cell_format(column) for column in columns) + "\n"
     chunk_rows = max(1, CHUNK_BYTES // (12 * len(columns)))
@@ -112,15 +110,11 @@ def write_table(
     """Write `table` as text to a file or stdout, or in a binary format to a file: parquet holds
     the table, npy and pt the payload that `payloads[format]()` makes (the format's own form of it)."""
     chosen = FORMATS[format]
-    if chosen.separator is None:
+    if chosen.separator is not None:
+        write_text_chunks([table], list(table), output, chosen.separator, header)
+    else:
         payload = payloads[format]() if payloads and format in payloads else None
         chosen.write(Path(output), table, payload)
-    elif output == "-":
-        write_text_table(sys.stdout, table, chosen.separator, header)
-        sys.stdout.flush()
-    else:
-        with atomic_open(Path(output), "w") as handle:
-            write_text_table(handle, table, chosen.separator, header)
 
 
 def write_embeddings(embeddings: np.ndarray, node_id: np.ndarray, output: str, format: str, header: bool) -> None:
@@ -209,7 +203,7 @@ def write_text_rows(handle: IO[str], chunks: Iterable[Table], names: list[str], 
         handle.write(sep.join(names) + "\n")
     handle.flush()
     for chunk in chunks:
-        write_text_table(handle, chunk, sep, False)
+        write_text_lines(handle, chunk, sep)
         handle.flush()
 
 
@@ -279,7 +273,7 @@ class Format:
     name: str
     commands: tuple[str, ...]
     separator: str | None = None
-    write: Callable[[Path, Table, Payload], None] = write_npy
+    write: Callable[[Path, Table, Payload], None] | None = None
     write_chunks: Callable[[Path, Iterable[Table], dict[str, np.dtype], int], None] | None = None
 
     @property

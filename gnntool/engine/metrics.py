@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnntool.errors import UserError
-from gnntool.metric_facts import main_metric  # noqa: F401  (run.py imports it from here)
 
 
 def loss_fn(logits: Tensor, y: Tensor, multilabel: bool) -> Tensor:

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from gnntool.errors import UserError
 
-__all__ = ["TopKRows", "top_k_chunks", "top_k_targets"]
+__all__ = ["TopKRows", "top_k_chunks"]
 
 MAX_SCORES = 1 << 25
 
@@ -35,10 +35,13 @@ class TopKRows(NamedTuple):
     rank: Tensor
 
 
-def top_k_targets(
+def top_k_chunks(
     z: Tensor, k: int, edge_index: Tensor, sources: Tensor | None = None, max_scores: int | None = None
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The k best targets of every source, as flat `(source, target, score, rank)` tensors.
+) -> tuple[int, Iterator[TopKRows]]:
+    """The k best targets of every source, one chunk of sources at a time: the total row count
+    (known before any score is computed, from the neighbour counts) and a lazy iterator of the
+    chunks' rows in output order. K is checked and the neighbour lists built at the call, the
+    scores as iterated.
 
     `z`: node embeddings (nodes × width). `edge_index`: every known edge (2 × E, node positions,
     held-out edges included); a node v is u's neighbour when u → v or v → u is listed. `sources`:
@@ -46,24 +49,7 @@ def top_k_targets(
     first with `rank` 1, 2, ...; `score` is the dot decoder's logit ⟨z_u, z_v⟩ (its sigmoid is
     the link's probability); a source with fewer than k candidates gets one row per candidate.
     Ties are ordered as `torch.topk` orders them. `source` and `target` are positions (int64),
-    `rank` int64, all on z's device. `max_scores`: the scores held at once (default
-    `MAX_SCORES`). Holds every row at once: to write them, use `top_k_chunks`.
-    """
-    _, chunks = top_k_chunks(z, k, edge_index, sources, max_scores)
-    parts = list(chunks)
-    if not parts:
-        empty = torch.empty(0, dtype=torch.long, device=z.device)
-        return empty, empty, z.new_empty(0), empty
-    source, target, score, rank = (torch.cat(column) for column in zip(*parts))
-    return source, target, score, rank
-
-
-def top_k_chunks(
-    z: Tensor, k: int, edge_index: Tensor, sources: Tensor | None = None, max_scores: int | None = None
-) -> tuple[int, Iterator[TopKRows]]:
-    """`top_k_targets`'s rows, one chunk of sources at a time: the total row count (known before
-    any score is computed, from the neighbour counts) and a lazy iterator of the chunks' rows in
-    output order. K is checked and the neighbour lists built at the call, the scores as iterated.
+    `rank` int64, all on z's device. `max_scores`: the scores held at once (default `MAX_SCORES`).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise UserError(f"top-k needs a whole number K ≥ 1; got {k!r}")

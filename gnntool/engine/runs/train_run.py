@@ -27,7 +27,7 @@ from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import task_tensors
-from gnntool.engine.metrics import main_metric, summarise
+from gnntool.engine.metrics import summarise
 from gnntool.engine.runs.board import check_tensorboard, seed_board
 from gnntool.engine.runs.saved import save_model
 from gnntool.engine.runtime.device import resolve_device
@@ -42,7 +42,7 @@ from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
 from gnntool.launcher import is_main_process, launched_by_torchrun
-from gnntool.metric_facts import format_value
+from gnntool.metric_facts import format_value, main_metric
 from gnntool.rundir import layout
 from gnntool.rundir.layout import (
     CHECKPOINT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gnntool.engine.link.top_k import top_k_chunks, top_k_targets
+from gnntool.engine.link.top_k import top_k_chunks
 from gnntool.errors import UserError
 
 
@@ -21,6 +21,19 @@ def brute_force(
         for rank, (score, v) in enumerate(sorted(candidates, reverse=True)[:k], start=1):
             rows.append((u, v, score, rank))
     return rows
+
+
+def top_k_targets(
+    z: torch.Tensor, k: int, edge_index: torch.Tensor, sources: torch.Tensor | None = None,
+    max_scores: int | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """Every chunk's rows joined, as flat (source, target, score, rank) tensors."""
+    _, chunks = top_k_chunks(z, k, edge_index, sources, max_scores)
+    parts = list(chunks)
+    if not parts:
+        empty = torch.empty(0, dtype=torch.long)
+        return empty, empty, z.new_empty(0), empty
+    return tuple(torch.cat(column) for column in zip(*parts))
 
 
 def as_rows(result: tuple[torch.Tensor, ...]) -> list[tuple[int, int, float, int]]:
