@@ -358,8 +358,16 @@ def tune(
         float | None, typer.Option(min=0, help="Start no new trial after this many seconds.")
     ] = None,
     storage: Annotated[
-        str | None, typer.Option(help="Optuna storage URL \\[default: sqlite:///OUT/tune.db].")
+        str | None,
+        typer.Option(
+            help="Optuna storage: an RDB URL, or journal:PATH (a journal file: for workers sharing a network "
+            "filesystem) \\[default: the study file under OUT, else sqlite:///OUT/tune.db, with --workers "
+            "journal:OUT/tune.journal]."
+        ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes on this machine, each taking trials until there are N.")
+    ] = 1,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per trial; the score is their mean.")] = 1,
     set_: Annotated[
         list[str] | None,
@@ -377,15 +385,28 @@ def tune(
     Prints the best trials on stdout; writes OUT/trials.csv, OUT/best.yaml (a config `gnntool train`
     runs as it is) and one run directory per trial.
 
-    Run it again to continue the study: finished trials stay, an interrupted one resumes.
+    Run it again to continue the study: finished trials stay, an interrupted one resumes. Several
+    tune processes (--workers, or started by hand with the same --out and --storage) share the study.
     """
-    from gnntool.engine.studies.tune import display_table, plan_tune, run_tune
+    from gnntool.engine.studies.tune import display_table, plan_tune, run_tune, tune_results
     from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
     overrides = config_overrides(set_, device)
-    tuning = plan_tune(resolve_config(config_path), space, overrides, seeds=seeds, out=out, storage=storage)
-    rows = run_tune(tuning, trials, timeout=timeout, quiet=quiet)
+    config_path = resolve_config(config_path)
+    tuning = plan_tune(config_path, space, overrides, seeds=seeds, out=out, storage=storage, workers=workers)
+    if workers == 1:
+        rows = run_tune(tuning, trials, timeout=timeout, quiet=quiet)
+    else:
+        from gnntool.engine.studies.workers import run_workers
+
+        args = [str(config_path), *(f"--space={spec}" for spec in space), f"--trials={trials}", f"--seeds={seeds}"]
+        args += [f"--set={item}" for item in overrides] + [f"--out={tuning.out}", f"--storage={tuning.storage}"]
+        args += [f"--timeout={timeout}"] * (timeout is not None) + ["--quiet"] * quiet
+        status = run_workers(args, workers)
+        if status:
+            raise typer.Exit(status)
+        rows = tune_results(tuning, quiet=quiet)
     print_sweep_table(*display_table(rows, tuning))
 
 

@@ -51,8 +51,10 @@ def train_point(
     seeds: int,
     interrupted: Callable[[Interrupted], str],
     hooks: SeedHooks | None = None,
+    locked: bool = False,
 ) -> None:
-    """Train `config` into `run_dir`, resuming what it holds (a finished run stays as it is).
+    """Train `config` into `run_dir`, resuming what it holds (a finished run stays as it is);
+    `locked`: the caller holds `run_dir`'s lock.
 
     On Ctrl-C or SIGTERM (the checkpoint saved), the error's message is `interrupted(error)`: how
     to continue the whole study rather than the one run.
@@ -62,7 +64,7 @@ def train_point(
     # resume=True on a finished run leaves it; on a fresh directory it would warn of no checkpoint.
     resume = is_finished(run_dir) or has_progress(run_dir)
     try:
-        train_run(config, run_dir, seeds, resume=resume, force=False, hooks=hooks)
+        train_run(config, run_dir, seeds, resume=resume, force=False, hooks=hooks, locked=locked)
     except Interrupted as error:
         error.args = (interrupted(error),)
         raise

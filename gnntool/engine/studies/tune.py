@@ -7,10 +7,20 @@ directory like a sweep cell) and scores the mean of ``train.monitor`` over them,
 is minimised). Optuna's median pruner watches the first seed's best-so-far monitored value per
 epoch and stops hopeless trials. Test metrics are recorded with each trial, never used to choose.
 
-The study lives in its storage (``sqlite:///OUT/tune.db`` by default), so the same command again
-continues it: ``--trials N`` is the study's total, finished trials stay, and a trial interrupted
-by Ctrl-C (its checkpoint saved) or killed is retried first, resuming its run directory. At the end
-``OUT/trials.csv`` lists every trial and ``OUT/best.yaml`` is the best trial's complete config.
+The study lives in its storage (``sqlite:///OUT/tune.db`` by default, ``journal:OUT/tune.journal``
+with ``--workers``), so the same command again continues it: ``--trials N`` is the study's total,
+finished trials stay, and a trial interrupted by Ctrl-C (its checkpoint saved) or killed is retried
+first, resuming its run directory.
+
+Several workers (processes, on one machine or sharing OUT on a network filesystem) may work on one
+study at once: each draws a trial, runs it and draws the next until the study has N trials. A
+worker holds OUT's lock shared (a train or sweep into OUT is refused) and, from the draw of a trial
+to telling the storage how it ended, its run directory's lock; drawing happens under a short
+exclusive lock on OUT/.draw.lock. So a RUNNING trial whose directory nobody holds belongs to a dead
+worker: it is marked interrupted and retried, never a live worker's. A trial drawn with N places
+already taken (numbers come from the storage) is failed, left out of the tables, and stops its
+worker. After each trial the worker rewrites ``OUT/trials.csv`` (every trial) and ``OUT/best.yaml``
+(the best trial's complete config) from the storage's view, each in one rename.
 
 This module imports neither torch nor Optuna until a study starts: space errors answer at once.
 """
@@ -19,9 +29,11 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 import types
 import typing
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +42,7 @@ from pydantic import BaseModel
 
 from gnntool import log
 from gnntool.config import Config, known_keys, read_overridden, validate
+from gnntool.engine.studies.storage import default_storage, open_storage
 from gnntool.engine.studies.study import (
     REPORTED_SPLITS,
     config_problem,
@@ -46,11 +59,13 @@ from gnntool.engine.studies.sweep import describe, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value, minimise
 from gnntool.rundir.layout import CONFIG, METRICS, read_json, write_csv, write_text
-from gnntool.rundir.lock import hold_run_lock
+from gnntool.rundir.lock import first_free_lock, hold_run_lock, is_locked, waiting_lock
 
 TRIALS_CSV = "trials.csv"
 BEST_YAML = "best.yaml"
 STUDY_NAME = "gnntool"
+DRAW_LOCK = ".draw.lock"  # held by a worker for moments: to draw a trial and lock its directory
+WORKER_LOCK = ".worker-"  # OUT/.worker-N.lock: held by worker N for its life (N seeds its sampler)
 INSTALL = "pip install 'gnntool[tune]'"
 PRUNE_STARTUP_TRIALS = 5  # trials that finish before the pruner judges others
 PRUNE_WARMUP_EPOCHS = 20  # epochs of every trial that are never pruned
@@ -219,14 +234,16 @@ def plan_tune(
     seeds: int = 1,
     out: Path | None = None,
     storage: str | None = None,
+    workers: int = 1,
 ) -> Tuning:
-    """Parse and check the space against the config (file, then --set) without training."""
+    """Parse and check the space against the config (file, then --set) without training; the
+    storage defaults as `storage.default_storage` says for `workers` processes."""
     space = parse_space(specs)
     base = read_overridden(config_path, overrides)
     config = validate(base)
     check_space(base, space)
     out = Path(out) if out is not None else default_out(config_path)
-    return Tuning(space, base, config, seeds, out, storage or f"sqlite:///{(out / 'tune.db').resolve()}")
+    return Tuning(space, base, config, seeds, out, storage or default_storage(out, workers))
 
 
 def import_optuna() -> Any:
@@ -237,15 +254,16 @@ def import_optuna() -> Any:
     return optuna
 
 
-def open_study(tuning: Tuning, optuna: Any) -> tuple[Any, Any]:
+def open_study(tuning: Tuning, optuna: Any, worker: int = 0) -> tuple[Any, Any]:
     """Create the study, or load it and check that it was made by the same command; return it
-    and its storage."""
-    storage = optuna.storages.get_storage(tuning.storage)
+    and its storage. Worker `worker`'s sampler is seeded `seed + worker`: a lone worker (0) draws
+    as before, and parallel ones do not draw the same random startup trials."""
+    storage = open_storage(tuning.storage, optuna)
     study = optuna.create_study(
         storage=storage,
         study_name=STUDY_NAME,
         direction="minimize" if tuning.minimise else "maximize",
-        sampler=optuna.samplers.TPESampler(seed=tuning.config.seed),
+        sampler=optuna.samplers.TPESampler(seed=tuning.config.seed + worker),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS),
         load_if_exists=True,
     )
@@ -260,31 +278,43 @@ def open_study(tuning: Tuning, optuna: Any) -> tuple[Any, Any]:
     return study, storage
 
 
-def retry_interrupted(study: Any, storage: Any, optuna: Any) -> None:
-    """Mark trials left running by a killed process as interrupted, and queue every interrupted
-    trial not yet retried with its parameters and run directory (its checkpoint resumes)."""
+def trial_dir(trial: Any, tuning: Tuning) -> Path:
+    """A trial's run directory: its original's for a retry, else OUT/trial-NNNN."""
+    return Path(trial.user_attrs.get("run_dir") or tuning.out / f"trial-{trial.number:04d}")
+
+
+def retry_interrupted(study: Any, storage: Any, tuning: Tuning, optuna: Any) -> None:
+    """Mark trials left running by a dead worker (nobody holds their directory's lock) as
+    interrupted, and queue every interrupted trial not yet retried with its parameters and run
+    directory (its checkpoint resumes). Call with the study's draw lock held: a live worker holds
+    its trial's directory from the draw to the tell."""
     study_id = storage.get_study_id_from_name(STUDY_NAME)
     state = optuna.trial.TrialState
     for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
+        if is_locked(trial_dir(trial, tuning)):
+            continue  # a live worker's
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         storage.set_trial_user_attr(trial_id, "interrupted", True)
         storage.set_trial_state_values(trial_id, state.FAIL)
     trials = study.get_trials(deepcopy=False)
     retried = {trial.user_attrs.get("retry_of") for trial in trials}
     for trial in trials:
-        if trial.user_attrs.get("interrupted") and trial.number not in retried and "run_dir" in trial.user_attrs:
+        if trial.user_attrs.get("interrupted") and trial.number not in retried:
             log.info(f"tune: trial {trial.number} was interrupted; retrying it first")
             study.enqueue_trial(
-                trial.params, user_attrs={"retry_of": trial.number, "run_dir": trial.user_attrs["run_dir"]}
+                trial.params, user_attrs={"retry_of": trial.number, "run_dir": str(trial_dir(trial, tuning))}
             )
 
 
-def counted(study: Any, optuna: Any) -> int:
-    """Trials that count towards --trials: all but the interrupted (retried) and the queued."""
+def taken(trials: Sequence[Any], below: int | None = None) -> int:
+    """Trials that hold one of the study's --trials places (numbered below `below`): all but the
+    retries (each stands in its original's place) and those drawn beyond the total."""
     return sum(
         1
-        for trial in study.get_trials(deepcopy=False)
-        if not trial.user_attrs.get("interrupted") and trial.state != optuna.trial.TrialState.WAITING
+        for trial in trials
+        if (below is None or trial.number < below)
+        and "retry_of" not in trial.user_attrs
+        and not trial.user_attrs.get("beyond")
     )
 
 
@@ -309,27 +339,29 @@ def pruning_hooks(trial: Any, optuna: Any, tuning: Tuning) -> Any:
     return hooks
 
 
-def run_trial(trial: Any, tuning: Tuning, optuna: Any) -> float:
-    """The objective: train the trial's config into its run directory and return its score."""
-    values = {param.key: param.suggest(trial) for param in tuning.space}
-    run_dir = Path(trial.user_attrs.get("run_dir") or tuning.out / f"trial-{trial.number:04d}")
-    trial.set_user_attr("run_dir", str(run_dir))
-    try:
-        config = trial_config(tuning.base, values)
-    except UserError as exc:
-        raise InvalidTrial(f"trial {trial.number} ({describe(values)}): {exc}") from None
-    log.info(f"tune: trial {trial.number} ({describe(values)}) into {run_dir}")
+def run_trial(trial: Any, config: Config, run_dir: Path, tuning: Tuning, optuna: Any) -> float:
+    """Train a drawn trial's config into its run directory (locked by the caller); return its score."""
+    log.info(f"tune: trial {trial.number} ({describe(trial_values(trial, tuning))}) into {run_dir}")
     try:
         train_point(
-            config, run_dir, tuning.seeds, interrupted=_interrupted(trial), hooks=pruning_hooks(trial, optuna, tuning)
+            config,
+            run_dir,
+            tuning.seeds,
+            interrupted=_interrupted(trial),
+            hooks=pruning_hooks(trial, optuna, tuning),
+            locked=True,
         )
     except (Interrupted, KeyboardInterrupt):
-        trial.set_user_attr("interrupted", True)  # retried first by the next run of the same command
+        trial.set_user_attr("interrupted", True)  # retried first by the next worker
         raise
     metrics = read_json(run_dir / METRICS)
     for key, value in flat_metrics(metrics).items():
         trial.set_user_attr(key, value)
     return metrics["val"][tuning.monitor.removeprefix("val_")]
+
+
+def trial_values(trial: Any, tuning: Tuning) -> dict[str, Any]:
+    return {param.key: param.suggest(trial) for param in tuning.space}
 
 
 def _interrupted(trial: Any) -> Callable[[Interrupted], str]:
@@ -338,49 +370,146 @@ def _interrupted(trial: Any) -> Callable[[Interrupted], str]:
 
 
 def run_tune(tuning: Tuning, trials: int, timeout: float | None = None, quiet: bool = False) -> list[dict[str, Any]]:
-    """Run the study up to `trials` trials in all; write trials.csv and best.yaml; return its trials
-    as rows (best first among the finished). Optuna logs on stderr (warnings only when `quiet`)."""
+    """Work on the study, one trial after another, until it has `trials` trials in all (other
+    workers may be taking trials of it at the same time); write trials.csv and best.yaml; return
+    its trials as rows (best first among the finished). Optuna logs on stderr (warnings only when
+    `quiet`)."""
     optuna = import_optuna()
     from gnntool.engine.runs.board import check_tensorboard
 
     check_tensorboard(tuning.config)
-    with hold_run_lock(tuning.out):  # one tune per study directory; each trial's run is locked by train_run
-        return tune_study(tuning, trials, timeout, quiet, optuna)
-
-
-def tune_study(tuning: Tuning, trials: int, timeout: float | None, quiet: bool, optuna: Any) -> list[dict[str, Any]]:
-    """`run_tune`'s study, trials and tables, with the study directory locked."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
-    study, storage = open_study(tuning, optuna)
-    retry_interrupted(study, storage, optuna)
-    remaining = trials - counted(study, optuna)
-    if remaining > 0:
-        log.info(f"tune: {remaining} trial(s) to run ({trials} in all) × {tuning.seeds} seed(s) into {tuning.out}")
-        study.optimize(
-            lambda trial: run_trial(trial, tuning, optuna), n_trials=remaining, timeout=timeout, catch=(InvalidTrial,)
-        )
-    else:
-        log.info(f"tune: the study already has {trials} trial(s); nothing to run (raise --trials to add more)")
-    rows = trial_rows(study, tuning, optuna)
-    header, table = trials_table(rows, tuning)
-    write_csv(tuning.out / TRIALS_CSV, header, table)
-    complete = [row for row in rows if row["state"] == "COMPLETE"]
-    if complete:
-        write_best(complete[0], tuning, len(rows))
-    else:
+    # Shared: workers of the study exclude a train or sweep into its directory, not one another.
+    with hold_run_lock(tuning.out, shared=True), first_free_lock(tuning.out, WORKER_LOCK) as worker:
+        optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
+        with waiting_lock(tuning.out / DRAW_LOCK):
+            study, storage = open_study(tuning, optuna, worker)
+        ran = work(study, storage, tuning, trials, timeout, optuna)
+        if not ran:
+            log.info(f"tune: the study already has {trials} trial(s); nothing to run (raise --trials to add more)")
+        with waiting_lock(tuning.out / DRAW_LOCK):
+            rows = write_tables(study, tuning, optuna)
+    if not complete(rows):
         log.warn("tune: no trial finished; no best.yaml")
+    log.info(f"tune: wrote {tuning.out / TRIALS_CSV}" + (f" and {tuning.out / BEST_YAML}" if complete(rows) else ""))
     return rows
+
+
+def tune_results(tuning: Tuning, quiet: bool = False) -> list[dict[str, Any]]:
+    """The study's rows (as `run_tune` returns them) once its workers have ended; the tables
+    rewritten from them."""
+    optuna = import_optuna()
+    optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
+    with hold_run_lock(tuning.out, shared=True), waiting_lock(tuning.out / DRAW_LOCK):
+        study, _ = open_study(tuning, optuna)
+        return write_tables(study, tuning, optuna)
+
+
+def work(study: Any, storage: Any, tuning: Tuning, trials: int, timeout: float | None, optuna: Any) -> int:
+    """Draw and run trials until the study is full (or `timeout` seconds have passed); return how
+    many this worker ran."""
+    started = time.monotonic()
+    ran = 0
+    while timeout is None or time.monotonic() - started < timeout:
+        with ExitStack() as held:
+            with waiting_lock(tuning.out / DRAW_LOCK):
+                drawn = draw(study, storage, tuning, trials, optuna)
+                if drawn is None:
+                    return ran
+                trial, config, run_dir = drawn
+                if config is None:
+                    continue  # an invalid point: failed, the next one
+                held.enter_context(hold_run_lock(run_dir))  # before the draw lock goes: never seen unheld
+            if ran == 0:
+                log.info(f"tune: up to {trials} trial(s) in all × {tuning.seeds} seed(s) into {tuning.out}")
+            ran += 1
+            finish(study, trial, config, run_dir, tuning, optuna)  # told with the trial's directory still held
+        with waiting_lock(tuning.out / DRAW_LOCK):  # one writer of the tables at a time, from the latest view
+            write_tables(study, tuning, optuna)
+    return ran
+
+
+def draw(
+    study: Any, storage: Any, tuning: Tuning, trials: int, optuna: Any
+) -> tuple[Any, Config | None, Path] | None:
+    """With the draw lock held: the next trial (a retry first), its config (None if invalid: the
+    trial is failed) and run directory; None when the study has its `trials` trials."""
+    retry_interrupted(study, storage, tuning, optuna)
+    state = optuna.trial.TrialState
+    existing = study.get_trials(deepcopy=False)
+    if taken(existing) >= trials and not any(trial.state == state.WAITING for trial in existing):
+        return None
+    trial = study.ask()
+    # Trial numbers come from the storage: one drawn beyond the total (by a worker that does not
+    # share this draw lock) is failed, never listed, and ends this worker.
+    if "retry_of" not in trial.user_attrs and taken(study.get_trials(deepcopy=False), below=trial.number) >= trials:
+        trial.set_user_attr("beyond", True)
+        study.tell(trial, state=state.FAIL)
+        return None
+    run_dir = trial_dir(trial, tuning)
+    trial.set_user_attr("run_dir", str(run_dir))
+    values = trial_values(trial, tuning)
+    try:
+        return trial, trial_config(tuning.base, values), run_dir
+    except UserError as exc:
+        log.warn(f"tune: trial {trial.number} ({describe(values)}) failed: {config_problem(exc)}")
+        study.tell(trial, state=state.FAIL)
+        return trial, None, run_dir
+
+
+def finish(study: Any, trial: Any, config: Config, run_dir: Path, tuning: Tuning, optuna: Any) -> None:
+    """Run a drawn trial and tell the study how it ended (a Ctrl-C or an error is told as failed,
+    then raised)."""
+    state = optuna.trial.TrialState
+    try:
+        value = run_trial(trial, config, run_dir, tuning, optuna)
+    except optuna.TrialPruned as pruned:
+        study.tell(trial, state=state.PRUNED)
+        log.info(f"tune: trial {trial.number} pruned: {pruned}")
+        return
+    except (Exception, KeyboardInterrupt):
+        study.tell(trial, state=state.FAIL)
+        raise
+    study.tell(trial, value)
+    best = study.best_trial
+    log.info(
+        f"tune: trial {trial.number} finished: {tuning.monitor} {score_text(tuning, value, trial.user_attrs)}; "
+        f"best so far trial {best.number}, {score_text(tuning, best.value, best.user_attrs)}"
+    )
+
+
+def score_text(tuning: Tuning, value: float, metrics: dict[str, Any]) -> str:
+    """A trial's score as `metric_facts` shows the monitored metric (± std over its seeds)."""
+    return format_value(tuning.monitor.removeprefix("val_"), value, metrics.get(f"{tuning.monitor}_std"))
 
 
 # --- results ------------------------------------------------------------------------------------
 
 
+def write_tables(study: Any, tuning: Tuning, optuna: Any) -> list[dict[str, Any]]:
+    """OUT/trials.csv and OUT/best.yaml (each replaced in one rename) from the study's trials as the
+    storage has them now; return the trials' rows."""
+    rows = trial_rows(study, tuning, optuna)
+    header, table = trials_table(rows, tuning)
+    write_csv(tuning.out / TRIALS_CSV, header, table)
+    if complete(rows):
+        write_best(complete(rows)[0], tuning, len(rows))
+    return rows
+
+
+def complete(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in rows if row["state"] == "COMPLETE"]
+
+
 def trial_rows(study: Any, tuning: Tuning, optuna: Any) -> list[dict[str, Any]]:
-    """Every trial but the interrupted ones (their retries stand for them): finished ones best
-    first, then the rest by number."""
+    """Every trial but the interrupted ones (their retries stand for them) and those drawn beyond
+    the total: finished ones best first, then the rest by number."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        if trial.user_attrs.get("interrupted") or trial.state == optuna.trial.TrialState.WAITING:
+        if (
+            trial.user_attrs.get("interrupted")
+            or trial.user_attrs.get("beyond")
+            or trial.state == optuna.trial.TrialState.WAITING
+        ):
             continue
         seconds = trial.duration.total_seconds() if trial.duration is not None else None
         rows.append(
@@ -421,7 +550,7 @@ def display_table(rows: Sequence[dict[str, Any]], tuning: Tuning, best: int = 10
     keys = [param.key for param in tuning.space]
     columns = shown_columns(metric_columns([row["metrics"] for row in rows]))
     table = []
-    for row in [row for row in rows if row["state"] == "COMPLETE"][:best]:
+    for row in complete(rows)[:best]:
         line = [str(row["trial"]), *(format_param(row["params"][key]) for key in keys)]
         table.append(line + shown_cells(row["metrics"], columns))
     return ["trial", *keys, *columns], table
@@ -435,8 +564,7 @@ def format_param(value: Any) -> str:
 def write_best(row: dict[str, Any], tuning: Tuning, total: int) -> None:
     """OUT/best.yaml: the best trial's complete config (its run's config.yaml) under a comment."""
     config = (Path(row["run_dir"]) / CONFIG).read_text()
-    score = format_value(tuning.monitor.removeprefix("val_"), row["value"], row["metrics"].get(f"{tuning.monitor}_std"))
+    score = score_text(tuning, row["value"], row["metrics"])
     params = ", ".join(f"{key}={format_param(value)}" for key, value in row["params"].items())
     header = f"# gnntool tune: best of {total} trial(s): trial {row['trial']}, {tuning.monitor} {score}\n# {params}\n"
     write_text(tuning.out / BEST_YAML, header + config)
-    log.info(f"tune: wrote {tuning.out / TRIALS_CSV} and {tuning.out / BEST_YAML}")
