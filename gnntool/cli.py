@@ -410,6 +410,28 @@ def tune(
     print_sweep_table(*display_table(rows, tuning))
 
 
+@app.command()
+@exit_codes
+def runs(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Where to look, nested folders too.")] = Path("runs"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects instead.")] = False,
+    sort: Annotated[
+        str | None, typer.Option(metavar="FIELD", help="Sort by a --json field (-FIELD: descending) \\[default: path].")
+    ] = None,
+) -> None:
+    """List the runs under DIR, one line each (a sweep or a tuning study: its best cell)."""
+    from gnntool.runs_table import as_json as json_rows
+    from gnntool.runs_table import collect, sort_rows, table
+
+    rows = collect(folder)
+    if sort is not None:
+        rows = sort_rows(rows, sort)
+    if as_json:
+        typer.echo(json.dumps(json_rows(rows)))
+    else:
+        print_sweep_table(*table(rows, folder))
+
+
 class ProjectionMethod(str, Enum):
     pca = "pca"
     tsne = "tsne"

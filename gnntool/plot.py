@@ -20,7 +20,17 @@ import numpy as np
 from gnntool.config import Config, load_config
 from gnntool.errors import UserError
 from gnntool.metric_facts import facts, format_value, main_metric, score
-from gnntool.rundir.layout import CONFIG, EMBEDDINGS, HISTORY, METRICS, is_finished, read_json, seed_dirs, write_with
+from gnntool.rundir.layout import (
+    CONFIG,
+    EMBEDDINGS,
+    HISTORY,
+    METRICS,
+    SWEEP_JSON,
+    is_finished,
+    read_json,
+    seed_dirs,
+    write_with,
+)
 
 INSTALL = "pip install 'gnntool[plot]'"
 SUFFIXES = (".png", ".svg", ".pdf")
@@ -34,7 +44,6 @@ TSNE_NODES = 5000
 PCA_NODES = 20000  # points drawn at most (PCA itself fits every node)
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 VIEW_SHARE = 0.99  # the embedding plot frames the central 99% of the points on each axis
-SWEEP_JSON = "sweep.json"  # gnntool.engine.studies.sweep's summary (not imported: that module stays light here)
 
 
 def pyplot() -> Any:

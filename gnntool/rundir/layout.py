@@ -30,6 +30,11 @@ RUN_INFO = "run.json"
 TENSORBOARD = "tensorboard"  # a folder: one sub-folder of event files per seed
 RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
 SEED_PREFIX = "seed-"  # a multi-seed run keeps each seed's files in RUN/seed-N (and RUN/tensorboard/seed-N)
+# What a sweep's and a tuning study's folder holds besides its runs (gnntool.engine.studies writes them).
+SWEEP_CSV = "sweep.csv"
+SWEEP_JSON = "sweep.json"
+TRIALS_CSV = "trials.csv"
+BEST_YAML = "best.yaml"
 
 
 TEMPORARY_SUFFIX = ".tmp"

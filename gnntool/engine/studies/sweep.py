@@ -47,11 +47,19 @@ from gnntool.engine.studies.study import (
     train_point,
 )
 from gnntool.errors import Interrupted, UserError
-from gnntool.rundir.layout import CONFIG, METRICS, has_progress, is_finished, read_json, write_csv, write_json
+from gnntool.rundir.layout import (
+    CONFIG,
+    METRICS,
+    SWEEP_CSV,
+    SWEEP_JSON,
+    has_progress,
+    is_finished,
+    read_json,
+    write_csv,
+    write_json,
+)
 from gnntool.rundir.lock import hold_run_lock
 
-SWEEP_CSV = "sweep.csv"
-SWEEP_JSON = "sweep.json"
 MAX_NAME = 120
 
 _OPEN = {"[": "]", "{": "}"}

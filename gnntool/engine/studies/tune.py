@@ -58,11 +58,9 @@ from gnntool.engine.studies.study import (
 from gnntool.engine.studies.sweep import describe, parse_grid, yaml_text
 from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value, minimise
-from gnntool.rundir.layout import CONFIG, METRICS, read_json, write_csv, write_text
+from gnntool.rundir.layout import BEST_YAML, CONFIG, METRICS, TRIALS_CSV, read_json, write_csv, write_text
 from gnntool.rundir.lock import first_free_lock, hold_run_lock, is_locked, waiting_lock
 
-TRIALS_CSV = "trials.csv"
-BEST_YAML = "best.yaml"
 STUDY_NAME = "gnntool"
 DRAW_LOCK = ".draw.lock"  # held by a worker for moments: to draw a trial and lock its directory
 WORKER_LOCK = ".worker-"  # OUT/.worker-N.lock: held by worker N for its life (N seeds its sampler)
