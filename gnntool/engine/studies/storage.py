@@ -39,7 +39,14 @@ def open_storage(url: str, optuna: Any) -> Any:
         raise UserError(f"--storage {url}: journal:PATH needs a file path, e.g. journal:runs/study/tune.journal")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(str(path))
+        backend = journal_file_backend(optuna)(str(path))
     except OSError as exc:
         raise UserError(f"--storage {url}: cannot write {path}: {exc.strerror or exc}") from None
     return optuna.storages.JournalStorage(backend)
+
+
+def journal_file_backend(optuna: Any) -> Any:
+    """Optuna's journal file class: `journal.JournalFileBackend` since Optuna 4.0, before it
+    `JournalFileStorage` (pyproject allows optuna>=3.4)."""
+    journal = getattr(optuna.storages, "journal", None)
+    return getattr(journal, "JournalFileBackend", None) or optuna.storages.JournalFileStorage

@@ -261,7 +261,8 @@ def open_study(tuning: Tuning, optuna: Any, worker: int = 0) -> tuple[Any, Any]:
         storage=storage,
         study_name=STUDY_NAME,
         direction="minimize" if tuning.minimise else "maximize",
-        sampler=optuna.samplers.TPESampler(seed=tuning.config.seed + worker),
+        # constant liar: trials still running count as bad, so parallel workers spread out (alone: no effect)
+        sampler=optuna.samplers.TPESampler(seed=tuning.config.seed + worker, constant_liar=True),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS),
         load_if_exists=True,
     )
