@@ -28,6 +28,7 @@ This module imports neither torch nor Optuna until a study starts: space errors 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import time
 import types
@@ -254,15 +255,12 @@ def import_optuna() -> Any:
 
 def open_study(tuning: Tuning, optuna: Any, worker: int = 0) -> tuple[Any, Any]:
     """Create the study, or load it and check that it was made by the same command; return it
-    and its storage. Worker `worker`'s sampler is seeded `seed + worker`: a lone worker (0) draws
-    as before, and parallel ones do not draw the same random startup trials."""
+    and its storage, with worker `worker`'s sampler (seeded as `sampler_seed` says)."""
     storage = open_storage(tuning.storage, optuna)
     study = optuna.create_study(
         storage=storage,
         study_name=STUDY_NAME,
         direction="minimize" if tuning.minimise else "maximize",
-        # constant liar: trials still running count as bad, so parallel workers spread out (alone: no effect)
-        sampler=optuna.samplers.TPESampler(seed=tuning.config.seed + worker, constant_liar=True),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS),
         load_if_exists=True,
     )
@@ -274,7 +272,19 @@ def open_study(tuning: Tuning, optuna: Any, worker: int = 0) -> tuple[Any, Any]:
             f"{tuning.storage}: holds a study of another config, space or --seeds; "
             "rerun the same command to continue it, or use another --out / --storage"
         )
+    seed = sampler_seed(tuning.config.seed, worker, len(study.get_trials(deepcopy=False)))
+    # constant liar: trials still running count as bad, so parallel workers spread out (alone: no effect)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     return study, storage
+
+
+def sampler_seed(seed: int, worker: int, existing: int) -> int:
+    """The config's seed for the first worker of a new study (as a study drew before workers);
+    else a seed of its own for each worker number and count of trials already in the study, so
+    that neither parallel workers nor a continued study draw the same random trials again."""
+    if worker == 0 and existing == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"{seed}/{worker}/{existing}".encode()).digest()[:4], "big")
 
 
 def trial_dir(trial: Any, tuning: Tuning) -> Path:

@@ -103,6 +103,25 @@ def test_a_trial_drawn_beyond_the_total_is_failed_unlisted_and_stops_the_worker(
     assert tune.draw(study, storage, tuning, 1, optuna) is None and len(study.trials) == 2  # full: nothing drawn
 
 
+def test_a_continued_study_or_another_worker_draws_new_values(write_config, tmp_path) -> None:
+    """The first worker of a new study samples as before (the config's seed); a rerun or a second
+    worker does not draw the first trial's random values again."""
+    assert tune.sampler_seed(7, 0, 0) == 7
+    assert len({tune.sampler_seed(7, worker, existing) for worker in (0, 1) for existing in (0, 1, 2)}) == 6
+    tuning = tune.plan_tune(write_config(), SPACE[3::2], out=tmp_path / "t", storage=f"journal:{tmp_path / 'j'}")
+
+    def first_value(worker: int) -> float:
+        study, storage = tune.open_study(tuning, optuna, worker)
+        trial, _, _ = tune.draw(study, storage, tuning, 10, optuna)
+        study.tell(trial, 0.5)
+        return trial.params["train.lr"]
+
+    fresh = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0)).ask()
+    assert first_value(0) == tuning.space[0].suggest(fresh)  # as Optuna alone with the config's seed
+    values = [first_value(0), first_value(1)]  # continued, another worker
+    assert len(set(values)) == 2 and fresh.params["train.lr"] not in values
+
+
 # --- worker processes ---------------------------------------------------------------------------
 
 
