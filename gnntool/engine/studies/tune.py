@@ -75,10 +75,6 @@ _RANGE = re.compile(rf"^\s*({_NUMBER})\s*:\s*({_NUMBER})\s*(:\s*log\s*)?$")
 _INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
 
 
-class InvalidTrial(Exception):
-    """A point of the space whose config does not validate (e.g. groups not dividing hidden)."""
-
-
 @dataclass(frozen=True)
 class Param:
     """One dimension of the space: a numeric range (`low`..`high`, maybe log) or a list of choices."""
