@@ -406,7 +406,7 @@ class Config(Section):
         if self.train.monitor is None:
             multilabel = dataset.multilabel and objective.multilabel_monitor
             self.train.monitor = objective.multilabel_monitor if multilabel else objective.default_monitor
-            if objective.needs_labels and dataset.monitor is not None:
+            if objective.needs_labels and dataset.monitor in objective.monitors:  # the dataset's own, where reported
                 self.train.monitor = dataset.monitor
         check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
         self._sampling_fits()
