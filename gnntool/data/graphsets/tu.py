@@ -52,25 +52,32 @@ def read_table(path: Path, integers: bool, columns: int | None = None) -> np.nda
     float32 array; a bad line is a UserError naming the file and the line."""
     import pandas as pd
 
+    options = {"header": None, "sep": ",", "skipinitialspace": True, "skip_blank_lines": False}
     try:
-        frame = pd.read_csv(
-            path, header=None, sep=",", skipinitialspace=True, dtype=str, keep_default_na=False, skip_blank_lines=False
-        )
+        try:  # the fast path: every value a number
+            values = pd.read_csv(path, dtype=np.float64, **options).to_numpy()
+            text = None
+        except ValueError:  # not numbers somewhere: read as text, to name the line
+            text = pd.read_csv(path, dtype=str, keep_default_na=False, **options).to_numpy()
+            values = np.stack([pd.to_numeric(text[:, c], errors="coerce") for c in range(text.shape[1])], axis=1)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: empty (a TU file has one line per item)") from None
     except pd.errors.ParserError as exc:  # a line with more values than the first
         raise UserError(f"{path}: not comma-separated rows of equal length ({str(exc).strip()})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read: {exc}") from None
-    text = frame.to_numpy()
-    while len(text) and (text[-1] == "").all():  # blank lines at the end
-        text = text[:-1]
-    if columns is not None and text.shape[1] != columns:
-        raise UserError(f"{path}: {text.shape[1]} values per line; expected {columns}")
-    values = np.stack([pd.to_numeric(text[:, c], errors="coerce") for c in range(text.shape[1])], axis=1).astype(float)
+    values = values.astype(np.float64)
+    end = len(values)
+    while end and np.isnan(values[end - 1]).all() and (text is None or (text[end - 1] == "").all()):
+        end -= 1  # blank lines at the end
+    values = values[:end]
+    if columns is not None and values.shape[1] != columns:
+        raise UserError(f"{path}: {values.shape[1]} values per line; expected {columns}")
     bad = ~np.isfinite(values) | (not_whole(values) if integers else False)
     if bad.any():
         row, col = np.argwhere(bad)[0]
+        if text is None:  # read it again as text, to show the value as written
+            text = pd.read_csv(path, dtype=str, keep_default_na=False, **options).to_numpy()
         shown = text[row, col].strip() or "nothing"
         kind = "an integer" if integers else "a finite number"
         raise UserError(f"{path}: {_line(int(row))} has {shown!r} in column {int(col) + 1}; expected {kind}")
