@@ -21,7 +21,7 @@ from gnntool.data.graphsets.folds import graph_folds, random_split
 from gnntool.data.graphsets.targets import Targets
 from gnntool.errors import UserError
 
-__all__ = ["Naming", "SortedGraphs", "degree_one_hot", "finish", "sort_by_graph"]
+__all__ = ["Naming", "SortedGraphs", "build", "degree_one_hot", "finish", "sort_by_graph"]
 
 
 @dataclass(frozen=True)
@@ -134,21 +134,34 @@ def finish(
         splits = [{part: _tensor(np.sort(ids.astype(np.int64))) for part, ids in public.items()}]
     else:
         splits = splits_of(config, targets, seed)
-    graph_set = GraphSet(
+    graph_set = build(graphs, targets, splits, node_vocab=node_vocab, edge_vocab=edge_vocab, graph_id=graph_id)
+    if config.degree_features:
+        _with_degrees(graph_set)
+    return graph_set
+
+
+def build(
+    graphs: SortedGraphs,
+    targets: Targets | None,
+    splits: list[dict[str, Tensor]],
+    *,
+    node_vocab: list[int] | None = None,
+    edge_vocab: list[int] | None = None,
+    graph_id: np.ndarray | None = None,
+) -> GraphSet:
+    """The GraphSet of sorted arrays, targets (None: graphs without targets) and splits, as they are."""
+    return GraphSet(
         x=_tensor(graphs.x),
         edge_index=_tensor(graphs.edge_index),
         node_ptr=_tensor(graphs.node_ptr),
         edge_ptr=_tensor(graphs.edge_ptr),
-        y=targets.y,
-        task=targets.task,
-        num_outputs=targets.num_outputs,
+        y=None if targets is None else targets.y,
+        task=None if targets is None else targets.task,
+        num_outputs=0 if targets is None else targets.num_outputs,
         splits=splits,
         edge_attr=None if graphs.edge_attr is None else _tensor(graphs.edge_attr),
         node_vocab=node_vocab,
         edge_vocab=edge_vocab,
         graph_id=graph_id,
-        class_names=targets.class_names,
+        class_names=None if targets is None else targets.class_names,
     )
-    if config.degree_features:
-        _with_degrees(graph_set)
-    return graph_set

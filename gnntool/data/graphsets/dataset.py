@@ -26,7 +26,9 @@ class GraphSet:
       edges columns `edge_ptr[g]:edge_ptr[g+1]`.
     - `y`: (G,) long classes | (G × C) float 0/1 with NaN = missing (multilabel) | (G × T) float
       (regression); `task` says which ("classes", "multilabel", "regression") and `num_outputs`
-      counts the classes, labels or targets.
+      counts the classes, labels or targets. Graphs read to run a trained model on
+      (`gnntool.data.graphsets.unseen.read_graph_set`) may bring no targets: y and task are then
+      None, num_outputs 0 and splits empty.
     - `splits`: one dict per fold (a single one when not split into folds) of "train", "val",
       "test" -> sorted long graph indices; val comes from the fold's training graphs and never
       overlaps test.
@@ -40,8 +42,8 @@ class GraphSet:
     edge_index: Tensor
     node_ptr: Tensor
     edge_ptr: Tensor
-    y: Tensor
-    task: str
+    y: Tensor | None
+    task: str | None
     num_outputs: int
     splits: list[dict[str, Tensor]]
     edge_attr: Tensor | None = None

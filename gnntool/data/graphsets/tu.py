@@ -19,12 +19,12 @@ import numpy as np
 
 from gnntool.config import DatasetConfig
 from gnntool.data.graphfile.validate import not_whole
-from gnntool.data.graphsets.assemble import Naming, finish, sort_by_graph
+from gnntool.data.graphsets.assemble import Naming, SortedGraphs, finish, sort_by_graph
 from gnntool.data.graphsets.dataset import GraphSet
 from gnntool.data.graphsets.targets import Targets, class_targets, regression_targets
 from gnntool.errors import UserError
 
-__all__ = ["find_name", "load_tu", "read_table", "read_tu"]
+__all__ = ["find_name", "load_tu", "read_table", "read_tu", "read_tu_graphs"]
 
 INDICATOR = "_graph_indicator.txt"
 
@@ -110,22 +110,24 @@ def _optional_features(folder: Path, name: str, kind: str, count: int, of: str) 
     return np.concatenate(blocks, axis=1) if blocks else None
 
 
-def _targets(folder: Path, name: str, num_graphs: int) -> Targets:
+def _targets(folder: Path, name: str, num_graphs: int) -> Targets | None:
+    """Regression targets from `_graph_attributes.txt`, else classes from `_graph_labels.txt`, else None."""
     attributes, labels = folder / f"{name}_graph_attributes.txt", folder / f"{name}_graph_labels.txt"
     if attributes.is_file():
         path, table = attributes, read_table(attributes, integers=False)
     elif labels.is_file():
         path, table = labels, read_table(labels, integers=True, columns=1)
     else:
-        raise UserError(f"{folder}: neither {labels.name} (classes) nor {attributes.name} (regression targets)")
+        return None
     _count_must_match(path, table, num_graphs, f"graph ({num_graphs} in {name}{INDICATOR})")
     if path == attributes:
         return regression_targets(table, str(path), _line)
     return class_targets(table, str(path), _line)
 
 
-def read_tu(folder: Path, config: DatasetConfig, seed: int) -> GraphSet:
-    """The TU-format set in `folder`, split as `config` says."""
+def read_tu_graphs(folder: Path) -> tuple[SortedGraphs, Targets | None, np.ndarray]:
+    """The graphs of the TU-format folder sorted by graph, their targets (None without a graph label
+    or attribute file) and their ids (1-based, as the files count them)."""
     name = find_name(folder)
     indicator_path, edges_path = folder / f"{name}{INDICATOR}", folder / f"{name}_A.txt"
     if not edges_path.is_file():
@@ -151,7 +153,18 @@ def read_tu(folder: Path, config: DatasetConfig, seed: int) -> GraphSet:
     naming = Naming(str(edges_path), str(indicator_path), edge=_line, node=lambda i: f"node {i + 1}",
                     graph=lambda g: f"graph {g + 1}")  # fmt: skip
     sorted_graphs = sort_by_graph(x, edges.T - 1, graph - 1, num_graphs, naming, edge_attr)
-    return finish(config, sorted_graphs, targets, seed, graph_id=np.arange(1, num_graphs + 1))
+    return sorted_graphs, targets, np.arange(1, num_graphs + 1)
+
+
+def read_tu(folder: Path, config: DatasetConfig, seed: int) -> GraphSet:
+    """The TU-format set in `folder`, split as `config` says."""
+    graphs, targets, graph_id = read_tu_graphs(folder)
+    if targets is None:
+        name = find_name(folder)
+        raise UserError(
+            f"{folder}: neither {name}_graph_labels.txt (classes) nor {name}_graph_attributes.txt (regression targets)"
+        )
+    return finish(config, graphs, targets, seed, graph_id=graph_id)
 
 
 def load_tu(config: DatasetConfig, seed: int) -> GraphSet:

@@ -121,9 +121,13 @@ def test_the_name_comes_from_the_files(tmp_path: Path) -> None:
     assert find_name(mutag_like(tmp_path / "m")) == "MUTAG"
     with pytest.raises(UserError, match="exactly one <NAME>_graph_indicator.txt"):
         find_name(tmp_path)
+    (tmp_path / "m" / "MUTAG_graph_labels.txt").unlink()
     with pytest.raises(UserError, match="neither MUTAG_graph_labels.txt"):
-        (tmp_path / "m" / "MUTAG_graph_labels.txt").unlink()
         load(tmp_path / "m", split="random")
+    from gnntool.data.graphsets.unseen import read_graph_set
+
+    unseen = read_graph_set(tmp_path / "m")  # graphs to run a model on need no labels
+    assert unseen.y is None and unseen.num_graphs == 3 and unseen.graph_id.tolist() == [1, 2, 3]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
