@@ -3,7 +3,8 @@
 Every reader (TU folder, .npz, OGB, generated) ends here: nodes are sorted by graph (stably, so
 each graph keeps its own node order) and edges by the graph they lie in; an edge joining two
 graphs, or a graph without nodes, is one UserError naming the file and the place. Then the
-config's `dataset.degree_features` and `dataset.split` apply.
+config's `dataset.normalize_features`, `dataset.degree_features` (after it: degrees stay one-hot)
+and `dataset.split` apply.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.transforms import NormalizeFeatures
 
 from gnntool.config import DatasetConfig
 from gnntool.data.graphsets.dataset import GraphSet
@@ -135,6 +138,10 @@ def finish(
     else:
         splits = splits_of(config, targets, seed)
     graph_set = build(graphs, targets, splits, node_vocab=node_vocab, edge_vocab=edge_vocab, graph_id=graph_id)
+    if config.normalize_features:
+        if node_vocab is not None:
+            raise UserError(f"dataset.normalize_features: {config.name}'s node features are categories, not amounts")
+        graph_set.x = NormalizeFeatures()(Data(x=graph_set.x)).x  # as for every other dataset: PyG's transform
     if config.degree_features:
         _with_degrees(graph_set)
     return graph_set
