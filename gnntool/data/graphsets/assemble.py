@@ -24,7 +24,7 @@ from gnntool.data.graphsets.folds import graph_folds, random_split
 from gnntool.data.graphsets.targets import Targets
 from gnntool.errors import UserError
 
-__all__ = ["Naming", "SortedGraphs", "build", "degree_one_hot", "finish", "sort_by_graph"]
+__all__ = ["Naming", "SortedGraphs", "add_degree_features", "build", "degree_one_hot", "finish", "sort_by_graph"]
 
 
 @dataclass(frozen=True)
@@ -96,15 +96,19 @@ def degree_one_hot(edge_index: Tensor, num_nodes: int, width: int) -> Tensor:
     return torch.nn.functional.one_hot(degree, width).float()
 
 
-def _with_degrees(graphs: GraphSet) -> None:
-    """Append each node's degree: one-hot columns to float features, or one more categorical column."""
+def add_degree_features(graphs: GraphSet, width: int | None = None) -> None:
+    """Append each node's degree: `width` one-hot columns to float features, or one more categorical
+    column of `width` values (degrees of `width - 1` and more share the last); `width` None: the
+    set's largest degree + 1. `graphs.degree_width` records it, for graphs read later."""
     degree = torch.bincount(graphs.edge_index[1], minlength=len(graphs.x))
-    width = int(degree.max()) + 1 if len(degree) else 1
+    if width is None:
+        width = int(degree.max()) + 1 if len(degree) else 1
     if graphs.node_vocab is not None:
-        graphs.x = torch.cat([graphs.x, degree.view(-1, 1)], dim=1)
+        graphs.x = torch.cat([graphs.x, degree.clamp(max=width - 1).view(-1, 1)], dim=1)
         graphs.node_vocab = [*graphs.node_vocab, width]
     else:
         graphs.x = torch.cat([graphs.x, degree_one_hot(graphs.edge_index, len(graphs.x), width)], dim=1)
+    graphs.degree_width = width
 
 
 def splits_of(config: DatasetConfig, targets: Targets, seed: int) -> list[dict[str, Tensor]]:
@@ -143,7 +147,7 @@ def finish(
             raise UserError(f"dataset.normalize_features: {config.name}'s node features are categories, not amounts")
         graph_set.x = NormalizeFeatures()(Data(x=graph_set.x)).x  # as for every other dataset: PyG's transform
     if config.degree_features:
-        _with_degrees(graph_set)
+        add_degree_features(graph_set)
     return graph_set
 
 

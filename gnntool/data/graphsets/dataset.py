@@ -34,6 +34,8 @@ class GraphSet:
       overlaps test.
     - `edge_attr`: E × D float, or E × C long categorical when `edge_vocab` is set.
     - `graph_id`: the input's own graph ids; `class_names[i]`: the original label of class i.
+    - `degree_width`: when `dataset.degree_features` appended one-hot degrees (the last columns of
+      `x`, or its last categorical column), their number; graphs read later get the same.
     - `scorer`: the dataset's own metric (OGB's Evaluator): a split's outputs and targets ->
       {metric: value}.
     """
@@ -52,6 +54,7 @@ class GraphSet:
     graph_id: np.ndarray | None = None
     class_names: np.ndarray | None = None
     scorer: Callable[[Tensor, Tensor], dict[str, float]] | None = None
+    degree_width: int | None = None
 
     @property
     def num_graphs(self) -> int:

@@ -138,6 +138,18 @@ def test_unseen_graphs_need_no_targets_and_get_no_split(tmp_path: Path) -> None:
     # degrees at a trained width: 0 and 1 here, a width of 2 puts degree ≥ 1 in the last column
     assert degree_one_hot(graphs.edge_index, 3, 2).tolist() == [[1, 0], [0, 1], [0, 1]]
     labelled = read_graph_set(three_graphs(tmp_path))
-    assert labelled.task == "classes" and labelled.splits == []
+    assert labelled.task == "classes" and labelled.splits == [] and labelled.y.tolist() == [1, 0, 1]
     with pytest.raises(UserError, match="no such file or folder"):
         read_graph_set(tmp_path / "absent.npz")
+
+
+def test_unseen_graphs_keep_the_runs_class_numbers_and_degree_width(tmp_path: Path) -> None:
+    from gnntool.data.graphsets.unseen import read_graph_set
+
+    path = three_graphs(tmp_path)  # labels 7, -1, 7; degrees 1, 1, 0, 1, 2, 1 after sorting
+    graphs = read_graph_set(path, class_names=np.array([-1, 3, 7]), degree_width=2)
+    assert graphs.y.tolist() == [2, 0, 2] and graphs.num_outputs == 3 and graphs.class_names.tolist() == [-1, 3, 7]
+    assert graphs.num_features == 2 + 2 and graphs.degree_width == 2
+    assert graphs.x[:, 2:].argmax(1).tolist() == [1, 1, 1, 1, 1, 0]  # degree 2 shares the last column
+    with pytest.raises(UserError, match="label -1 is not one of the classes the model was trained on"):
+        read_graph_set(path, class_names=np.array([7, 8]))
