@@ -81,7 +81,7 @@ def write_folder(folder: Path, spec: dict) -> None:
 
         lines = [separator.join(["src", "dst"])] if edges["header"] else []
         lines += [
-            separator.join([spelt(spec["types"][source], s, edges["float_ids"]), spelt(spec["types"][target], t, False)])
+            separator.join([spelt(spec["types"][source], s, edges["float_ids"]), spelt(spec["types"][target], t, 0)])
             for s, t in edges["edges"]
         ]
         (folder / "edges" / f"{source}__{relation}__{target}{edges['suffix']}").write_text("\n".join(lines) + "\n")
