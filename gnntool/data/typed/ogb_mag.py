@@ -35,7 +35,7 @@ from gnntool.config import DatasetConfig
 from gnntool.data import fetch
 from gnntool.data.fetch import data_root
 from gnntool.data.ogb import OGB_SPLIT_NAMES, OgbScorer, import_ogb, ogb_spec, raw_files, read_csv, read_split
-from gnntool.data.typed.dataset import TypedDataset, add_reverse_relations
+from gnntool.data.typed.dataset import TypedDataset, add_reverse_relations, check_target
 from gnntool.errors import UserError
 from gnntool.relation_names import EdgeType
 
@@ -68,6 +68,7 @@ def mag_files(split: str) -> tuple[str, ...]:
 
 def load_ogbn_mag(config: DatasetConfig, seed: int) -> TypedDataset:
     """ogbn-mag with OGB's time split (`seed` is unused: the split is fixed)."""
+    check_target(config.target, TARGET, config.name)
     import_ogb()
     spec = ogb_spec(config.name)
     root = data_root(config)

@@ -106,6 +106,12 @@ def test_missing_files_are_listed_and_come_from_the_mirror(tmp_path: Path, monke
     assert load_dataset(config(tmp_path / "data"), 0).graph["paper"].num_nodes == COUNTS["paper"]
 
 
+def test_the_target_is_paper(tmp_path: Path) -> None:
+    make_mag(tmp_path)
+    with pytest.raises(UserError, match="dataset.target: ogbn-mag scores node type 'paper'; 'author'"):
+        load_dataset(config(tmp_path, target="author"), 0)
+
+
 def truncated(folder: Path) -> Path:
     path = folder / "raw" / "node-feat" / "paper" / "node-feat.csv.gz"
     path.write_bytes(path.read_bytes()[:-30])
