@@ -99,12 +99,16 @@ class DatasetConfig(Section):
     val_frac: float = Field(
         default=0.2, gt=0.0, lt=1.0, description="random split (graph, synthetic, whole-graph sets): validation share"
     )
-    nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
-    avg_degree: float | None = Field(
-        default=None, gt=0.0, description="synthetic only: directed edge_index entries per node; null: 10"
+    nodes: int | None = Field(
+        default=None, gt=1, description="synthetic, synthetic_typed: number of nodes; null: 10000"
     )
-    features: int | None = Field(default=None, gt=0, description="synthetic only: feature width; null: 128")
-    classes: int | None = Field(default=None, ge=2, description="synthetic only: number of classes (blocks); null: 10")
+    avg_degree: float | None = Field(
+        default=None, gt=0.0, description="synthetic, synthetic_typed: directed edge_index entries per node; null: 10"
+    )
+    features: int | None = Field(default=None, gt=0, description="synthetic, synthetic_typed: feature width; null: 128")
+    classes: int | None = Field(
+        default=None, ge=2, description="synthetic, synthetic_typed: number of classes (blocks); null: 10"
+    )
     homophily: float | None = Field(
         default=None, ge=0.0, le=1.0, description="synthetic only: share of edges drawn inside a class; null: 0.7"
     )
@@ -123,6 +127,15 @@ class DatasetConfig(Section):
     mmap_features: bool = Field(
         default=False,
         description="synthetic, ogbn-*: memory-map the features from the processed .npy cache, not read them in",
+    )
+    target: str | None = Field(
+        default=None,
+        description="typed graphs: the labelled node type a supervised run scores; null: the one labelled type",
+    )
+    add_reverse: bool | None = Field(
+        default=None,
+        description="typed graphs: add each relation's reverse <dst>__rev_<rel>__<src>, make a relation within "
+        "one type symmetric (PyG's ToUndirected); null: true",
     )
 
     @field_validator("name", mode="before")
@@ -145,6 +158,7 @@ class DatasetConfig(Section):
         if self.split is None:
             self.split = known.splits[0]
         self._synthetic_defaults()
+        self._typed_keys()
         if self.normalize_features is None:
             self.normalize_features = known.normalize_features
         if self.split not in known.splits:
@@ -199,10 +213,22 @@ class DatasetConfig(Section):
         for key, default in self.traits.generated.items():
             if getattr(self, key) is None:
                 setattr(self, key, default)
-        for name, known in DATASETS.items():
-            for key in known.generated.keys() - self.traits.generated.keys():
+        for key in dict.fromkeys(key for known in DATASETS.values() for key in known.generated):
+            if key not in self.traits.generated and getattr(self, key) is not None:
+                owners = [name for name, known in DATASETS.items() if key in known.generated]
+                also = f" ({listed(owners[1:])} {'reads' if len(owners) == 2 else 'read'} it too)" if owners[1:] else ""
+                raise ValueError(f"dataset.{key} is for dataset.name: {owners[0]}, not {self.name}{also}")
+
+    def _typed_keys(self) -> None:
+        """`dataset.target` and `dataset.add_reverse` (null: true) are for typed graphs only; a
+        user's folder is checked when it is read (`traits.typed` is None there)."""
+        if self.traits.typed is False:
+            for key in ("target", "add_reverse"):
                 if getattr(self, key) is not None:
-                    raise ValueError(f"dataset.{key} is for dataset.name: {name}, not {self.name}")
+                    typed = ", ".join(name for name, known in DATASETS.items() if known.typed is not False)
+                    raise ValueError(f"dataset.{key} is for typed graphs ({typed}), not {self.name}")
+        elif self.traits.typed and self.add_reverse is None:
+            self.add_reverse = True
 
 
 NormName = Literal[tuple(NORMS)]

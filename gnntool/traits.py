@@ -23,7 +23,9 @@ class DatasetTraits:
     `needs_path` means `dataset.path` is required (and refused elsewhere); `generated` names the
     keys a generated set's shape comes from (`nodes`, `avg_degree`, ...) with their defaults (other
     datasets refuse them); `graph_level` means one target per graph: the loader returns a
-    `gnntool.data.graphsets.GraphSet` of many small graphs (`train.objective: graph`); `monitor` is the
+    `gnntool.data.graphsets.GraphSet` of many small graphs (`train.objective: graph`); `typed`
+    means the graph has several node and edge types (None: the data decides, a user's folder),
+    so the typed-only keys apply (`dataset.target`, `dataset.add_reverse`); `monitor` is the
     validation metric of the dataset's own scorer (OGB's Evaluator), the default monitor of
     objectives that score labels; `directed` means `dataset.to_undirected` applies (null: true);
     `inverse_edges` means the files list each edge once and the loader always adds its reverse
@@ -40,6 +42,7 @@ class DatasetTraits:
     needs_path: bool = False
     generated: Mapping[str, int | float] = field(default_factory=dict)
     graph_level: bool = False
+    typed: bool | None = False
     aliases: tuple[str, ...] = ()
     monitor: str | None = None
     directed: bool = False
@@ -60,9 +63,18 @@ DATASETS: dict[str, DatasetTraits] = {
     "CiteSeer": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
     "PubMed": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
     "PPI": DatasetTraits("ppi", ("public",), multi_graph=True, multilabel=True),
-    "graph": DatasetTraits("graph", ("masks", "random"), multilabel=None, fraction_split=True, needs_path=True),
+    "graph": DatasetTraits(
+        "graph", ("masks", "random"), multilabel=None, fraction_split=True, needs_path=True, typed=None
+    ),
     "synthetic": DatasetTraits(
         "synthetic", ("random",), fraction_split=True, generated=SYNTHETIC_SHAPE, npy_cache=True
+    ),
+    # gnntool.data.typed.synthetic: a typed graph whose `same`/`other` relations carry the class
+    # signal that its flattened edges hide; its homophily is fixed (1 / classes), not a key.
+    "synthetic_typed": DatasetTraits(
+        "synthetic_typed", ("random",), fraction_split=True,
+        generated={key: SYNTHETIC_SHAPE[key] for key in ("nodes", "avg_degree", "features", "classes")},
+        typed=True,
     ),
     # OGB node property prediction (gnntool.data.ogb): OGB's own split only; arxiv and papers100M
     # come directed; products and proteins list each undirected edge once, and the loader adds
@@ -95,6 +107,8 @@ DATASETS: dict[str, DatasetTraits] = {
     "ogbg-molpcba": DatasetTraits(
         "ogbg", ("public",), multi_graph=True, graph_level=True, multilabel=True, monitor="val_ap", inverse_edges=True
     ),
+    # gnntool.data.typed.ogb_mag: OGB's typed citation graph, target `paper`
+    "ogbn-mag": DatasetTraits("ogb_typed", ("public",), typed=True),
 }
 
 

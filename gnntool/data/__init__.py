@@ -4,7 +4,7 @@ The names, and what the schema must know of each dataset, are the torch-free tab
 `gnntool.traits.DATASETS`; each entry names its loader family in `LOADERS` here. A loader
 takes the dataset section of the config and the run's seed (used for random splits only)
 and returns a `GraphDataset`: the dataset's graphs and, per split, the graphs it runs on and the
-nodes it scores.
+nodes it scores; or, for a typed graph, a `TypedDataset` (`gnntool.data.typed`).
 Importing this package imports torch and PyG; the CLI imports it lazily.
 """
 
@@ -24,38 +24,44 @@ from gnntool.data.planetoid import load_planetoid
 from gnntool.data.ppi import load_ppi
 from gnntool.data.splits import single_graph_dataset
 from gnntool.data.synthetic import load_synthetic
+from gnntool.data.typed.dataset import TypedDataset
+from gnntool.data.typed.ogb_mag import load_ogbn_mag
+from gnntool.data.typed.synthetic import load_synthetic_typed
 from gnntool.data.usergraph import load_graph
 from gnntool.errors import UserError
 from gnntool.traits import DATASETS as TRAITS
 
-__all__ = ["LOADERS", "LOADER_OF", "load_dataset"]
+__all__ = ["LOADERS", "LOADER_OF", "TypedDataset", "load_dataset"]
 
 
 def planetoid(config: DatasetConfig, seed: int) -> GraphDataset:
     return single_graph_dataset(load_planetoid(config, seed), inductive=config.split == "inductive")
 
 
-Loader = Callable[[DatasetConfig, int], GraphDataset | GraphSet]  # GraphSet: whole-graph sets (traits' graph_level)
+Loader = Callable[[DatasetConfig, int], GraphDataset | TypedDataset | GraphSet]
 
 LOADERS: dict[str, Loader] = {
     "planetoid": planetoid,
     "ppi": load_ppi,
     "graph": load_graph,
     "synthetic": load_synthetic,
+    "synthetic_typed": load_synthetic_typed,
     "ogb": load_ogb,
     "graphs": load_graphs_npz,
     "synthetic_graphs": load_synthetic_graphs,
     "tu": load_tu,
     "ogbg": load_ogbg,
+    "ogb_typed": load_ogbn_mag,
 }
 
 # dataset name -> its loader (the names are the schema's table, `gnntool.traits.DATASETS`)
 LOADER_OF: dict[str, Loader] = {name: LOADERS[traits.loader] for name, traits in TRAITS.items()}
 
 
-def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset | GraphSet:
-    """The dataset named by `config.name`, split and normalised as the config says (a `GraphSet`
-    for whole-graph sets, those whose traits say `graph_level`)."""
+def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset | TypedDataset | GraphSet:
+    """The dataset named by `config.name`, split and normalised as the config says: a
+    `TypedDataset` for a typed graph (several node or edge types), a `GraphSet` for a set of
+    whole graphs (traits' `graph_level`), else a `GraphDataset`."""
     try:
         loader = LOADER_OF[config.name]
     except KeyError:
