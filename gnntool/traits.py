@@ -234,13 +234,16 @@ NORMS: dict[str, NormTraits] = {
 @dataclass(frozen=True)
 class DecoderTraits:
     """One pair decoder of link prediction (`model.decoder`): `top_k` means `predict --top-k` can
-    search every pair exactly (a dot product of embeddings)."""
+    search every pair exactly (a dot product of embeddings); `relational` that it reads each
+    pair's relation (DistMult), as `train.link_relation: all` needs."""
 
     top_k: bool = False
+    relational: bool = False  # scores each relation of a typed graph with its own parameters
 
 
 # gnntool.models.decoders.DECODERS builds each (tests/test_registries.py ties the two).
 DECODERS: dict[str, DecoderTraits] = {
     "dot": DecoderTraits(top_k=True),
     "mlp": DecoderTraits(),
+    "distmult": DecoderTraits(relational=True),
 }
