@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gnntool.errors import UserError
+from gnntool.relation_names import parse_relation
 from gnntool.traits import (
     DATASETS,
     DECODERS,
@@ -30,6 +31,8 @@ from gnntool.traits import (
     option_choices,
     option_owners,
 )
+
+ALL_RELATIONS = "all"  # train.link_relation: every relation of a typed graph
 
 
 def listed(names: Sequence[str]) -> str:
@@ -297,6 +300,11 @@ class TrainConfig(Section):
     window: int = Field(default=2, gt=0, description="unsupervised: co-occurrence window on a walk")
     negatives: int = Field(default=1, gt=0, description="unsupervised and link: negatives per positive pair")
     hits_k: list[int] = Field(default=[20, 50, 100], description="link: K of the reported hits@K")
+    link_relation: str | None = Field(
+        default=None,
+        description="link on a typed graph: the relation trained and scored (source__relation__target), or all "
+        "(every relation, with a relation-aware decoder such as distmult); refused on a homogeneous graph",
+    )
 
     @field_validator("objective")
     @classmethod
@@ -308,6 +316,13 @@ class TrainConfig(Section):
     def _hits_k_values(cls, value: list[int]) -> list[int]:
         if any(k < 1 for k in value):
             raise ValueError("hits_k entries are numbers of negatives (K ≥ 1)")
+        return value
+
+    @field_validator("link_relation")
+    @classmethod
+    def _relation_spelling(cls, value: str | None) -> str | None:
+        if value is not None and value != ALL_RELATIONS:
+            parse_relation(value)  # its ValueError says how to spell one
         return value
 
     @field_validator("fanout")
@@ -381,8 +396,24 @@ class Config(Section):
             if objective.needs_labels and dataset.monitor is not None:
                 self.train.monitor = dataset.monitor
         check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
+        self._link_relation_fits()
         self._sampling_fits()
         return self
+
+    def _link_relation_fits(self) -> None:
+        """`train.link_relation` needs the link objective and a typed graph (a user's folder is
+        checked once read); `all` needs a decoder that reads the relation."""
+        relation, name = self.train.link_relation, self.train.objective
+        if relation is None:
+            return
+        if not self.objective_traits.link_relation:
+            raise ValueError(f"train.link_relation is for link prediction on a typed graph; train.objective is {name}")
+        if relation == ALL_RELATIONS and not DECODERS[self.model.decoder].relational:
+            relational = [decoder for decoder, known in DECODERS.items() if known.relational]
+            raise ValueError(
+                f"train.link_relation: all trains every relation with one decoder, which must tell them apart: "
+                f"set model.decoder: {listed(relational)} (not {self.model.decoder})"
+            )
 
     def _sampling_fits(self) -> None:
         """Neighbour sampling (batch_size on one graph) and the models and objectives it supports."""

@@ -85,7 +85,8 @@ class ObjectiveTraits:
     `one_graph`: refused on multi-graph datasets;
     `full_batch`: refused with `train.batch_size`; `needs_labels`: the data must be labelled;
     `node_splits`: scores the nodes of `dataset.split` (else a graph file without split masks
-    defaults to a random split, whose nodes go unused); `distributed`: trains under torchrun.
+    defaults to a random split, whose nodes go unused); `distributed`: trains under torchrun;
+    `link_relation`: reads `train.link_relation` (the relation of a typed graph it predicts).
     """
 
     monitors: tuple[str, ...]
@@ -97,6 +98,7 @@ class ObjectiveTraits:
     needs_labels: bool = False
     node_splits: bool = True
     distributed: bool = True
+    link_relation: bool = False
     description: str = ""
 
 
@@ -123,6 +125,7 @@ OBJECTIVES: dict[str, ObjectiveTraits] = {
         one_graph=True,
         node_splits=False,
         distributed=False,
+        link_relation=True,
         description="link prediction: held-out edges scored against non-edges (docs/link-prediction.md)",
     ),
 }
