@@ -435,6 +435,11 @@ class Config(Section):
             return
         if not self.objective_traits.link_relation:
             raise ValueError(f"train.link_relation is for link prediction on a typed graph; train.objective is {name}")
+        if self.dataset.traits.typed is False:
+            raise ValueError(
+                f"train.link_relation is for typed graphs (several node and edge types); {self.dataset.name} is "
+                "homogeneous: leave it out"
+            )
         if relation == ALL_RELATIONS and not DECODERS[self.model.decoder].relational:
             relational = [decoder for decoder, known in DECODERS.items() if known.relational]
             raise ValueError(

@@ -256,11 +256,12 @@ class Link(Objective):
         write_chunked_table(tables, dtypes, rows, options.output, options.format, options.header)
 
 
-def top_k_table(rows: TopKRows, node_id: np.ndarray) -> dict[str, np.ndarray]:
-    """A chunk of top-k rows as output columns: node ids, the score's sigmoid (float32), rank."""
+def top_k_table(rows: TopKRows, node_id: np.ndarray, target_id: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """A chunk of top-k rows as output columns: node ids (the targets' from `target_id` when they
+    are another node type), the score's sigmoid (float32), rank."""
     return {
         "source": node_id[rows.source.cpu().numpy()],
-        "target": node_id[rows.target.cpu().numpy()],
+        "target": (node_id if target_id is None else target_id)[rows.target.cpu().numpy()],
         "score": torch.sigmoid(rows.score).cpu().numpy().astype(np.float32),
         "rank": rows.rank.cpu().numpy(),
     }
