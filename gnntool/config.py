@@ -19,6 +19,7 @@ from gnntool.errors import UserError
 from gnntool.traits import (
     DATASETS,
     DECODERS,
+    GENERATED_KEYS,
     MODELS,
     NORMS,
     OBJECTIVES,
@@ -87,12 +88,16 @@ class DatasetConfig(Section):
     val_frac: float = Field(
         default=0.2, gt=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
     )
-    nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
-    avg_degree: float | None = Field(
-        default=None, gt=0.0, description="synthetic only: directed edge_index entries per node; null: 10"
+    nodes: int | None = Field(
+        default=None, gt=1, description="synthetic, synthetic_typed: number of nodes; null: 10000"
     )
-    features: int | None = Field(default=None, gt=0, description="synthetic only: feature width; null: 128")
-    classes: int | None = Field(default=None, ge=2, description="synthetic only: number of classes (blocks); null: 10")
+    avg_degree: float | None = Field(
+        default=None, gt=0.0, description="synthetic, synthetic_typed: directed edge_index entries per node; null: 10"
+    )
+    features: int | None = Field(default=None, gt=0, description="synthetic, synthetic_typed: feature width; null: 128")
+    classes: int | None = Field(
+        default=None, ge=2, description="synthetic, synthetic_typed: number of classes (blocks); null: 10"
+    )
     homophily: float | None = Field(
         default=None, ge=0.0, le=1.0, description="synthetic only: share of edges drawn inside a class; null: 0.7"
     )
@@ -107,6 +112,15 @@ class DatasetConfig(Section):
     mmap_features: bool = Field(
         default=False,
         description="synthetic, ogbn-*: memory-map the features from the processed .npy cache, not read them in",
+    )
+    target: str | None = Field(
+        default=None,
+        description="typed graphs: the labelled node type a supervised run scores; null: the one labelled type",
+    )
+    add_reverse: bool | None = Field(
+        default=None,
+        description="typed graphs: add each relation's reverse <dst>__rev_<rel>__<src>, make a relation within "
+        "one type symmetric (PyG's ToUndirected); null: true",
     )
 
     @field_validator("name", mode="before")
@@ -129,6 +143,7 @@ class DatasetConfig(Section):
         if self.split is None:
             self.split = known.splits[0]
         self._synthetic_defaults()
+        self._typed_keys()
         if self.normalize_features is None:
             self.normalize_features = known.normalize_features
         if self.split not in known.splits:
@@ -166,14 +181,26 @@ class DatasetConfig(Section):
             )
 
     def _synthetic_defaults(self) -> None:
-        """Fill the synthetic graph's shape for `synthetic`; refuse those keys on other datasets."""
-        defaults = {"nodes": 10000, "avg_degree": 10.0, "features": 128, "classes": 10, "homophily": 0.7}
-        for key, default in defaults.items():
-            if self.traits.generated:
+        """Fill a generated graph's shape for the datasets that read it; refuse those keys elsewhere."""
+        for key, default in GENERATED_KEYS.items():
+            if key in self.traits.generated:
                 if getattr(self, key) is None:
                     setattr(self, key, default)
             elif getattr(self, key) is not None:
-                raise ValueError(f"dataset.{key} is for dataset.name: synthetic, not {self.name}")
+                owners = [name for name, known in DATASETS.items() if key in known.generated]
+                also = f" ({listed(owners[1:])} {'reads' if len(owners) == 2 else 'read'} it too)" if owners[1:] else ""
+                raise ValueError(f"dataset.{key} is for dataset.name: {owners[0]}, not {self.name}{also}")
+
+    def _typed_keys(self) -> None:
+        """`dataset.target` and `dataset.add_reverse` (null: true) are for typed graphs only; a
+        user's folder is checked when it is read (`traits.typed` is None there)."""
+        if self.traits.typed is False:
+            for key in ("target", "add_reverse"):
+                if getattr(self, key) is not None:
+                    typed = ", ".join(name for name, known in DATASETS.items() if known.typed is not False)
+                    raise ValueError(f"dataset.{key} is for typed graphs ({typed}), not {self.name}")
+        elif self.add_reverse is None:
+            self.add_reverse = True
 
 
 NormName = Literal[tuple(NORMS)]

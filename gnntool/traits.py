@@ -20,8 +20,11 @@ class DatasetTraits:
     `loader` names the loader family in `gnntool.data.LOADERS`; `splits` are the allowed values
     of `dataset.split`, the first being the default; `multilabel` is None when the data decides
     (a user's graph file); `fraction_split` means the random split is by `train_frac`/`val_frac`;
-    `needs_path` means `dataset.path` is required (and refused elsewhere); `generated` means the
-    graph's shape comes from the synthetic keys (`nodes`, `avg_degree`, ...); `monitor` is the
+    `needs_path` means `dataset.path` is required (and refused elsewhere); `generated` names the
+    keys that shape a generated graph (`nodes`, `avg_degree`, ...: `GENERATED_KEYS`) which the
+    dataset reads; `typed` means the graph has several node and edge types (None: the data
+    decides, a user's folder), so the typed-only keys apply (`dataset.target`,
+    `dataset.add_reverse`); `monitor` is the
     validation metric of the dataset's own scorer (OGB's Evaluator), the default monitor of
     objectives that score labels; `directed` means `dataset.to_undirected` applies (null: true);
     `inverse_edges` means the files list each edge once and the loader always adds its reverse
@@ -36,7 +39,8 @@ class DatasetTraits:
     normalize_features: bool = False
     fraction_split: bool = False
     needs_path: bool = False
-    generated: bool = False
+    generated: tuple[str, ...] = ()
+    typed: bool | None = False
     aliases: tuple[str, ...] = ()
     monitor: str | None = None
     directed: bool = False
@@ -48,13 +52,25 @@ SPLITS = ("train", "val", "test")  # the parts of a dataset every run scores, in
 
 PLANETOID_SPLITS = ("public", "full", "random", "inductive")
 
+# The keys of a generated graph's shape, and the default each resolves to on a dataset reading it.
+GENERATED_KEYS = {"nodes": 10000, "avg_degree": 10.0, "features": 128, "classes": 10, "homophily": 0.7}
+
 DATASETS: dict[str, DatasetTraits] = {
     "Cora": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
     "CiteSeer": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
     "PubMed": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
     "PPI": DatasetTraits("ppi", ("public",), multi_graph=True, multilabel=True),
-    "graph": DatasetTraits("graph", ("masks", "random"), multilabel=None, fraction_split=True, needs_path=True),
-    "synthetic": DatasetTraits("synthetic", ("random",), fraction_split=True, generated=True, npy_cache=True),
+    "graph": DatasetTraits(
+        "graph", ("masks", "random"), multilabel=None, fraction_split=True, needs_path=True, typed=None
+    ),
+    "synthetic": DatasetTraits("synthetic", ("random",), fraction_split=True, generated=tuple(GENERATED_KEYS),
+                               npy_cache=True),
+    # gnntool.data.typed.synthetic: a typed graph whose `same`/`other` relations carry the class
+    # signal that its flattened edges hide; its homophily is fixed (1 / classes), not a key.
+    "synthetic_typed": DatasetTraits(
+        "synthetic_typed", ("random",), fraction_split=True, generated=("nodes", "avg_degree", "features", "classes"),
+        typed=True,
+    ),
     # OGB node property prediction (gnntool.data.ogb): OGB's own split only; arxiv and papers100M
     # come directed; products and proteins list each undirected edge once, and the loader adds
     # the reverse of every one, as OGB's loaders do.

@@ -4,7 +4,7 @@ The names, and what the schema must know of each dataset, are the torch-free tab
 `gnntool.traits.DATASETS`; each entry names its loader family in `LOADERS` here. A loader
 takes the dataset section of the config and the run's seed (used for random splits only)
 and returns a `GraphDataset`: the dataset's graphs and, per split, the graphs it runs on and the
-nodes it scores.
+nodes it scores; or, for a typed graph, a `TypedDataset` (`gnntool.data.typed`).
 Importing this package imports torch and PyG; the CLI imports it lazily.
 """
 
@@ -19,24 +19,27 @@ from gnntool.data.planetoid import load_planetoid
 from gnntool.data.ppi import load_ppi
 from gnntool.data.splits import single_graph_dataset
 from gnntool.data.synthetic import load_synthetic
+from gnntool.data.typed.dataset import TypedDataset
+from gnntool.data.typed.synthetic import load_synthetic_typed
 from gnntool.data.usergraph import load_graph
 from gnntool.errors import UserError
 from gnntool.traits import DATASETS as TRAITS
 
-__all__ = ["LOADERS", "LOADER_OF", "load_dataset"]
+__all__ = ["LOADERS", "LOADER_OF", "TypedDataset", "load_dataset"]
 
 
 def planetoid(config: DatasetConfig, seed: int) -> GraphDataset:
     return single_graph_dataset(load_planetoid(config, seed), inductive=config.split == "inductive")
 
 
-Loader = Callable[[DatasetConfig, int], GraphDataset]
+Loader = Callable[[DatasetConfig, int], GraphDataset | TypedDataset]
 
 LOADERS: dict[str, Loader] = {
     "planetoid": planetoid,
     "ppi": load_ppi,
     "graph": load_graph,
     "synthetic": load_synthetic,
+    "synthetic_typed": load_synthetic_typed,
     "ogb": load_ogb,
 }
 
@@ -44,8 +47,9 @@ LOADERS: dict[str, Loader] = {
 LOADER_OF: dict[str, Loader] = {name: LOADERS[traits.loader] for name, traits in TRAITS.items()}
 
 
-def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset:
-    """The dataset named by `config.name`, split and normalised as the config says."""
+def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset | TypedDataset:
+    """The dataset named by `config.name`, split and normalised as the config says: a
+    `TypedDataset` for a typed graph (several node or edge types), else a `GraphDataset`."""
     try:
         loader = LOADER_OF[config.name]
     except KeyError:

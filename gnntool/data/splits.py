@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 from torch_geometric.data import Data
 
 from gnntool.data.dataset import GraphDataset, SplitPart
@@ -12,13 +13,20 @@ from gnntool.traits import SPLITS
 
 def random_masks(data: Data, train_frac: float, val_frac: float, seed: int) -> None:
     """Set `data`'s train/val/test masks to a seeded random split by fractions (test: the rest)."""
-    order = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(seed))
-    num_train = round(train_frac * data.num_nodes)
-    num_val = round(val_frac * data.num_nodes)
-    for split, nodes in zip(SPLITS, torch.split(order, [num_train, num_val, data.num_nodes - num_train - num_val])):
-        mask = torch.zeros(data.num_nodes, dtype=torch.bool)
-        mask[nodes] = True
+    for split, mask in split_masks(data.num_nodes, train_frac, val_frac, seed).items():
         data[f"{split}_mask"] = mask
+
+
+def split_masks(num_nodes: int, train_frac: float, val_frac: float, seed: int) -> dict[str, Tensor]:
+    """A seeded random split of `num_nodes` nodes by fractions (test: the rest), as bool masks."""
+    order = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(seed))
+    num_train = round(train_frac * num_nodes)
+    num_val = round(val_frac * num_nodes)
+    masks = {}
+    for split, nodes in zip(SPLITS, torch.split(order, [num_train, num_val, num_nodes - num_train - num_val])):
+        masks[split] = torch.zeros(num_nodes, dtype=torch.bool)
+        masks[split][nodes] = True
+    return masks
 
 
 def check_masks(data: Data, source: str) -> None:
