@@ -250,6 +250,15 @@ class ModelConfig(Section):
     pool: Literal["max", "mean"] = Field(default="max", description="sage pool aggregator only")
     l2_normalize: bool = Field(default=False, description="sage: per-layer L2 normalisation")
     k: int | None = Field(default=None, gt=0, description=option_description("k"))
+    num_bases: int | None = Field(default=None, gt=0, description=option_description("num_bases"))
+    relation_aggr: Literal[option_choices("relation_aggr")] | None = Field(
+        default=None, description=option_description("relation_aggr")
+    )
+    featureless: Literal["embedding", "none"] = Field(
+        default="embedding",
+        description="typed graphs: a node type without features gets a learnt embedding of width hidden per node "
+        "(not defined for unseen nodes) or a constant input (none)",
+    )
     decoder: DecoderName = Field(
         default="dot", description="link objective: scores a node pair from its embeddings (mlp: on their product)"
     )
@@ -262,7 +271,8 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _arch_options(self) -> ModelConfig:
-        for key in model_options():
+        # Keys this architecture does not read are named first, before any it lacks.
+        for key in sorted(model_options(), key=lambda key: key in self.traits.options):
             self._arch_option(key)
         divides = NORMS[self.norm].divides
         if divides is not None and self.hidden % getattr(self.norm_args, divides):
@@ -278,6 +288,8 @@ class ModelConfig(Section):
             if value is not None:
                 raise ValueError(f"model.{key} is for arch {' or '.join(option_owners(key))}, not {self.arch}")
         elif value is None:
+            if option.optional:
+                return
             if option.default is None:
                 raise ValueError(f"model.{key} is required for arch {self.arch} ({option.description})")
             setattr(self, key, option.default)

@@ -161,6 +161,7 @@ class ModelOption:
     choices: tuple[str, ...] = ()
     default: str | None = None
     gathered: tuple[str, ...] = ()
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class ModelTraits:
     mini-batches (else `unsampled` says why not); `layerwise`: its layers run one at a time over
     chunks of nodes, as inference after sampled training does; `row_sliced`: in layer-wise
     inference its layers take row slices of the whole graph (unless an option's choice is
-    `gathered`).
+    `gathered`); `typed`: it runs on typed graphs (`gnntool.models.TYPED_LAYERS` builds its layers).
     """
 
     options: Mapping[str, ModelOption] = field(default_factory=dict)
@@ -179,6 +180,7 @@ class ModelTraits:
     unsampled: str = ""
     layerwise: bool = True
     row_sliced: bool = True
+    typed: bool = True
 
     def __post_init__(self) -> None:
         # Sampled training is followed by layer-wise inference; a refusal must give its reason.
@@ -193,8 +195,15 @@ class ModelTraits:
         return self.layerwise and self.row_sliced and not gathered
 
 
+# typed graphs: how a node combines what its incoming relations send (gnntool.models.typed)
+RELATION_AGGR = ModelOption(
+    "typed graphs: how a node combines its incoming relations' outputs",
+    choices=("sum", "mean", "max"),  # gnntool.models.typed.RELATION_AGGREGATIONS
+    default="sum",
+)
+
 MODELS: dict[str, ModelTraits] = {
-    "gcn": ModelTraits(),
+    "gcn": ModelTraits(options={"relation_aggr": RELATION_AGGR}),
     "sage": ModelTraits(
         options={
             "aggregator": ModelOption(
@@ -202,7 +211,8 @@ MODELS: dict[str, ModelTraits] = {
                 choices=("mean", "gcn", "lstm", "pool"),  # gnntool.models.sage.AGGREGATORS
                 default="mean",
                 gathered=("lstm", "pool"),
-            )
+            ),
+            "relation_aggr": RELATION_AGGR,
         }
     ),
     "cheb": ModelTraits(
@@ -211,6 +221,11 @@ MODELS: dict[str, ModelTraits] = {
         unsampled="filters reach k-1 hops per layer",
         layerwise=False,  # a layer needs k-1 hops of neighbours, more than one block holds
         row_sliced=False,
+        typed=False,  # its Laplacian is one square graph's, not a relation's between two types
+    ),
+    "rgcn": ModelTraits(
+        options={"num_bases": ModelOption("basis decomposition: number of bases (null: a full weight per relation)",
+                                          optional=True)}
     ),
 }
 
