@@ -5,7 +5,9 @@ copy added by `dataset.add_reverse` (`all`). Each predicted relation's edges are
 `gnntool.data.edge_split` splits a homogeneous graph: a relation within one type stored both ways
 is split by unordered pair, any other by directed edge; `int(val · E)` pairs go to validation and
 `int(test · E)` to test from one seeded permutation per relation. A knowledge-graph folder brings
-its held-out triples instead (its valid.txt and test.txt). Held-out pairs leave the
+its held-out triples instead (its valid.txt and test.txt), and its directed training triples
+(`held_out["train"]`), which with the held-out ones are the known true triples that the filtered
+ranking removes (the graph's edges may have been made symmetric for message passing). Held-out pairs leave the
 message-passing graph, both directions of a symmetric relation, and their copies in the reverse
 relation (`<dst>__rev_<rel>__<src>`) too; training and validation pass messages over the rest,
 test over the rest plus the validation pairs, as PyG's `RandomLinkSplit` does.
@@ -206,8 +208,8 @@ def _split_relation(
     keys = edge_keys(edges, n_source) if same_type else torch.unique(edges[0] * n_target + edges[1])
     undirected = same_type and is_undirected(keys, n_source)
     pairs = keys[keys // n_target < keys % n_target] if undirected else keys
+    none = torch.empty((2, 0), dtype=torch.long)
     if held_out is not None:
-        none = torch.empty((2, 0), dtype=torch.long)
         val, test = (held_out.get(split, {}).get(edge_type, none) for split in ("val", "test"))
         held = torch.cat([val, test], dim=1)
         held_keys = held[0] * n_target + held[1]
@@ -225,9 +227,12 @@ def _split_relation(
     train_pairs = _from_keys(train, n_target)
     message = torch.cat([train_pairs, train_pairs.flip(0)], 1) if undirected else train_pairs
     test_message = torch.cat([message, val, val.flip(0)] if undirected else [message, val], 1)
-    every = torch.cat([_from_keys(keys, n_target), val, test], 1)
-    if undirected:
-        every = torch.cat([every, every.flip(0)], 1)
+    if held_out is not None and "train" in held_out:  # a knowledge graph's directed triples
+        every = torch.cat([held_out["train"].get(edge_type, none), val, test], 1)
+    else:
+        every = torch.cat([_from_keys(keys, n_target), val, test], 1)
+        if undirected:
+            every = torch.cat([every, every.flip(0)], 1)
     return {
         "train": train_pairs, "val": val, "test": test, "message": message, "test_message": test_message, "all": every
     }
