@@ -91,6 +91,11 @@ class Link(Objective):
 
     def check(self) -> None:
         super().check()
+        if self.config.train.link_relation is not None:
+            raise UserError(
+                f"train.link_relation: {self.config.dataset.path or self.config.dataset.name} is a homogeneous graph "
+                "(one node and one edge type): leave train.link_relation out"
+            )
         self.split  # noqa: B018 (an impossible split is reported before training)
 
     @property

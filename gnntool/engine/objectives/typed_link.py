@@ -35,12 +35,12 @@ from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.link import SCORED_PAIRS, pair_loss, read_node_list, top_k_table
 from gnntool.engine.seeding import mixed_generator
 from gnntool.engine.steps import EpochPosition, run_steps
+from gnntool.engine.typed_inputs import TypedTask
 from gnntool.errors import UserError
 from gnntool.export import write_chunked_table
 from gnntool.models import build_typed_model
 from gnntool.models.decoders import build_decoder, decode_relations
-from gnntool.models.typed import schema_node_ids
-from gnntool.models.typed_ops import TypedOps, TypedSchema, typed_ops
+from gnntool.models.typed_ops import TypedOps, typed_ops
 from gnntool.traits import DECODERS
 
 
@@ -54,6 +54,8 @@ class TypedLink(Objective):
 
     def output_width(self) -> int:
         return self.config.model.hidden
+
+    task: TypedTask
 
     @property
     def dataset(self) -> TypedDataset:
@@ -81,26 +83,13 @@ class TypedLink(Objective):
 
     @property
     def num_nodes(self) -> dict[str, int]:
-        return {node_type: self.dataset.graph[node_type].num_nodes for node_type in self.dataset.node_types()}
-
-    @cached_property
-    def schema(self) -> TypedSchema:
-        graph = self.dataset.graph
-        widths = {t: (graph[t].x.size(1) if "x" in graph[t] else 0) for t in self.dataset.node_types()}
-        return TypedSchema(self.num_nodes, widths, self.dataset.relations())
+        return self.task.schema.num_nodes
 
     def build_model(self) -> nn.Module:
         """The typed layer stack, with a decoder holding every predicted relation as `model.head`."""
-        model = build_typed_model(self.config.model, self.schema, self.output_width())
+        model = build_typed_model(self.config.model, self.task.schema, self.output_width())
         model.head = build_decoder(self.config.model.decoder, self.config.model.hidden, len(self.split.relations))
         return model
-
-    @cached_property
-    def inputs(self) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """The featured types' features and every type's node ids, on the device."""
-        graph, device = self.dataset.graph, self.task.device
-        x = {t: graph[t].x.float().to(device) for t in self.dataset.node_types() if "x" in graph[t]}
-        return x, schema_node_ids(self.schema, device)
 
     @cached_property
     def graphs(self) -> dict[str, TypedOps]:
@@ -111,8 +100,8 @@ class TypedLink(Objective):
 
     def encode(self, model: nn.Module, split: str) -> Tensor:
         """Every node's z on `split`'s message-passing graph, stacked in the graph's type order."""
-        x, node_ids = self.inputs
-        z = model(x, node_ids, self.graphs[split])
+        graph = self.task.graph
+        z = model(graph.x, graph.node_ids, self.graphs[split])
         return torch.cat([z[node_type] for node_type in self.num_nodes])
 
     def train_epoch(
@@ -198,8 +187,7 @@ class TypedLink(Objective):
         model.eval()
         edge_type = self.split.relations[0]
         source_type, _, target_type = edge_type
-        x, node_ids = self.inputs
-        z = model(x, node_ids, typed_ops(self.dataset.graph.edge_index_dict, self.num_nodes, self.task.device))
+        z = self.task.inference(model).output()
         ids = self.dataset.node_id
         sources = None if options.nodes is None else read_node_list(options.nodes, ids[source_type])
         edges = self.dataset.graph[edge_type].edge_index
