@@ -259,6 +259,9 @@ def embed(
     format: Annotated[EmbedFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
     device: DeviceOption = "auto",
+    node_type: Annotated[
+        str | None, typer.Option("--type", help="Typed graphs: the node type to embed \\[default: the target type].")
+    ] = None,
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
     from gnntool.config import check_device
@@ -270,7 +273,7 @@ def embed(
     from gnntool.engine.runs.loaded import embed_run
     from gnntool.export import write_embeddings
 
-    embeddings, node_id = embed_run(run_dir, graph, device)
+    embeddings, node_id = embed_run(run_dir, graph, device, node_type)
     write_embeddings(embeddings, node_id, output, resolved, header)
 
 

@@ -10,7 +10,9 @@ is `gnntool.models.typed.TypedGNN`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -85,3 +87,20 @@ def build_typed_model(config: ModelConfig, schema: TypedSchema, out_dim: int) ->
     return TypedGNN(
         inputs, layers, norms, config.dropout, l2_normalize=config.l2_normalize, input_dropout=input_dropout
     )
+
+
+@functools.singledispatch
+def build_stack(inputs: Any, config: ModelConfig, out_dim: int) -> nn.Module:
+    """The model for `inputs`: a width (`build_model`) or a typed graph's schema as model.pt keeps
+    it (`TypedSchema.as_dict`, `build_typed_model`)."""
+    raise TypeError(f"no model for inputs of type {type(inputs).__name__}")
+
+
+@build_stack.register
+def _(inputs: int, config: ModelConfig, out_dim: int) -> nn.Module:
+    return build_model(config, inputs, out_dim)
+
+
+@build_stack.register
+def _(inputs: dict, config: ModelConfig, out_dim: int) -> nn.Module:
+    return build_typed_model(config, TypedSchema.from_dict(inputs), out_dim)

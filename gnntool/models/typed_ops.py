@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from gnntool.models.graph_ops import GraphOps
-from gnntool.relation_names import relation_name
+from gnntool.relation_names import parse_relation, relation_name
 
 EdgeType = tuple[str, str, str]
 
@@ -40,6 +41,12 @@ class TypedSchema:
             "widths": dict(self.widths),
             "relations": [relation_name(edge_type) for edge_type in self.relations],
         }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TypedSchema:
+        """The schema `as_dict` wrote."""
+        relations = [parse_relation(name) for name in values["relations"]]
+        return cls(dict(values["num_nodes"]), dict(values["widths"]), relations)
 
 
 @dataclass

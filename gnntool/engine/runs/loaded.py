@@ -16,12 +16,11 @@ from gnntool.config import Config
 from gnntool.data import load_dataset
 from gnntool.data.dataset import GraphDataset, SplitPart
 from gnntool.data.graphfile import GraphFile, read_graph
-from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import task_tensors
 from gnntool.engine.metrics import summarise
 from gnntool.engine.objectives import Objective, PredictOptions, build_objective
 from gnntool.engine.runs.saved import SavedModel, load_model, load_run_config, model_paths
 from gnntool.engine.runtime.device import resolve_device
+from gnntool.engine.tasks import build_task
 from gnntool.rundir.layout import MODEL
 from gnntool.traits import SPLITS
 
@@ -68,12 +67,12 @@ class LoadedRun:
                 multilabel=saved.multilabel,
                 node_id=self.graph_file.node_id,
             )
-        task = task_tensors(dataset, self.device, self.config.inference_chunk)
+        task = build_task(dataset, self.device, self.config.inference_chunk)
         return build_objective(self.config, task, saved.seed)
 
     def node_ids(self, objective: Objective) -> np.ndarray:
         """The id of every output row: the graph file's ids, else the dataset's."""
-        return self.graph_file.node_id if self.graph_file is not None else objective.task.dataset.output_ids()
+        return self.graph_file.node_id if self.graph_file is not None else objective.output_ids()
 
 
 def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, device: str) -> dict[str, Any]:
@@ -94,12 +93,16 @@ def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, dev
     return summarise(runs)
 
 
-def embed_run(run_dir: Path, graph: Path | None, device: str) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings, node ids) of the run's graph, or of an unseen one, by its first seed's model."""
+def embed_run(
+    run_dir: Path, graph: Path | None, device: str, node_type: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings, node ids) of the run's graph, or of an unseen one, by its first seed's model;
+    on a typed graph, of the nodes of `node_type` (default: the target type)."""
     run = LoadedRun.open(run_dir, device, graph)
     saved = run.models[0]
     objective = run.objective(saved)
-    return objective.dataset_embeddings(Inference(saved.model, run.config.inference_chunk)), run.node_ids(objective)
+    embeddings, node_id = objective.embedded_rows(objective.inference(saved.model), node_type)
+    return embeddings, run.node_ids(objective) if run.graph_file is not None else node_id
 
 
 def predict_run(run_dir: Path, graph: Path | None, device: str, options: PredictOptions) -> None:

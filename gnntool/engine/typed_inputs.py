@@ -1,0 +1,148 @@
+"""A typed dataset as the tensors a typed model consumes, on the device (`TypedTask`): the
+counterpart of `gnntool.engine.inputs.Task` for graphs with several node and edge types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from gnntool.data.typed.dataset import TypedDataset
+from gnntool.models.typed import TypedGNN
+from gnntool.models.typed_ops import TypedOps, TypedSchema, typed_ops
+from gnntool.relation_names import relation_name
+from gnntool.traits import SPLITS
+
+
+@dataclass
+class TypedGraphTensors:
+    """A typed graph on the device: the featured types' features, every type's node ids (rows of
+    featureless types' embeddings), the relations' cached operators, the target type's labels."""
+
+    x: dict[str, Tensor]
+    node_ids: dict[str, Tensor]
+    ops: TypedOps
+    y: Tensor | None
+
+
+def typed_graph_tensors(dataset: TypedDataset, device: torch.device) -> TypedGraphTensors:
+    """`dataset`'s graph on `device`, each relation's operators built once (on first use)."""
+    graph = dataset.graph
+    num_nodes = {node_type: int(graph[node_type].num_nodes) for node_type in dataset.node_types()}
+    edges = {edge_type: graph[edge_type].edge_index for edge_type in dataset.relations()}
+    featured = [node_type for node_type in num_nodes if node_type not in dataset.featureless()]
+    return TypedGraphTensors(
+        x={node_type: graph[node_type].x.to(device, torch.float) for node_type in featured},
+        node_ids={node_type: torch.arange(count, device=device) for node_type, count in num_nodes.items()},
+        ops=typed_ops(edges, num_nodes, device),
+        y=dataset.y.to(device) if dataset.y is not None else None,
+    )
+
+
+@dataclass
+class TypedTask:
+    """Everything a run on a typed graph trains and scores on: the graph on the device and the
+    target type's split masks. `chunk_size` set means inference runs layer-wise per node type."""
+
+    kind: ClassVar[str] = "typed"  # which objective registry serves it (gnntool.engine.objectives)
+
+    dataset: TypedDataset
+    graph: TypedGraphTensors
+    masks: dict[str, Tensor]
+    device: torch.device
+    chunk_size: int | None = None
+
+    @property
+    def target(self) -> str | None:
+        return self.dataset.target
+
+    @property
+    def schema(self) -> TypedSchema:
+        """The node types, their counts and input widths, and the relations a model is built for."""
+        widths = {t: int(x.size(1)) for t, x in self.graph.x.items()}
+        return TypedSchema(
+            {t: int(ids.numel()) for t, ids in self.graph.node_ids.items()},
+            {t: widths.get(t, 0) for t in self.graph.node_ids},
+            list(self.graph.ops.relations),
+        )
+
+    @property
+    def num_features(self) -> dict[str, object]:
+        """What a model is built from (`gnntool.models.build_stack`), as plain values for model.pt."""
+        return self.schema.as_dict()
+
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes
+
+    @property
+    def multilabel(self) -> bool:
+        return self.dataset.multilabel
+
+    def training_size(self) -> tuple[int, int, int]:
+        """Nodes, edges and the widest input of what one full-batch step trains on."""
+        ops = self.graph.ops
+        edges = sum(relation.ops.source.numel() for relation in ops.relations.values())
+        widest = max((x.size(1) for x in self.graph.x.values()), default=1)
+        return sum(ops.num_nodes.values()), edges, widest
+
+    def summary(self) -> list[str]:
+        """`--dry-run`'s lines about the data: node types, relations and their sizes, the scored nodes."""
+        ops = self.graph.ops
+        featureless = set(self.dataset.featureless())
+        lines = [f"typed graph, {len(ops.num_nodes)} node types, {len(ops.relations)} relations"]
+        for node_type, count in ops.num_nodes.items():
+            width = "no features" if node_type in featureless else f"{self.graph.x[node_type].size(1):,} features"
+            target = ", target" if node_type == self.target else ""
+            lines.append(f"  node type {node_type}: {count:,} nodes, {width}{target}")
+        for edge_type, relation in ops.relations.items():
+            lines.append(f"  relation {relation_name(edge_type)}: {relation.ops.source.numel():,} edges")
+        if self.target is not None:
+            labels = f"{self.num_classes} {'labels (multi-label)' if self.multilabel else 'classes'}"
+            scored = ", ".join(f"{split} {int(self.masks[split].sum()):,}" for split in SPLITS if split in self.masks)
+            lines.append(f"nodes scored ({self.target}, {labels}): {scored}")
+        return lines
+
+    def inference(self, model: TypedGNN) -> TypedInference:
+        """The model's outputs on this task's graph, computed once each."""
+        return TypedInference(model, self)
+
+
+def typed_task_tensors(dataset: TypedDataset, device: torch.device, chunk_size: int | None = None) -> TypedTask:
+    """Convert a typed dataset once: its graph and the target's masks on `device`."""
+    return TypedTask(
+        dataset=dataset,
+        graph=typed_graph_tensors(dataset, device),
+        masks={split: mask.to(device) for split, mask in dataset.masks.items()},
+        device=device,
+        chunk_size=chunk_size,
+    )
+
+
+class TypedInference:
+    """A typed model's outputs on the task's graph, in eval mode: `hidden` (every type's embedding
+    entering the last layer) once, `output` continuing from it."""
+
+    def __init__(self, model: TypedGNN, task: TypedTask) -> None:
+        self.model = model
+        self.task = task
+        self._hidden: dict[str, Tensor] | None = None
+        self._output: dict[str, Tensor] | None = None
+
+    @torch.no_grad()
+    def hidden(self) -> dict[str, Tensor]:
+        if self._hidden is None:
+            if self.model.training:
+                self.model.eval()
+            graph = self.task.graph
+            self._hidden = self.model.embed(graph.x, graph.node_ids, graph.ops)
+        return self._hidden
+
+    @torch.no_grad()
+    def output(self) -> dict[str, Tensor]:
+        if self._output is None:
+            hidden = self.hidden()
+            self._output = self.model.convs[-1](hidden, self.task.graph.ops)
+        return self._output
