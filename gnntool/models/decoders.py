@@ -110,6 +110,14 @@ class DistMultDecoder(nn.Module):
     def reset_parameters(self) -> None:
         nn.init.xavier_uniform_(self.relation)
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        # A saved model holds as many relations as its graph had; the decoder is built before
+        # the graph is read (with one), so it takes the saved count.
+        saved = state_dict.get(prefix + "relation")
+        if saved is not None and saved.shape != self.relation.shape:
+            self.relation = nn.Parameter(torch.empty_like(saved, device=self.relation.device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, z: Tensor, pairs: Tensor, relations: Tensor | None = None) -> Tensor:
         diagonal = self.relation[0] if relations is None else self.relation[relations]
         return (z[pairs[0]] * diagonal * z[pairs[1]]).sum(-1)

@@ -13,6 +13,7 @@ from gnntool.engine.inputs import Task
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.link import Link
 from gnntool.engine.objectives.supervised import Supervised
+from gnntool.engine.objectives.typed_link import TypedLink
 from gnntool.engine.objectives.typed_supervised import TypedSupervised
 from gnntool.engine.objectives.unsupervised import Unsupervised
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
@@ -31,6 +32,7 @@ OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
 # on typed graphs (gnntool.engine.typed_inputs.TypedTask)
 TYPED_OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
     "supervised": TypedSupervised,
+    "link": TypedLink,
 }
 
 # a task's `kind` -> the objectives defined on it

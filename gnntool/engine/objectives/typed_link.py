@@ -33,18 +33,18 @@ from gnntool.engine.link.top_k import top_k_chunks
 from gnntool.engine.link.typed_split import LabelledPairs, TypedEdgeSplit, predicted_relations, split_typed_edges
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.link import SCORED_PAIRS, pair_loss, read_node_list, top_k_table
+from gnntool.engine.objectives.typed_outputs import TypedOutputs
 from gnntool.engine.seeding import mixed_generator
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.engine.typed_inputs import TypedTask
 from gnntool.errors import UserError
 from gnntool.export import write_chunked_table
-from gnntool.models import build_typed_model
 from gnntool.models.decoders import build_decoder, decode_relations
 from gnntool.models.typed_ops import TypedOps, typed_ops
 from gnntool.traits import DECODERS
 
 
-class TypedLink(Objective):
+class TypedLink(TypedOutputs, Objective):
     name = "link"
 
     @classmethod
@@ -87,9 +87,16 @@ class TypedLink(Objective):
 
     def build_model(self) -> nn.Module:
         """The typed layer stack, with a decoder holding every predicted relation as `model.head`."""
-        model = build_typed_model(self.config.model, self.task.schema, self.output_width())
+        model = super().build_model()
         model.head = build_decoder(self.config.model.decoder, self.config.model.hidden, len(self.split.relations))
         return model
+
+    def default_type(self) -> str:
+        """`embed` without `--type`: the first predicted relation's source type."""
+        return self.split.relations[0][0]
+
+    def output_ids(self) -> np.ndarray:
+        return self.node_ids(self.default_type())
 
     @cached_property
     def graphs(self) -> dict[str, TypedOps]:
@@ -188,7 +195,7 @@ class TypedLink(Objective):
         edge_type = self.split.relations[0]
         source_type, _, target_type = edge_type
         z = self.task.inference(model).output()
-        ids = self.dataset.node_id
+        ids = {node_type: self.node_ids(node_type) for node_type in (source_type, target_type)}
         sources = None if options.nodes is None else read_node_list(options.nodes, ids[source_type])
         edges = self.dataset.graph[edge_type].edge_index
         # Known edges: every edge of the relation, held-out triples of a knowledge graph too.

@@ -12,17 +12,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gnntool.engine.inputs import GraphTensors
 from gnntool.engine.metrics import loss_fn, metric_sums, metrics_from_sums
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
+from gnntool.engine.objectives.typed_outputs import TypedOutputs
 from gnntool.engine.steps import EpochPosition, run_steps
-from gnntool.engine.typed_inputs import TypedInference, TypedTask
+from gnntool.engine.typed_inputs import TypedTask
 from gnntool.errors import UserError
 from gnntool.export import write_predictions
 from gnntool.models.typed import TypedGNN
 from gnntool.models.typed_ops import TypedOps
-from gnntool.rundir.layout import typed_embeddings
 
 
 @dataclass
@@ -52,7 +51,7 @@ class TypedGraphSteps:
             yield TypedStep(graph.x, graph.node_ids, graph.ops, graph.y[mask], rows=mask)
 
 
-class TypedSupervised(Objective):
+class TypedSupervised(TypedOutputs, Objective):
     """Cross-entropy (per-label BCE when multi-label) on the target type's labelled nodes."""
 
     name = "supervised"
@@ -93,9 +92,6 @@ class TypedSupervised(Objective):
 
         return run_steps(model, optimizer, self.stepper.steps(epoch, position.start), step_loss, position)
 
-    def inference(self, model: TypedGNN) -> TypedInference:  # type: ignore[override]
-        return self.task.inference(model)
-
     def evaluate(
         self, model: TypedGNN, splits: tuple[str, ...], outputs: Any = None
     ) -> dict[str, dict[str, float]]:
@@ -109,33 +105,6 @@ class TypedSupervised(Objective):
             if self.task.dataset.scorer is not None:
                 metrics[split].update(self.task.dataset.scorer(split_logits, labels))
         return metrics
-
-    def node_type(self, node_type: str | None) -> str:
-        """`embed --type`'s type (default: the target), which must be one of the graph's."""
-        chosen = node_type or self.task.target
-        types = list(self.task.graph.node_ids)
-        if chosen not in types:
-            raise UserError(f"--type: the graph's node types are {', '.join(types)}; not {chosen!r}")
-        return chosen
-
-    def embeddings(self, outputs: TypedInference, graph: GraphTensors | None = None) -> dict[str, Tensor]:  # type: ignore[override]
-        """Every node type's embeddings (the representation entering the last layer)."""
-        return outputs.output() if self.embeds_output else outputs.hidden()
-
-    def embedding_files(self, outputs: TypedInference) -> dict[str, np.ndarray]:
-        """embeddings/<type>.npy for every node type."""
-        return {typed_embeddings(t): rows.float().cpu().numpy() for t, rows in self.embeddings(outputs).items()}
-
-    def embedded_rows(self, outputs: TypedInference, node_type: str | None) -> tuple[np.ndarray, np.ndarray]:
-        """`embed`'s rows and ids: the nodes of `node_type` (default: the target type)."""
-        chosen = self.node_type(node_type)
-        rows = self.embeddings(outputs)[chosen].float().cpu().numpy()
-        return rows, self.node_ids(chosen)
-
-    def node_ids(self, node_type: str) -> np.ndarray:
-        """A node type's own ids, in row order (row positions if the input gave none)."""
-        ids = self.task.dataset.node_id.get(node_type)
-        return ids if ids is not None else np.arange(int(self.task.graph.node_ids[node_type].numel()))
 
     def output_ids(self) -> np.ndarray:
         """`predict`'s rows: the target type's nodes."""
