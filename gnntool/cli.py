@@ -237,11 +237,15 @@ def print_metrics_table(metrics: dict[str, Any], splits: tuple[str, ...]) -> Non
     from rich.console import Console
     from rich.table import Table
 
-    names = list(metrics[splits[0]])
+    # Every split's metrics (a knowledge graph's filtered ranking is not computed on train)
+    names = list(dict.fromkeys(name for split in splits for name in metrics[split]))
     table = Table("split", *names)
     for split in splits:
         cells = []
         for name in names:
+            if name not in metrics[split]:
+                cells.append("")
+                continue
             cell = f"{metrics[split][name]:.4f}"
             if "std" in metrics:
                 cell += f" ± {metrics['std'][split][name]:.4f}"

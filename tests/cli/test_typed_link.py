@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import yaml
 
+from gnntool.cli import app
 from gnntool.config import validate
 from gnntool.data import load_dataset
 from gnntool.engine.objectives.typed_link import TypedLink
 from gnntool.engine.steps import EpochPosition
 from gnntool.engine.typed_inputs import typed_task_tensors
-from gnntool.errors import UserError
 
 
 def write_knowledge_graph(
@@ -73,7 +76,10 @@ def brute_force_filtered(model: torch.nn.Module, z: torch.Tensor, folder: Path, 
     for h, r, t in read("test.txt"):
         for corrupt_tail in (True, False):
             own = score(h, r, t)
-            candidates = [(h, r, c) for c in range(n) if c != t] if corrupt_tail else [(c, r, t) for c in range(n) if c != h]
+            if corrupt_tail:
+                candidates = [(h, r, c) for c in range(n) if c != t]
+            else:
+                candidates = [(c, r, t) for c in range(n) if c != h]
             others = [score(*triple) for triple in candidates if triple not in known]
             ranks.append(1 + sum(s > own for s in others) + 0.5 * sum(s == own for s in others))
     ranks = torch.tensor(ranks, dtype=torch.float64)
@@ -109,3 +115,113 @@ def test_filtered_ranking_of_a_trained_model_matches_brute_force(tmp_path: Path)
     for name, value in want.items():
         assert metrics[name] == pytest.approx(value, abs=1e-9), name
     assert {"auc", "ap", "mrr", "loss"} <= set(metrics)
+
+
+def write_shop(folder: Path, users: int = 40, items: int = 30, seed: int = 0) -> Path:
+    """A typed folder: users (no features) buy items (2 features) of their latent class, and know
+    other users of the same class."""
+    g = torch.Generator().manual_seed(seed)
+    user_class, item_class = torch.randint(0, 2, (users,), generator=g), torch.randint(0, 2, (items,), generator=g)
+    (folder / "nodes").mkdir(parents=True)
+    (folder / "edges").mkdir()
+    (folder / "nodes" / "user.csv").write_text("id\n" + "".join(f"{100 + u}\n" for u in range(users)))
+    features = torch.randn(items, 2, generator=g)
+    (folder / "nodes" / "item.csv").write_text(
+        "id,a,b\n" + "".join(f"{i},{features[i, 0]:.3f},{features[i, 1]:.3f}\n" for i in range(items))
+    )
+    buys, knows = [], []
+    for u in range(users):
+        same = (item_class == user_class[u]).nonzero().view(-1)
+        buys += [f"{100 + u},{int(i)}\n" for i in same[torch.randperm(same.numel(), generator=g)[:5]]]
+        peers = (user_class == user_class[u]).nonzero().view(-1)
+        chosen = peers[torch.randperm(peers.numel(), generator=g)[:2]]
+        knows += [f"{100 + u},{100 + int(v)}\n" for v in chosen if v != u]
+    (folder / "edges" / "user__buys__item.csv").write_text("".join(buys))
+    (folder / "edges" / "user__knows__user.csv").write_text("".join(knows))
+    return folder
+
+
+FILTERED = {"filtered_mrr", "filtered_hits@1", "filtered_hits@3", "filtered_hits@10"}
+
+
+def write_yaml(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_knowledge_graph_trains_with_distmult_end_to_end(runner, tmp_path: Path) -> None:
+    folder = write_knowledge_graph(tmp_path / "kg")
+    config = write_yaml(tmp_path / "kg.yaml", kg_config(folder, epochs=40))
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    for split in ("val", "test"):
+        assert {"auc", "ap", "mrr", "loss"} | FILTERED <= set(metrics[split])
+    assert not FILTERED & set(metrics["train"])
+    # A model that scores every triple alike ranks in the middle: filtered MRR about 2 / 120.
+    assert metrics["test"]["filtered_mrr"] > 0.06 and metrics["test"]["auc"] > 0.75
+    test = metrics["test"]
+    assert test["filtered_hits@10"] >= test["filtered_hits@3"] >= test["filtered_hits@1"]
+    again = json.loads(runner.invoke(app, ["eval", str(tmp_path / "run"), "--json"]).stdout)
+    assert again["test"] == pytest.approx(metrics["test"], rel=1e-5)
+    assert (tmp_path / "run" / "embeddings" / "entity.npy").is_file()
+
+
+def test_one_relation_and_top_k_of_targets_without_that_edge(runner, tmp_path: Path) -> None:
+    folder = write_shop(tmp_path / "shop")
+    config = {
+        "dataset": {"name": "graph", "path": str(folder), "edge_split": {"val": 0.1, "test": 0.2}},
+        "model": {"arch": "sage", "hidden": 16, "dropout": 0.0},
+        "train": {"objective": "link", "link_relation": "user__buys__item", "epochs": 15},
+    }
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(write_yaml(tmp_path / "c.yaml", config)), "--out", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"auc", "ap", "mrr"} <= set(metrics["test"]) and not FILTERED & set(metrics["test"])
+    result = runner.invoke(app, ["predict", str(run), "--top-k", "3", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split(",") for line in result.stdout.splitlines()]
+    bought = {tuple(line.split(",")) for line in (folder / "edges" / "user__buys__item.csv").read_text().splitlines()}
+    assert len(rows) == 40 * 3
+    assert {row[0] for row in rows} == {str(100 + u) for u in range(40)}  # users, by their ids
+    assert all(0 <= int(row[1]) < 30 for row in rows)  # items
+    assert not {(row[0], row[1]) for row in rows} & bought
+    assert [row[3] for row in rows[:3]] == ["1", "2", "3"]
+    assert float(rows[0][2]) >= float(rows[1][2]) >= float(rows[2][2])
+    # --nodes picks the sources
+    nodes = tmp_path / "nodes.txt"
+    nodes.write_text("105\n")
+    result = runner.invoke(app, ["predict", str(run), "--top-k", "2", "--nodes", str(nodes), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[0] for line in result.stdout.splitlines()] == ["105", "105"]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "train", "model", "message"),
+    [
+        ("shop", {"link_relation": "user__likes__item"}, {}, "user__likes__item is not a relation of"),
+        ("shop", {}, {}, "needs train.link_relation"),
+        ("shop", {"link_relation": "all"}, {}, "set model.decoder: distmult"),
+        ("shop", {"link_relation": "user_likes"}, {}, "is not a relation"),
+        ("npz", {"link_relation": "all"}, {"decoder": "distmult"}, "is a homogeneous graph"),
+        ("cora", {"link_relation": "a__b__c"}, {}, "Cora is homogeneous"),
+        ("shop", {"objective": "supervised", "link_relation": "user__buys__item"}, {}, "is for link prediction"),
+    ],
+)
+def test_bad_link_relation_is_one_exit_2_message(runner, tmp_path: Path, dataset, train, model, message) -> None:
+    if dataset == "shop":
+        data = {"name": "graph", "path": str(write_shop(tmp_path / "shop"))}
+    elif dataset == "npz":
+        path = tmp_path / "g.npz"
+        edges = torch.randint(0, 20, (2, 60))
+        np.savez(path, x=np.ones((20, 2), dtype=np.float32), edge_index=edges.numpy())
+        data = {"name": "graph", "path": str(path)}
+    else:
+        data = {"name": "cora"}
+    config = {"dataset": data, "model": model, "train": {"objective": "link", "epochs": 2, **train}}
+    result = runner.invoke(app, ["train", str(write_yaml(tmp_path / "c.yaml", config)), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    if "is not a relation of" in message:
+        assert "user__buys__item" in result.stderr  # the relations it has are listed
