@@ -3,6 +3,7 @@ counterpart of `gnntool.engine.inputs.Task` for graphs with several node and edg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -39,6 +40,18 @@ def typed_graph_tensors(dataset: TypedDataset, device: torch.device) -> TypedGra
         ops=typed_ops(edges, num_nodes, device),
         y=dataset.y.to(device) if dataset.y is not None else None,
     )
+
+
+@dataclass
+class TypedStep:
+    """One optimisation step on a typed graph: per-type inputs and node ids, the structure (one
+    graph, or one block per layer), the labels of the target rows `rows` the loss scores."""
+
+    x: dict[str, Tensor]
+    node_ids: dict[str, Tensor]
+    ops: TypedOps | Sequence[TypedOps]
+    y: Tensor
+    rows: Tensor | None = None  # which of the target type's output rows `y` labels; None: all
 
 
 @dataclass

@@ -74,7 +74,7 @@ class RelationOps:
         """The rows `ops` reads from per-type features `x`: the target type's own rows (all of
         them within one type; its output rows, then the source type's rows, between two)."""
         source, target = self.source_type, self.target_type
-        if self.offset == 0:
+        if source == target:
             return x[target]
         return torch.cat([x[target][: self.offset], x[source]])
 

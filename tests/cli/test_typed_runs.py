@@ -134,3 +134,18 @@ def test_untyped_architectures_and_objectives_are_refused(runner, typed_config: 
                                 "--set", "model.arch=sage", "--set", "model.num_bases=null",
                                 "--out", str(tmp_path / "u")])  # fmt: skip
     assert walks.exit_code == 2 and "not defined on a typed graph" in walks.stderr
+
+
+def test_sampled_training_with_a_fanout_per_relation(runner, typed_config: Path, tmp_path: Path, write_config) -> None:
+    fanout = "train.fanout={node__same__node: [4, 2], default: [6, 3]}"
+    run_dir = tmp_path / "sampled"
+    train(runner, typed_config, run_dir, "train.batch_size=64", fanout)
+    assert 0.0 <= test_accuracy(run_dir) <= 1.0 and (run_dir / "embeddings/node.npy").is_file()
+    unknown_fanout = "train.fanout={node__likes__node: [4, 2]}"
+    unknown = runner.invoke(app, ["train", str(typed_config), "--set", "train.batch_size=64", "--set", unknown_fanout,
+                                  "--out", str(tmp_path / "u")])  # fmt: skip
+    assert unknown.exit_code == 2 and "node__likes__node is not a relation of the graph" in unknown.stderr
+    homogeneous = write_config({"model": {"arch": "sage"}, "train": {"batch_size": 64, "fanout": {"default": [4, 2]}}})
+    refused = runner.invoke(app, ["train", str(homogeneous), "--out", str(tmp_path / "h")])
+    assert refused.exit_code == 2 and "this graph has one edge type" in refused.stderr
+    assert not (tmp_path / "h" / "metrics.json").exists()

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +16,12 @@ from gnntool.engine.metrics import loss_fn, metric_sums, metrics_from_sums
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
 from gnntool.engine.steps import EpochPosition, run_steps
-from gnntool.engine.typed_inputs import TypedInference, TypedTask
+from gnntool.engine.typed_inputs import TypedInference, TypedStep, TypedTask
+from gnntool.engine.typed_sampled import TypedSampledSteps
 from gnntool.errors import UserError
 from gnntool.export import write_predictions
 from gnntool.models.typed import TypedGNN
-from gnntool.models.typed_ops import TypedOps
 from gnntool.rundir.layout import typed_embeddings
-
-
-@dataclass
-class TypedStep:
-    """One optimisation step on a typed graph: per-type inputs and node ids, the structure (one
-    graph, or one block per layer), the labels of the target rows `rows` the loss scores."""
-
-    x: dict[str, Tensor]
-    node_ids: dict[str, Tensor]
-    ops: TypedOps | Sequence[TypedOps]
-    y: Tensor
-    rows: Tensor | None = None  # which of the target type's output rows `y` labels; None: all
 
 
 class TypedGraphSteps:
@@ -61,7 +48,11 @@ class TypedSupervised(Objective):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.stepper = TypedGraphSteps(self.task)
+        self.stepper: TypedSampledSteps | TypedGraphSteps = (
+            TypedSampledSteps(self.config, self.task, self.ranks, self.seed)
+            if self.config.neighbour_sampling
+            else TypedGraphSteps(self.task)
+        )
 
     def output_width(self) -> int:
         return self.task.num_classes
