@@ -200,7 +200,7 @@ class DatasetConfig(Section):
                 if getattr(self, key) is not None:
                     typed = ", ".join(name for name, known in DATASETS.items() if known.typed is not False)
                     raise ValueError(f"dataset.{key} is for typed graphs ({typed}), not {self.name}")
-        elif self.add_reverse is None:
+        elif self.traits.typed and self.add_reverse is None:
             self.add_reverse = True
 
 

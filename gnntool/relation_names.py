@@ -7,7 +7,14 @@ values (`train.link_relation`) and output names. A relation is PyG's edge type, 
 
 from __future__ import annotations
 
-__all__ = ["RELATION_SEPARATOR", "REVERSE_PREFIX", "parse_relation", "relation_name", "reverse_relation"]
+__all__ = [
+    "RELATION_SEPARATOR",
+    "REVERSE_PREFIX",
+    "check_spelling",
+    "parse_relation",
+    "relation_name",
+    "reverse_relation",
+]
 
 RELATION_SEPARATOR = "__"
 REVERSE_PREFIX = "rev_"
@@ -24,14 +31,28 @@ def parse_relation(name: str) -> EdgeType:
     """`"user__buys__item"` -> `("user", "buys", "item")`; a ValueError saying why for anything
     that is not three non-empty parts joined by `__`."""
     parts = name.split(RELATION_SEPARATOR)
-    # A part starting or ending in "_" would make "a___b__c" ambiguous ("a_"+"b" or "a"+"_b").
-    if len(parts) != 3 or not all(part and part.strip("_ ") == part for part in parts):
+    if len(parts) != 3 or not all(part and part.strip() == part for part in parts):
         raise ValueError(
             f"{name!r} is not a relation: spell it <source type>{RELATION_SEPARATOR}<relation>"
             f"{RELATION_SEPARATOR}<target type> (three non-empty names joined by {RELATION_SEPARATOR!r}, "
-            "none containing it, starting or ending with '_' or a space)"
+            "none containing it or starting or ending with a space)"
         )
     return parts[0], parts[1], parts[2]
+
+
+def check_spelling(edge_type: EdgeType) -> None:
+    """A ValueError when `edge_type`'s name does not parse back to it (a part containing `__`,
+    or one ending in `_` before `__`, as in `("a_", "b", "c")`)."""
+    name = relation_name(edge_type)
+    try:
+        parsed = parse_relation(name)
+    except ValueError:
+        parsed = None
+    if parsed != tuple(edge_type):
+        raise ValueError(
+            f"relation {tuple(edge_type)} cannot be spelt unambiguously as {name!r}: rename it so that no part "
+            f"contains {RELATION_SEPARATOR!r} and none but the target type ends with '_'"
+        )
 
 
 def reverse_relation(edge_type: EdgeType) -> EdgeType:

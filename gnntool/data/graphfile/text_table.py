@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -44,6 +44,17 @@ def is_integer(field: str) -> bool:
     return value == int(value) if np.isfinite(value) else False
 
 
+Columns = int | Sequence[int] | None  # one column, some, or all
+
+
+def _columns(column: Columns, ncols: int) -> Sequence[int]:
+    return range(ncols) if column is None else [column] if isinstance(column, int) else column
+
+
+def _names_a_column(fields: list[str]) -> bool:
+    return any(field and not is_number(field) for field in fields)
+
+
 class IdLookup:
     """The row position of each node id: sorted once, then any number of lookups.
 
@@ -55,10 +66,10 @@ class IdLookup:
         self.order = np.argsort(node_id, kind="stable")
         self.sorted_ids = np.asarray(node_id)[self.order]
 
-    def rows(self, pairs: np.ndarray) -> tuple[np.ndarray, tuple[int, int] | None]:
-        """`pairs` (P × 2 node ids) as row positions (2 × P, int64), and `(pair, id)` for the
-        first pair naming an id that is no node's (None when every id is known); an unknown id's
-        position is meaningless."""
+    def rows(self, pairs: np.ndarray) -> tuple[np.ndarray, tuple[int, object] | None]:
+        """`pairs` (P × 2 node ids; P × 1 for single ids) as row positions (2 × P, int64), and
+        `(pair, id)` for the first pair naming an id that is no node's (None when every id is
+        known); an unknown id's position is meaningless. Ids may be integers or strings."""
         if len(self.sorted_ids):
             slot = np.minimum(np.searchsorted(self.sorted_ids, pairs), len(self.sorted_ids) - 1)
             found = self.sorted_ids[slot] == pairs
@@ -69,7 +80,7 @@ class IdLookup:
         unknown = None
         if not found.all():
             r = int(np.flatnonzero(~found.all(axis=1))[0])
-            unknown = r, int(pairs[r, 0] if not found[r, 0] else pairs[r, 1])
+            unknown = r, (pairs[r, 0] if not found[r, 0] else pairs[r, 1]).item()
         return np.ascontiguousarray(positions.T, dtype=np.int64), unknown
 
 
@@ -102,14 +113,15 @@ class TextTable:
         self.empty = True  # no non-empty line at all
 
     @classmethod
-    def read(cls, path: Path, delimiter: str) -> TextTable:
-        """Open the file far enough to find the header and count the columns."""
+    def read(cls, path: Path, delimiter: str, is_header: Callable[[list[str]], bool] | None = None) -> TextTable:
+        """Open the file far enough to find the header and count the columns. The first non-empty
+        line is a header when `is_header(fields)`; by default when a field is not a number."""
         table = cls(path, delimiter)
         for number, line in table._lines():
             if not line:
                 continue
             fields = table._split(line)
-            if any(field and not is_number(field) for field in fields):
+            if (is_header or _names_a_column)(fields):
                 table.header = fields
                 table.skip = number
             else:
@@ -119,14 +131,25 @@ class TextTable:
             break
         return table
 
-    def load(self, dtype: type, column: int | None = None, what: str = "number") -> np.ndarray:
-        """Every data row (or one column) as a 2-D `dtype` array; malformed rows are UserErrors."""
+    def load(self, dtype: type, column: Columns = None, what: str = "number") -> np.ndarray:
+        """Every data row (or one column, or some) as a 2-D `dtype` array; malformed rows are UserErrors."""
         try:
             values = self._loadtxt(dtype, column)
         except ValueError as error:
             self._diagnose(column, what)
             raise UserError(f"{self.path} is malformed: {error}") from None
         return self._shaped(values, column)
+
+    def texts(self, column: Columns = None) -> np.ndarray:
+        """Every data row (or some columns) as a 2-D array of strings, as written (quotes removed)."""
+        return self.load(str, column, "text")
+
+    def check_widths(self) -> None:
+        """Every data row must have as many columns as the first line (reading some columns only
+        would not notice a longer row)."""
+        for _, line in self._data_lines():
+            if line.count(self.delimiter) + 1 != self.ncols and len(self._split(line)) != self.ncols:
+                self._diagnose(None, "text")
 
     def integers(self, what: str) -> np.ndarray:
         """All values as int64 (whole-number floats such as `3.0` accepted)."""
@@ -175,7 +198,7 @@ class TextTable:
     def _split(self, line: str) -> list[str]:
         return [field.strip() for field in next(csv.reader([line], delimiter=self.delimiter, quotechar='"'))]
 
-    def _loadtxt(self, dtype: type, column: int | None) -> np.ndarray:
+    def _loadtxt(self, dtype: type, column: Columns) -> np.ndarray:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "input contained no data"
@@ -193,9 +216,9 @@ class TextTable:
         except UnicodeDecodeError:
             raise UserError(f"{self.path} is not a UTF-8 text file") from None
 
-    def _shaped(self, values: np.ndarray, column: int | None) -> np.ndarray:
+    def _shaped(self, values: np.ndarray, column: Columns) -> np.ndarray:
         if values.size == 0:
-            return np.empty((0, self.ncols if column is None else 1), dtype=values.dtype)
+            return np.empty((0, len(_columns(column, self.ncols))), dtype=values.dtype)
         if column is None:
             if self.header is not None and values.shape[1] != len(self.header):
                 named = len(self.header)
@@ -224,7 +247,7 @@ class TextTable:
             return values.astype(np.int64)
         return self._shaped(values, column)
 
-    def _diagnose(self, column: int | None, what: str) -> None:
+    def _diagnose(self, column: Columns, what: str) -> None:
         """Find the first bad line and raise a UserError saying what is wrong with it."""
         expected = first = 0
         integer = what != "number"
@@ -240,7 +263,7 @@ class TextTable:
                     f"{self.path} line {number} has {len(fields)} column{'s' if len(fields) != 1 else ''} "
                     f"but line {first} has {expected}: every row needs the same number of columns{hint}"
                 )
-            for c in range(len(fields)) if column is None else [column]:
+            for c in _columns(column, len(fields)) if what != "text" else ():
                 if c >= len(fields):
                     continue
                 field = fields[c]

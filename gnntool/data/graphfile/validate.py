@@ -70,17 +70,18 @@ def check_features(
 
 
 def check_node_ids(ids: np.ndarray, n: int, name: str, where: Where) -> np.ndarray:
-    """`ids` as int64: one unique integer per node."""
+    """`ids` as int64: one unique integer per node; string ids (a typed folder's) stay strings."""
     if ids.ndim != 1:
         raise UserError(f"{name} must be 1-D (one id per node); got shape {tuple(ids.shape)}")
     if len(ids) != n:
         raise UserError(f"{name} has {len(ids)} ids for {n} nodes (one id per node)")
-    ids = whole_numbers(ids, name, where, "node id")
+    if ids.dtype.kind != "U":
+        ids = whole_numbers(ids, name, where, "node id")
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     same = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
     if len(same):
-        value = int(sorted_ids[same[0]])
+        value = show(sorted_ids[same[0]])
         rows = np.sort(order[same[0] : same[0] + 2])
         raise UserError(
             f"{name} has duplicate node id {value} (at {where(int(rows[0]))} and {where(int(rows[1]))}); "
