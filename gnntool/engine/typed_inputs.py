@@ -79,6 +79,7 @@ class TypedTask:
             {t: int(ids.numel()) for t, ids in self.graph.node_ids.items()},
             {t: widths.get(t, 0) for t in self.graph.node_ids},
             list(self.graph.ops.relations),
+            self.target,
         )
 
     @property

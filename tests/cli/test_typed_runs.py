@@ -149,3 +149,54 @@ def test_sampled_training_with_a_fanout_per_relation(runner, typed_config: Path,
     refused = runner.invoke(app, ["train", str(homogeneous), "--out", str(tmp_path / "h")])
     assert refused.exit_code == 2 and "this graph has one edge type" in refused.stderr
     assert not (tmp_path / "h" / "metrics.json").exists()
+
+
+def write_typed_folder(folder: Path, users: int, items: int, seed: int, item_features: bool = True) -> Path:
+    """Users (4 features, labelled by which half of the items they buy, string ids) and items."""
+    rng = np.random.default_rng(seed)
+    (folder / "nodes").mkdir(parents=True)
+    (folder / "edges").mkdir()
+    (folder / "labels").mkdir()
+    user_ids = [f"u{i}" for i in range(users)]
+    label = rng.integers(0, 2, users)
+    rows = "\n".join(f"{uid},{','.join(f'{v:.3f}' for v in rng.normal(size=4))}" for uid in user_ids)
+    (folder / "nodes" / "user.csv").write_text("id,a,b,c,d\n" + rows + "\n")
+    item_rows = "\n".join(f"{i}" + (f",{rng.normal():.3f},{rng.normal():.3f}" if item_features else "")
+                          for i in range(items))  # fmt: skip
+    (folder / "nodes" / "item.csv").write_text(("id,p,q\n" if item_features else "id\n") + item_rows + "\n")
+    edges = [(uid, int(rng.integers(0, items // 2)) + (items // 2) * int(label[i])) for i, uid in enumerate(user_ids)
+             for _ in range(3)]  # fmt: skip
+    (folder / "edges" / "user__buys__item.csv").write_text("".join(f"{u},{i}\n" for u, i in edges))
+    (folder / "labels" / "user.csv").write_text("id,label\n" + "".join(f"{u},{y}\n" for u, y in zip(user_ids, label)))
+    return folder
+
+
+def test_an_unseen_typed_folder_is_scored_embedded_and_predicted(runner, tmp_path: Path) -> None:
+    train_folder = write_typed_folder(tmp_path / "train", 60, 20, 0)
+    unseen = write_typed_folder(tmp_path / "unseen", 30, 10, 1)
+    config = tmp_path / "typed.yaml"
+    config.write_text(f"dataset: {{name: graph, path: {train_folder}, split: random}}\n"
+                      "model: {arch: sage, hidden: 8}\ntrain: {epochs: 30}\n")  # fmt: skip
+    run_dir = tmp_path / "run"
+    train(runner, config, run_dir)
+    assert sorted(path.name for path in (run_dir / "embeddings").iterdir()) == ["item.npy", "user.npy"]
+    scored = runner.invoke(app, ["eval", str(run_dir), "--graph", str(unseen), "--json"])
+    assert scored.exit_code == 0, scored.output
+    assert 0.0 <= json.loads(scored.stdout)["graph"]["accuracy"] <= 1.0
+    embed = ["embed", str(run_dir), "--graph", str(unseen), "--type", "item", "-o", "-", "--format", "csv"]
+    embedded = runner.invoke(app, embed)
+    assert embedded.exit_code == 0, embedded.output
+    assert [line.split(",")[0] for line in embedded.stdout.splitlines()] == [str(i) for i in range(10)]
+    predicted = runner.invoke(app, ["predict", str(run_dir), "--graph", str(unseen), "-o", "-", "--format", "csv"])
+    assert predicted.exit_code == 0, predicted.output
+    assert [line.split(",")[0] for line in predicted.stdout.splitlines()] == [f"u{i}" for i in range(30)]
+    own = runner.invoke(app, ["embed", str(run_dir), "-o", str(tmp_path / "users.pt")])  # the target type's own ids
+    assert own.exit_code == 0, own.output
+
+    featureless = write_typed_folder(tmp_path / "featureless", 60, 20, 2, item_features=False)
+    config.write_text(f"dataset: {{name: graph, path: {featureless}, split: random}}\n"
+                      "model: {arch: rgcn, hidden: 8}\ntrain: {epochs: 2}\n")  # fmt: skip
+    train(runner, config, tmp_path / "embedded")
+    other = write_typed_folder(tmp_path / "other", 30, 10, 3, item_features=False)
+    refused = runner.invoke(app, ["embed", str(tmp_path / "embedded"), "--graph", str(other)])
+    assert refused.exit_code == 2 and "cannot be embedded inductively" in refused.stderr

@@ -133,7 +133,7 @@ class TypedSupervised(Objective):
         return self.node_ids(self.task.target)
 
     def evaluate_graph(self, model: TypedGNN, path: Path, graph_file: Any) -> dict[str, float]:
-        if not self.task.dataset.labelled:
+        if self.task.graph.y is None:
             raise UserError(f"{path}: has no labels for its target type; eval --graph needs them — embed it instead")
         return self.evaluate(model, ("test",))["test"]
 
