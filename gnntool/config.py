@@ -313,10 +313,11 @@ class TrainConfig(Section):
         description="graphs per step on multi-graph data, or seed nodes (link: positive edges) per step with "
         "neighbour sampling on one graph; null: full batch",
     )
-    fanout: list[int] | None = Field(
+    fanout: list[int] | dict[str, list[int]] | None = Field(
         default=None,
         description="neighbour sampling: neighbours sampled per layer (len = model.layers, -1: all); "
-        "null with batch_size: all neighbours",
+        "null with batch_size: all neighbours; typed graphs: a list applies to every relation, a mapping "
+        "{src__rel__dst: [...], default: [...]} sets relations apart (unnamed ones: default, else all)",
     )
     chunk_size: int = Field(
         default=16384,
@@ -366,10 +367,26 @@ class TrainConfig(Section):
 
     @field_validator("fanout")
     @classmethod
-    def _fanout_values(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and any(count == 0 or count < -1 for count in value):
-            raise ValueError("fanout entries are neighbours per layer: positive, or -1 for all")
+    def _fanout_values(cls, value: list[int] | dict[str, list[int]] | None) -> list[int] | dict[str, list[int]] | None:
+        for name, counts in fanout_lists(value).items():
+            if any(count == 0 or count < -1 for count in counts):
+                raise ValueError("fanout entries are neighbours per layer: positive, or -1 for all")
+            if name != FANOUT_DEFAULT and name is not None:
+                try:
+                    parse_relation(name)
+                except ValueError as error:
+                    raise ValueError(f"fanout: {error}, or {FANOUT_DEFAULT}") from None
         return value
+
+
+FANOUT_DEFAULT = "default"  # the key of a typed fanout mapping that every relation it does not name takes
+
+
+def fanout_lists(fanout: list[int] | dict[str, list[int]] | None) -> dict[str | None, list[int]]:
+    """Every list of a `train.fanout`: {None: the list}, or the mapping's lists by key."""
+    if fanout is None:
+        return {}
+    return dict(fanout) if isinstance(fanout, dict) else {None: fanout}
 
 
 class OutputConfig(Section):
@@ -473,11 +490,12 @@ class Config(Section):
             raise ValueError(
                 "train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)"
             )
-        if train.fanout is not None and len(train.fanout) != self.model.layers:
-            raise ValueError(
-                f"train.fanout has {len(train.fanout)} entries; "
-                f"it needs one per layer (model.layers: {self.model.layers})"
-            )
+        for name, counts in fanout_lists(train.fanout).items():
+            if len(counts) != self.model.layers:
+                key = "train.fanout" if name is None else f"train.fanout.{name}"
+                raise ValueError(
+                    f"{key} has {len(counts)} entries; it needs one per layer (model.layers: {self.model.layers})"
+                )
         if train.batch_size is None:
             return
         if not self.model.traits.sampled:

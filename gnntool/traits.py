@@ -80,6 +80,8 @@ DATASETS: dict[str, DatasetTraits] = {
         "ogb", ("public",), multilabel=True, monitor="val_auc", inverse_edges=True, npy_cache=True
     ),
     "ogbn-papers100M": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
+    # gnntool.data.typed.ogb_mag: OGB's typed citation graph, target `paper`
+    "ogbn-mag": DatasetTraits("ogb_typed", ("public",), typed=True),
 }
 
 

@@ -20,6 +20,7 @@ from gnntool.data.ppi import load_ppi
 from gnntool.data.splits import single_graph_dataset
 from gnntool.data.synthetic import load_synthetic
 from gnntool.data.typed.dataset import TypedDataset
+from gnntool.data.typed.ogb_mag import load_ogbn_mag
 from gnntool.data.typed.synthetic import load_synthetic_typed
 from gnntool.data.usergraph import load_graph
 from gnntool.errors import UserError
@@ -41,6 +42,7 @@ LOADERS: dict[str, Loader] = {
     "synthetic": load_synthetic,
     "synthetic_typed": load_synthetic_typed,
     "ogb": load_ogb,
+    "ogb_typed": load_ogbn_mag,
 }
 
 # dataset name -> its loader (the names are the schema's table, `gnntool.traits.DATASETS`)

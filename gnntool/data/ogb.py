@@ -146,8 +146,9 @@ def ogb_spec(name: str) -> OgbSpec:
 # --- the raw files ------------------------------------------------------------------------------
 
 
-def raw_files(spec: OgbSpec) -> RawFiles:
-    """What `fetch.ensure_raw_files` needs: the files, and how to take them from OGB's zip."""
+def raw_files(spec: OgbSpec, files: Sequence[str] | None = None) -> RawFiles:
+    """What `fetch.ensure_raw_files` needs: the files (`files`, else `spec.files()`), and how to
+    take them from OGB's zip."""
 
     def download(scratch: Path, missing: Sequence[str]) -> None:
         archive = scratch / f"{spec.download_name}.zip"
@@ -163,7 +164,7 @@ def raw_files(spec: OgbSpec) -> RawFiles:
     return RawFiles(
         name=spec.name,
         subdir=spec.folder,
-        files=spec.files(),
+        files=tuple(spec.files() if files is None else files),
         source=f"they are in OGB's {spec.url}",
         download=download,
     )
@@ -259,11 +260,12 @@ def _check_raw(spec: OgbSpec, graph: RawGraph, num_edges: int, raw: Path) -> Non
         )
 
 
-def read_split(spec: OgbSpec, folder: Path, num_nodes: int) -> dict[str, np.ndarray]:
-    """OGB's train/valid/test node ids (int64), each checked to lie in the graph."""
+def read_split(spec: OgbSpec, folder: Path, num_nodes: int, node_type: str = "") -> dict[str, np.ndarray]:
+    """OGB's train/valid/test node ids (int64), each checked to lie in the graph; a typed
+    dataset's split of `node_type` is in that type's subfolder."""
     split = {}
     for ours, theirs in OGB_SPLIT_NAMES.items():
-        path = folder / "split" / spec.split / f"{theirs}.csv.gz"
+        path = folder / "split" / spec.split / node_type / f"{theirs}.csv.gz"
         nodes = read_csv(path, np.int64, 1).reshape(-1)
         if nodes.size and (nodes.min() < 0 or nodes.max() >= num_nodes):
             bad = int(nodes[(nodes < 0) | (nodes >= num_nodes)][0])

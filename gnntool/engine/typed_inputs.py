@@ -3,6 +3,7 @@ counterpart of `gnntool.engine.inputs.Task` for graphs with several node and edg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,6 +43,18 @@ def typed_graph_tensors(dataset: TypedDataset, device: torch.device) -> TypedGra
 
 
 @dataclass
+class TypedStep:
+    """One optimisation step on a typed graph: per-type inputs and node ids, the structure (one
+    graph, or one block per layer), the labels of the target rows `rows` the loss scores."""
+
+    x: dict[str, Tensor]
+    node_ids: dict[str, Tensor]
+    ops: TypedOps | Sequence[TypedOps]
+    y: Tensor
+    rows: Tensor | None = None  # which of the target type's output rows `y` labels; None: all
+
+
+@dataclass
 class TypedTask:
     """Everything a run on a typed graph trains and scores on: the graph on the device and the
     target type's split masks. `chunk_size` set means inference runs layer-wise per node type."""
@@ -66,6 +79,7 @@ class TypedTask:
             {t: int(ids.numel()) for t, ids in self.graph.node_ids.items()},
             {t: widths.get(t, 0) for t in self.graph.node_ids},
             list(self.graph.ops.relations),
+            self.target,
         )
 
     @property

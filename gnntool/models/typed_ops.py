@@ -28,25 +28,27 @@ EdgeType = tuple[str, str, str]
 @dataclass(frozen=True)
 class TypedSchema:
     """What a typed model is built for: node types with their counts and input widths (0: no
-    features), the relations, and the type that supervised runs score. Plain values, saved in
-    model.pt."""
+    features), the relations, and the type that supervised runs score (`target`). Plain values,
+    saved in model.pt."""
 
     num_nodes: dict[str, int]
     widths: dict[str, int]
     relations: list[EdgeType]
+    target: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
             "num_nodes": dict(self.num_nodes),
             "widths": dict(self.widths),
             "relations": [relation_name(edge_type) for edge_type in self.relations],
+            "target": self.target,
         }
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TypedSchema:
         """The schema `as_dict` wrote."""
         relations = [parse_relation(name) for name in values["relations"]]
-        return cls(dict(values["num_nodes"]), dict(values["widths"]), relations)
+        return cls(dict(values["num_nodes"]), dict(values["widths"]), relations, values.get("target"))
 
 
 @dataclass
@@ -74,7 +76,7 @@ class RelationOps:
         """The rows `ops` reads from per-type features `x`: the target type's own rows (all of
         them within one type; its output rows, then the source type's rows, between two)."""
         source, target = self.source_type, self.target_type
-        if self.offset == 0:
+        if source == target:
             return x[target]
         return torch.cat([x[target][: self.offset], x[source]])
 

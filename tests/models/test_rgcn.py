@@ -42,8 +42,8 @@ def test_typed_layer_is_the_formula_and_pyg_rgcnconv(num_bases: int | None) -> N
     x = torch.randn(n, 5)
     layer = TypedRGCN(RGCNConv(5, 4, len(relations), num_bases), relations)
     out = layer({"a": x}, typed_ops(edges, {"a": n}))["a"]
-    weights = layer.conv.relation_weights().detach()
-    expected = brute_force(x, [x] * 3, list(edges.values()), weights, layer.conv.root.detach(), layer.conv.bias.detach())
+    weights, root, bias = layer.conv.relation_weights().detach(), layer.conv.root.detach(), layer.conv.bias.detach()
+    expected = brute_force(x, [x] * 3, list(edges.values()), weights, root, bias)
     torch.testing.assert_close(out, expected)
 
     pyg = PyGRGCNConv(5, 4, len(relations), num_bases=num_bases, aggr="mean")

@@ -10,9 +10,10 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from gnntool.errors import UserError
 from gnntool.relation_names import EdgeType, reverse_relation
 
-__all__ = ["TypedDataset", "add_reverse_relations"]
+__all__ = ["TypedDataset", "add_reverse_relations", "check_target"]
 
 
 @dataclass
@@ -58,6 +59,12 @@ class TypedDataset:
     @property
     def labelled(self) -> bool:
         return self.num_classes > 0
+
+
+def check_target(named: str | None, target: str, source: str) -> None:
+    """`dataset.target`, when set, must be `target`, the only labelled type of `source`."""
+    if named is not None and named != target:
+        raise UserError(f"dataset.target: {source} scores node type {target!r}; {named!r} is not its labelled type")
 
 
 def add_reverse_relations(graph: HeteroData) -> None:

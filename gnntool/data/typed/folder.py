@@ -3,7 +3,8 @@
 - `nodes/<type>.csv`: a header row whose first column is `id` (unique within the type), then
   the feature columns; a file with only the `id` column declares a type without features.
   `nodes/<type>.npy`: the features, ids are row positions.
-- `edges/<source>__<relation>__<target>.csv|.tsv`: source id, target id; optional header.
+- `edges/<source>__<relation>__<target>.csv|.tsv`: source id, target id; optional header (a first
+  line none of whose fields can be an id of its column's type).
 - `labels/<type>.csv`: header `id,label` (class ids), or `id` then one 0/1 column per label
   (multi-label), plus an optional `split` column (`train`/`val`/`test`). Nodes not listed are
   unlabelled (class -1) and in no split.
@@ -224,11 +225,12 @@ def _read_relations(folder: Path, types: dict[str, NodeType]) -> dict[EdgeType, 
 
 
 def _read_edges(file: Path, source: NodeType, target: NodeType) -> np.ndarray:
-    """One relation file: two columns (source id, target id); a header is a first line that does
-    not name a source and a target id."""
+    """One relation file: two columns (source id, target id); a header is a first line none of
+    whose fields can be an id of its column's type (so a first edge with one bad id is an error,
+    not a header)."""
 
     def is_header(fields: list[str]) -> bool:
-        return len(fields) != 2 or not all(_names_a_node(node, field) for node, field in zip((source, target), fields))
+        return not any(_names_a_node(node, field) for node, field in zip((source, target), fields))
 
     table = TextTable.read(file, EDGE_FILES[file.suffix.lower()], is_header)
     if table.empty:

@@ -34,7 +34,7 @@ from torch_geometric.data import HeteroData
 
 from gnntool.config import DatasetConfig
 from gnntool.data.splits import split_masks
-from gnntool.data.typed.dataset import TypedDataset
+from gnntool.data.typed.dataset import TypedDataset, check_target
 from gnntool.errors import UserError
 
 __all__ = ["CENTROID_DISTANCE", "NODE", "OTHER", "SAME", "flatten", "generate", "load_synthetic_typed"]
@@ -49,6 +49,7 @@ _OVERSAMPLING = 1.25  # draws per wanted pair before repeats and loops are dropp
 
 def load_synthetic_typed(config: DatasetConfig, seed: int) -> TypedDataset:
     """The generated typed graph of `config`, its nodes split at random by `seed`."""
+    check_target(config.target, NODE, "the generated typed graph")
     graph, y = generate(config.nodes, config.avg_degree, config.features, config.classes)
     masks = split_masks(config.nodes, config.train_frac, config.val_frac, seed)
     return TypedDataset(

@@ -48,6 +48,7 @@ from gnntool.engine.link.pairs import fd_chunks, read_pairs, stream_pairs
 from gnntool.engine.link.sampling import LinkBatch, LinkSampledSteps
 from gnntool.engine.link.top_k import TopKRows, top_k_chunks
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.sampled import graph_fanout
 from gnntool.engine.seeding import mixed_generator
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.errors import UserError
@@ -146,7 +147,7 @@ class Link(Objective):
     @cached_property
     def sampled(self) -> LinkSampledSteps:
         train, graph = self.config.train, self.graphs["train"]
-        fanout = train.fanout or [-1] * self.config.model.layers
+        fanout = graph_fanout(self.config)
         positives = self.pairs["train"][0]
         return LinkSampledSteps(graph.x, graph.ops, positives, fanout, train.batch_size, train.negatives, self.seed)
 

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,11 @@ from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
 from gnntool.engine.objectives.typed_outputs import TypedOutputs
 from gnntool.engine.steps import EpochPosition, run_steps
-from gnntool.engine.typed_inputs import TypedTask
+from gnntool.engine.typed_inputs import TypedStep, TypedTask
+from gnntool.engine.typed_sampled import TypedSampledSteps
 from gnntool.errors import UserError
 from gnntool.export import write_predictions
 from gnntool.models.typed import TypedGNN
-from gnntool.models.typed_ops import TypedOps
-
-
-@dataclass
-class TypedStep:
-    """One optimisation step on a typed graph: per-type inputs and node ids, the structure (one
-    graph, or one block per layer), the labels of the target rows `rows` the loss scores."""
-
-    x: dict[str, Tensor]
-    node_ids: dict[str, Tensor]
-    ops: TypedOps | Sequence[TypedOps]
-    y: Tensor
-    rows: Tensor | None = None  # which of the target type's output rows `y` labels; None: all
 
 
 class TypedGraphSteps:
@@ -60,7 +47,11 @@ class TypedSupervised(TypedOutputs, Objective):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.stepper = TypedGraphSteps(self.task)
+        self.stepper: TypedSampledSteps | TypedGraphSteps = (
+            TypedSampledSteps(self.config, self.task, self.ranks, self.seed)
+            if self.config.neighbour_sampling
+            else TypedGraphSteps(self.task)
+        )
 
     def output_width(self) -> int:
         return self.task.num_classes
@@ -111,7 +102,7 @@ class TypedSupervised(TypedOutputs, Objective):
         return self.node_ids(self.task.target)
 
     def evaluate_graph(self, model: TypedGNN, path: Path, graph_file: Any) -> dict[str, float]:
-        if not self.task.dataset.labelled:
+        if self.task.graph.y is None:
             raise UserError(f"{path}: has no labels for its target type; eval --graph needs them — embed it instead")
         return self.evaluate(model, ("test",))["test"]
 

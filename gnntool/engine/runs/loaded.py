@@ -14,15 +14,15 @@ import torch
 
 from gnntool.config import Config
 from gnntool.data import load_dataset
-from gnntool.data.dataset import GraphDataset, SplitPart
-from gnntool.data.graphfile import GraphFile, read_graph
+from gnntool.data.graphfile import GraphFile
+from gnntool.data.typed.dataset import TypedDataset
 from gnntool.engine.metrics import summarise
 from gnntool.engine.objectives import Objective, PredictOptions, build_objective
 from gnntool.engine.runs.saved import SavedModel, load_model, load_run_config, model_paths
+from gnntool.engine.runs.unseen import read_unseen, unseen_dataset
 from gnntool.engine.runtime.device import resolve_device
 from gnntool.engine.tasks import build_task
 from gnntool.rundir.layout import MODEL
-from gnntool.traits import SPLITS
 
 
 @dataclass
@@ -34,7 +34,7 @@ class LoadedRun:
     device: torch.device
     models: list[SavedModel]
     graph_path: Path | None = None
-    graph_file: GraphFile | None = field(default=None, init=False)
+    graph_file: GraphFile | TypedDataset | None = field(default=None, init=False)
 
     @classmethod
     def open(
@@ -49,7 +49,7 @@ class LoadedRun:
         models = [load_model(path, resolved, config) for path in paths]
         run = cls(run_dir, config, resolved, models, graph)
         if graph is not None:
-            run.graph_file = read_graph(graph, num_features=models[0].num_features)
+            run.graph_file = read_unseen(graph, config, models[0])
         return run
 
     def objective(self, saved: SavedModel) -> Objective:
@@ -57,22 +57,13 @@ class LoadedRun:
         if self.graph_file is None:
             dataset = load_dataset(self.config.dataset, saved.seed)
         else:
-            data = self.graph_file.data
-            every_node = [SplitPart(data, torch.ones(data.num_nodes, dtype=torch.bool))]
-            dataset = GraphDataset(
-                graphs=[data],
-                splits={split: every_node for split in SPLITS},
-                num_features=saved.num_features,
-                num_classes=saved.num_classes,  # the model's task shape; the file's labels are checked against it
-                multilabel=saved.multilabel,
-                node_id=self.graph_file.node_id,
-            )
+            dataset = unseen_dataset(self.graph_file, saved)
         task = build_task(dataset, self.device, self.config.inference_chunk)
         return build_objective(self.config, task, saved.seed)
 
     def node_ids(self, objective: Objective) -> np.ndarray:
         """The id of every output row: the graph file's ids, else the dataset's."""
-        return self.graph_file.node_id if self.graph_file is not None else objective.output_ids()
+        return objective.output_ids()
 
 
 def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, device: str) -> dict[str, Any]:
@@ -101,8 +92,7 @@ def embed_run(
     run = LoadedRun.open(run_dir, device, graph)
     saved = run.models[0]
     objective = run.objective(saved)
-    embeddings, node_id = objective.embedded_rows(objective.inference(saved.model), node_type)
-    return embeddings, run.node_ids(objective) if run.graph_file is not None else node_id
+    return objective.embedded_rows(objective.inference(saved.model), node_type)
 
 
 def predict_run(run_dir: Path, graph: Path | None, device: str, options: PredictOptions) -> None:

@@ -78,5 +78,8 @@ def test_too_dense_and_keys_it_does_not_read() -> None:
         load_dataset(config(nodes=40, avg_degree=30.0), 0)
     with pytest.raises(UserError, match="dataset.homophily is for dataset.name: synthetic, not synthetic_typed"):
         config(homophily=0.5)
+    with pytest.raises(UserError, match="dataset.target: the generated typed graph scores node type 'node'; 'x'"):
+        load_dataset(config(target="x"), 0)
+    assert load_dataset(config(target="node"), 0).target == "node"
     with pytest.raises(UserError, match="dataset.target is for typed graphs"):
         validate({"dataset": {"name": "synthetic", "target": "node"}})
