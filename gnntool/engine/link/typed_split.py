@@ -157,7 +157,7 @@ def split_typed_edges(
     """Split the `relations` of a typed graph (`edge_index` per relation, local positions) with
     the `(val, test)` fractions, or along `held_out` (`{"val": {relation: 2 × P}, "test": ...}`)
     when given; see the module docstring. An empty validation or test split, or a predicted
-    relation left without training edges, is a UserError."""
+    relation that the seeded split leaves without training edges, is a UserError."""
     space = NodeSpace(dict(num_nodes))
     message = dict(edge_index)
     test_message = dict(edge_index)
@@ -222,7 +222,7 @@ def _split_relation(
         perm = torch.randperm(total, generator=generator, device=generator.device).to(pairs.device)
         train, val_keys, test_keys = pairs[perm].split([total - num_val - num_test, num_val, num_test])
         val, test = _from_keys(val_keys, n_target), _from_keys(test_keys, n_target)
-    if train.numel() == 0:
+    if train.numel() == 0 and held_out is None:  # (a knowledge graph's relation may be in valid/test only)
         raise UserError(f"relation {relation_name(edge_type)} has no training edges left after holding some out")
     train_pairs = _from_keys(train, n_target)
     message = torch.cat([train_pairs, train_pairs.flip(0)], 1) if undirected else train_pairs
