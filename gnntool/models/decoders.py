@@ -118,6 +118,9 @@ class DistMultDecoder(nn.Module):
             self.relation = nn.Parameter(torch.empty_like(saved, device=self.relation.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def extra_repr(self) -> str:
+        return f"{self.relation.size(1)}, relations={self.relation.size(0)}"
+
     def forward(self, z: Tensor, pairs: Tensor, relations: Tensor | None = None) -> Tensor:
         diagonal = self.relation[0] if relations is None else self.relation[relations]
         return (z[pairs[0]] * diagonal * z[pairs[1]]).sum(-1)

@@ -7,9 +7,10 @@ is split by unordered pair, any other by directed edge; `int(val · E)` pairs go
 `int(test · E)` to test from one seeded permutation per relation. A knowledge-graph folder brings
 its held-out triples instead (its valid.txt and test.txt), and its directed training triples
 (`held_out["train"]`), which with the held-out ones are the known true triples that the filtered
-ranking removes (the graph's edges may have been made symmetric for message passing). Held-out pairs leave the
-message-passing graph, both directions of a symmetric relation, and their copies in the reverse
-relation (`<dst>__rev_<rel>__<src>`) too; training and validation pass messages over the rest,
+ranking removes (the graph's edges may have been made symmetric for message passing).
+Held-out pairs leave the message-passing graph, both directions of a symmetric relation, and
+their copies in the reverse relation (`<dst>__rev_<rel>__<src>`, or the relation a predicted
+`rev_` relation copies) too; training and validation pass messages over the rest,
 test over the rest plus the validation pairs, as PyG's `RandomLinkSplit` does.
 
 Node pairs live in one index space over every node type (type t's row i is `offset[t] + i`, in
@@ -32,7 +33,7 @@ from torch import Tensor
 
 from gnntool.data.edge_split import contains, edge_keys, is_undirected
 from gnntool.errors import UserError
-from gnntool.relation_names import EdgeType, parse_relation, relation_name, reverse_relation
+from gnntool.relation_names import REVERSE_PREFIX, EdgeType, parse_relation, relation_name, reverse_relation
 
 __all__ = ["LabelledPairs", "NodeSpace", "TypedEdgeSplit", "predicted_relations", "split_typed_edges"]
 
@@ -165,8 +166,8 @@ def split_typed_edges(
     for edge_type in relations:
         parts = _split_relation(edge_type, edge_index[edge_type], num_nodes, fractions, held_out, generator)
         message[edge_type], test_message[edge_type] = parts["message"], parts["test_message"]
-        reverse = reverse_relation(edge_type)
-        if edge_type[0] != edge_type[2] and reverse in edge_index:
+        reverse = _copy_of(edge_type, edge_index)
+        if edge_type[0] != edge_type[2] and reverse is not None:
             for graph, held in ((message, ("val", "test")), (test_message, ("test",))):
                 leaving = torch.cat([parts[split] for split in held], dim=1).flip(0)
                 graph[reverse] = _without(edge_index[reverse], leaving, num_nodes[edge_type[0]])
@@ -185,6 +186,16 @@ def split_typed_edges(
     split.message_keys = torch.unique(split.key(joined["message"]))
     split.negatives = {name: split.corrupt(positives[name], split.known, generator) for name in ("val", "test")}
     return split
+
+
+def _copy_of(edge_type: EdgeType, relations: dict[EdgeType, Tensor]) -> EdgeType | None:
+    """The relation holding `edge_type`'s edges reversed: its `rev_` copy, or (for a copy) the
+    relation it copies; None when the graph has neither."""
+    source, name, target = edge_type
+    for other in (reverse_relation(edge_type), (target, name.removeprefix(REVERSE_PREFIX), source)):
+        if other != edge_type and other in relations:
+            return other
+    return None
 
 
 def _labelled(per_relation: list[Tensor]) -> LabelledPairs:

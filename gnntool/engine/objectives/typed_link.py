@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from gnntool.config import Config
 from gnntool.data.typed.dataset import TypedDataset
 from gnntool.engine.inference import Inference
 from gnntool.engine.link.filtered import filtered_metrics
@@ -45,17 +46,18 @@ from gnntool.traits import DECODERS
 
 
 class TypedLink(TypedOutputs, Objective):
+    """Link prediction of one relation, or every relation, of a typed graph."""
+
     name = "link"
+    task: TypedTask
 
     @classmethod
-    def head(cls, config: Any) -> nn.Module:
+    def head(cls, config: Config) -> nn.Module:
         # One relation; a saved relation-aware decoder takes its relation count from model.pt.
         return build_decoder(config.model.decoder, config.model.hidden)
 
     def output_width(self) -> int:
         return self.config.model.hidden
-
-    task: TypedTask
 
     @property
     def dataset(self) -> TypedDataset:
@@ -173,7 +175,7 @@ class TypedLink(TypedOutputs, Objective):
         return self.score(model, "val", filtered=False)
 
     def evaluate_graph(self, model: nn.Module, path: Path, graph_file: Any) -> dict[str, float]:
-        raise UserError(f"{path}: eval --graph scores node classification on typed graphs; not link runs")
+        raise UserError(f"{path}: eval --graph is not defined for link runs on typed graphs")
 
     def predict(self, model: nn.Module, options: PredictOptions, node_id: Any) -> None:
         """`--top-k K` (a single-relation run): per source-type node, its K best target-type

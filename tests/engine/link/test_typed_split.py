@@ -92,3 +92,12 @@ def test_knowledge_graph_held_out_triples() -> None:
 def test_empty_held_out_split_is_an_error() -> None:
     with pytest.raises(UserError, match="val split .* is empty"):
         split_typed_edges(shop(), NODES, [BUYS], (0.001, 0.2), None, torch.Generator().manual_seed(0))
+
+
+def test_predicting_a_reverse_copy_removes_the_held_out_pairs_from_the_forward_relation() -> None:
+    edges = shop()
+    split = split_typed_edges(edges, NODES, [REV], (0.1, 0.2), None, torch.Generator().manual_seed(3))
+    held = split.positives["test"].pairs - torch.tensor([[20], [0]])  # items come second in the space
+    assert held.size(1) > 0
+    assert not pairs_of(held.flip(0)) & pairs_of(split.message[BUYS])
+    assert not pairs_of(held) & pairs_of(split.message[REV])
