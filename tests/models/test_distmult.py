@@ -49,3 +49,13 @@ def test_decode_relations_passes_relations_only_to_relation_aware_decoders() -> 
         assert torch.equal(got, want)
     dot = build_decoder("dot", 4)
     assert torch.allclose(decode_relations(dot, z, pairs, relations), (z[pairs[0]] * z[pairs[1]]).sum(-1))
+
+
+def test_a_saved_distmult_loads_into_a_decoder_built_for_one_relation() -> None:
+    torch.manual_seed(0)
+    trained = build_decoder("distmult", 4, num_relations=3)
+    fresh = build_decoder("distmult", 4)
+    fresh.load_state_dict(trained.state_dict())
+    assert torch.equal(fresh.relation, trained.relation)
+    z, pairs, relations = torch.randn(3, 4), torch.tensor([[0, 1], [2, 2]]), torch.tensor([2, 1])
+    assert torch.equal(fresh(z, pairs, relations), trained(z, pairs, relations))
