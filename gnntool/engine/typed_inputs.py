@@ -137,7 +137,8 @@ def typed_task_tensors(dataset: TypedDataset, device: torch.device, chunk_size: 
 
 class TypedInference:
     """A typed model's outputs on the task's graph, in eval mode: `hidden` (every type's embedding
-    entering the last layer) once, `output` continuing from it."""
+    entering the last layer) once, `output` continuing from it. With the task's `chunk_size`,
+    layer by layer, each node type's rows a chunk at a time (`typed_layers`)."""
 
     def __init__(self, model: TypedGNN, task: TypedTask) -> None:
         self.model = model
@@ -151,12 +152,40 @@ class TypedInference:
             if self.model.training:
                 self.model.eval()
             graph = self.task.graph
-            self._hidden = self.model.embed(graph.x, graph.node_ids, graph.ops)
+            inputs = self.model.inputs(graph.x, graph.node_ids)
+            last = len(self.model.convs) - 1
+            self._hidden = typed_layers(self.model, inputs, graph.ops, self.task.chunk_size, range(last))
         return self._hidden
 
     @torch.no_grad()
     def output(self) -> dict[str, Tensor]:
         if self._output is None:
+            last = len(self.model.convs) - 1
             hidden = self.hidden()
-            self._output = self.model.convs[-1](hidden, self.task.graph.ops)
+            self._output = typed_layers(self.model, hidden, self.task.graph.ops, self.task.chunk_size,
+                                        range(last, last + 1))  # fmt: skip
         return self._output
+
+
+def typed_layers(
+    model: TypedGNN, x: dict[str, Tensor], ops: TypedOps, chunk_size: int | None, layers: range
+) -> dict[str, Tensor]:
+    """The given consecutive layers of `model` (in eval mode) for every node, each followed by its
+    norm and activation unless it is the last layer. With `chunk_size`, a layer whose relations
+    take row slices (`row_slices`) runs per node type over chunks of its rows, so that the memory
+    a chunk needs is bounded by the chunk's operator rows; the norm follows once the layer is
+    complete for every node. Other layers run on the whole graph at once."""
+    last = len(model.convs) - 1
+    for index in layers:
+        conv = model.convs[index]
+        if chunk_size is None or not getattr(conv, "row_slices", False):
+            out = conv(x, ops)
+        else:
+            out = {}
+            for node_type, count in ops.num_nodes.items():
+                parts = [conv(x, ops.rows(node_type, start, min(start + chunk_size, count))).get(node_type)
+                         for start in range(0, count, chunk_size)]  # fmt: skip
+                if parts and parts[0] is not None:
+                    out[node_type] = torch.cat(parts)
+        x = model.activate(index, out, ops) if index < last else out
+    return x

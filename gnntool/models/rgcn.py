@@ -103,6 +103,8 @@ class TypedRGCN(nn.Module):
     is its self term plus the terms of the relations into it (one `W_0` for all types, as the
     paper's one entity set)."""
 
+    row_slices = True  # computes a row slice's targets from every node's rows (layer-wise inference)
+
     def __init__(self, conv: RGCNConv, relations: list[EdgeType]) -> None:
         super().__init__()
         self.conv = conv
@@ -117,12 +119,11 @@ class TypedRGCN(nn.Module):
 
     def forward(self, x: dict[str, Tensor], ops: TypedOps) -> dict[str, Tensor]:
         weights = self.conv.relation_weights()
-        out = {
-            node_type: self.conv.self_term(x[node_type][: ops.num_targets[node_type]])
-            for node_type in ops.node_types
-        }
+        out = {node_type: self.conv.self_term(ops.targets(node_type, x[node_type])) for node_type in ops.num_targets}
         for index, edge_type in enumerate(self.relations):
-            relation = ops.relations[edge_type]
+            relation = ops.relations.get(edge_type)
+            if relation is None:
+                continue  # a row slice of another type: none of its relations
             message = self.conv.message(relation.mean_adjacency, x[relation.source_type], weights[index])
             out[relation.target_type] = out[relation.target_type] + message
         return out

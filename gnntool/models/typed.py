@@ -45,6 +45,8 @@ class PerRelation(nn.Module):
         self.convs = nn.ModuleDict({relation_name(edge_type): conv for edge_type, conv in convs.items()})
         self.aggr = aggr
         self.combine = RELATION_AGGREGATIONS[aggr]
+        # layer-wise inference can take row slices when every relation's layer can
+        self.row_slices = all(getattr(conv, "row_slices", False) for conv in convs.values())
 
     def reset_parameters(self) -> None:
         for conv in self.convs.values():
@@ -57,7 +59,9 @@ class PerRelation(nn.Module):
     def forward(self, x: dict[str, Tensor], ops: TypedOps) -> dict[str, Tensor]:
         received: dict[str, list[Tensor]] = {}
         for edge_type in self.relations:
-            relation = ops.relations[edge_type]
+            relation = ops.relations.get(edge_type)
+            if relation is None:
+                continue  # a row slice of another type: none of its relations
             out = self.convs[relation_name(edge_type)](relation.inputs(x), relation.ops)
             received.setdefault(relation.target_type, []).append(out)
         return {

@@ -122,24 +122,34 @@ def relation_ops(
 
 @dataclass
 class TypedOps:
-    """A typed graph (or one layer's block of a sampled batch) for typed layers: per relation its
-    `RelationOps`, per node type its input rows (`num_nodes`) and output rows (`num_targets`)."""
+    """A typed graph (or one layer's block of a sampled batch, or a row slice) for typed layers:
+    per relation its `RelationOps`, per node type its input rows (`num_nodes`) and the types a
+    layer outputs with their output rows (`num_targets`, default every type's every node), from
+    row `first_target` of the type on (a row slice; default 0)."""
 
     relations: dict[EdgeType, RelationOps]
     num_nodes: dict[str, int]
     num_targets: dict[str, int] = field(default_factory=dict)
+    first_target: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for node_type, count in self.num_nodes.items():
-            self.num_targets.setdefault(node_type, count)
+        if not self.num_targets:
+            self.num_targets = dict(self.num_nodes)
 
-    @property
-    def node_types(self) -> list[str]:
-        return list(self.num_nodes)
+    def targets(self, node_type: str, x: Tensor) -> Tensor:
+        """The output rows of a type among its input rows `x`."""
+        first = self.first_target.get(node_type, 0)
+        return x[first : first + self.num_targets[node_type]]
 
-    def into(self, node_type: str) -> list[RelationOps]:
-        """The relations whose messages reach `node_type`."""
-        return [relation for relation in self.relations.values() if relation.target_type == node_type]
+    def rows(self, node_type: str, start: int, end: int) -> TypedOps:
+        """The row slice of `node_type`'s nodes `start` .. `end` - 1: only that type is output,
+        from the relations into it, each sliced (`GraphOps.rows`: every node's rows stay inputs)."""
+        relations = {
+            edge_type: RelationOps(edge_type, relation.ops.rows(start, end), relation.offset)
+            for edge_type, relation in self.relations.items()
+            if relation.target_type == node_type
+        }
+        return TypedOps(relations, self.num_nodes, {node_type: end - start}, {node_type: start})
 
     def batch(self, node_type: str, rows: int) -> Tensor:
         """The graph of each of `rows` nodes of a type (one graph: zeros), for norms."""

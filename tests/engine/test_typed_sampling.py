@@ -99,3 +99,22 @@ def test_fanout_mappings_are_checked() -> None:
         validate({"train": {"batch_size": 4, "fanout": {"default": [2]}}})
     with pytest.raises(UserError, match="is not a relation"):
         validate({"train": {"batch_size": 4, "fanout": {"user_buys": [2, 2]}}})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"arch": "rgcn", "num_bases": 2}, {"arch": "sage"}, {"arch": "gcn"}, {"arch": "sage", "aggregator": "pool"}],
+)
+def test_layerwise_inference_per_type_equals_one_pass(options: dict[str, object]) -> None:
+    cfg = config(fanout=[2, 2, 2], layers=3, norm="batch", **options)
+    whole = build_task(dataset(2), torch.device("cpu"))
+    chunked = build_task(dataset(2), torch.device("cpu"), chunk_size=7)
+    torch.manual_seed(0)
+    model = build_objective(cfg, whole, seed=0).build_model().eval()
+    one_pass = build_objective(cfg, whole, seed=0).inference(model)
+    layerwise = build_objective(cfg, chunked, seed=0).inference(model)
+    for node_type in ("user", "item"):
+        torch.testing.assert_close(layerwise.hidden()[node_type], one_pass.hidden()[node_type], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(layerwise.output()[node_type], one_pass.output()[node_type], rtol=1e-5, atol=1e-5)
+    graph = whole.graph
+    torch.testing.assert_close(one_pass.output()["user"], model(graph.x, graph.node_ids, graph.ops)["user"])
