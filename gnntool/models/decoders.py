@@ -118,6 +118,11 @@ class DistMultDecoder(nn.Module):
             self.relation = nn.Parameter(torch.empty_like(saved, device=self.relation.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def candidate_scores(self, z: Tensor, anchors: Tensor, relations: Tensor) -> Tensor:
+        """Row i: the logit of (anchors[i], v) in relations[i] for every node v (B × N), one
+        matrix product (the same whichever end the anchor is: the form is symmetric)."""
+        return (z[anchors] * self.relation[relations]) @ z.t()
+
     def extra_repr(self) -> str:
         return f"{self.relation.size(1)}, relations={self.relation.size(0)}"
 
@@ -140,6 +145,20 @@ def build_decoder(name: str, width: int, num_relations: int = 1) -> nn.Module:
     if name not in DECODERS:
         raise UserError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
     return DECODERS[name](width, num_relations)
+
+
+def score_candidates(
+    decoder: nn.Module, z: Tensor, anchors: Tensor, relations: Tensor, anchor_is_source: bool
+) -> Tensor:
+    """Row i: the logit of anchors[i] paired with every node v in relations[i] (B × N), the
+    anchor as the pair's source (else its target); one matrix product where the decoder has
+    one (`candidate_scores`), else every pair decoded."""
+    if hasattr(decoder, "candidate_scores"):
+        return decoder.candidate_scores(z, anchors, relations)
+    n, b = z.size(0), anchors.numel()
+    ends = [anchors.repeat_interleave(n), torch.arange(n, device=z.device).repeat(b)]
+    pairs = torch.stack(ends if anchor_is_source else ends[::-1])
+    return decode_relations(decoder, z, pairs, relations.repeat_interleave(n)).view(b, n)
 
 
 def decode_relations(decoder: nn.Module, z: Tensor, pairs: Tensor, relations: Tensor) -> Tensor:

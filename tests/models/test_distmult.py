@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from gnntool.models.decoders import build_decoder, decode_relations
+from gnntool.models.decoders import build_decoder, decode_relations, score_candidates
 from gnntool.traits import DECODERS
 
 
@@ -59,3 +60,19 @@ def test_a_saved_distmult_loads_into_a_decoder_built_for_one_relation() -> None:
     assert torch.equal(fresh.relation, trained.relation)
     z, pairs, relations = torch.randn(3, 4), torch.tensor([[0, 1], [2, 2]]), torch.tensor([2, 1])
     assert torch.equal(fresh(z, pairs, relations), trained(z, pairs, relations))
+
+
+@pytest.mark.parametrize("name", sorted(DECODERS))
+@pytest.mark.parametrize("anchor_is_source", [True, False])
+def test_scores_of_every_candidate_are_the_pairs_scores(name: str, anchor_is_source: bool) -> None:
+    torch.manual_seed(0)
+    z = torch.randn(6, 4)
+    decoder = build_decoder(name, 4, num_relations=3)
+    anchors, relations = torch.tensor([0, 5, 2]), torch.tensor([2, 0, 1])
+    got = score_candidates(decoder, z, anchors, relations, anchor_is_source)
+    assert got.shape == (3, 6)
+    for row, (anchor, relation) in enumerate(zip(anchors.tolist(), relations.tolist())):
+        for v in range(6):
+            pair = torch.tensor([[anchor], [v]]) if anchor_is_source else torch.tensor([[v], [anchor]])
+            want = decode_relations(decoder, z, pair, torch.tensor([relation]))
+            assert torch.allclose(got[row, v], want[0], atol=1e-5)

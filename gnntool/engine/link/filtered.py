@@ -12,21 +12,32 @@ the mean of the optimistic and the pessimistic rank, as `gnntool.engine.link.met
 filtered_mrr is the mean of 1 / rank over both rankings of every triple; filtered_hits@K the
 share of rankings with rank ≤ K (a tie-averaged rank of 1.5 is not a hit at 1).
 
-Scores come a chunk of queries at a time: each query's candidates are scored as one block of
-pairs, at most `max_scores` scores held at once, so memory stays bounded for any number of
-entities; the known triples are looked up by binary search in their sorted keys.
+Scores come a chunk of queries at a time: a `CandidateScorer` gives each query's scores of every
+entity as one row (a matrix product for DistMult, or every pair decoded: `PairCandidates`), at
+most `max_scores` scores held at once, so memory stays bounded for any number of entities; the
+known triples are looked up by binary search in their sorted keys.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
 from gnntool.errors import UserError
 
-__all__ = ["FILTERED_HITS", "PairScorer", "filtered_metrics", "filtered_ranks", "ranking_metrics"]
+__all__ = [
+    "FILTERED_HITS",
+    "CandidateScorer",
+    "PairCandidates",
+    "PairScorer",
+    "filtered_metrics",
+    "filtered_ranks",
+    "ranking_metrics",
+]
 
 FILTERED_HITS = (1, 3, 10)  # the K of filtered_hits@K, as the benchmarks report
 MAX_SCORES = 1 << 20
@@ -35,8 +46,36 @@ MAX_SCORES = 1 << 20
 PairScorer = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
+class CandidateScorer(Protocol):
+    """Scores of every entity as the missing end of B queries (B × N, rows in query order)."""
+
+    def tails(self, heads: Tensor, relations: Tensor) -> Tensor:
+        """Row i: the score of (heads[i], relations[i], e) for every entity e."""
+
+    def heads(self, tails: Tensor, relations: Tensor) -> Tensor:
+        """Row i: the score of (e, relations[i], tails[i]) for every entity e."""
+
+
+@dataclass
+class PairCandidates:
+    """A `CandidateScorer` that scores each query's N candidate triples as pairs."""
+
+    score: PairScorer
+    num_entities: int
+
+    def tails(self, heads: Tensor, relations: Tensor) -> Tensor:
+        n, b = self.num_entities, heads.numel()
+        every = torch.arange(n).repeat(b)
+        return self.score(heads.repeat_interleave(n), relations.repeat_interleave(n), every).view(b, n)
+
+    def heads(self, tails: Tensor, relations: Tensor) -> Tensor:
+        n, b = self.num_entities, tails.numel()
+        every = torch.arange(n).repeat(b)
+        return self.score(every, relations.repeat_interleave(n), tails.repeat_interleave(n)).view(b, n)
+
+
 def filtered_metrics(
-    score: PairScorer,
+    score: CandidateScorer,
     queries: Tensor,
     known: Tensor,
     num_entities: int,
@@ -62,22 +101,18 @@ def ranking_metrics(ranks: Tensor, hits_k: Sequence[int] = FILTERED_HITS) -> dic
 
 
 def filtered_ranks(
-    score: PairScorer, queries: Tensor, known: Tensor, num_entities: int, max_scores: int = MAX_SCORES
+    score: CandidateScorer, queries: Tensor, known: Tensor, num_entities: int, max_scores: int = MAX_SCORES
 ) -> Tensor:
     """The tie-averaged filtered ranks (float64, 2P): every query's tail rank, then every head rank."""
     heads, relations, tails = queries.cpu()
     known = known.cpu()
-    tail_ranks = _ranks(score, heads, relations, tails, known, num_entities, max_scores)
-
-    def reversed_score(tails_: Tensor, relations_: Tensor, heads_: Tensor) -> Tensor:
-        return score(heads_, relations_, tails_)
-
-    head_ranks = _ranks(reversed_score, tails, relations, heads, known[[2, 1, 0]], num_entities, max_scores)
+    tail_ranks = _ranks(score.tails, heads, relations, tails, known, num_entities, max_scores)
+    head_ranks = _ranks(score.heads, tails, relations, heads, known[[2, 1, 0]], num_entities, max_scores)
     return torch.cat([tail_ranks, head_ranks])
 
 
 def _ranks(
-    score: PairScorer,
+    candidates: Callable[[Tensor, Tensor], Tensor],
     anchors: Tensor,
     relations: Tensor,
     answers: Tensor,
@@ -85,8 +120,9 @@ def _ranks(
     n: int,
     max_scores: int,
 ) -> Tensor:
-    """Rank of each `answers[i]` among all n candidates c scored as score(anchors[i], relations[i], c),
-    the other candidates c with (anchor, relation, c) in `known` left out."""
+    """Rank of each `answers[i]` among all n candidates c, scored by row i of
+    `candidates(anchors, relations)`, the other candidates c with (anchor, relation, c) in
+    `known` left out."""
     num_relations = int(torch.cat([relations, known[1], relations.new_zeros(1)]).max()) + 1
     # Known triples sorted by (anchor, relation): each query's known answers are one run of them.
     group = known[0] * num_relations + known[1]
@@ -94,12 +130,10 @@ def _ranks(
     group, known_answers = group[order], known[2][order]
     ranks = torch.empty(anchors.numel(), dtype=torch.float64)
     chunk = max(1, max_scores // max(n, 1))
-    candidates = torch.arange(n)
     for start in range(0, anchors.numel(), chunk):
         anchor, relation, answer = (t[start : start + chunk] for t in (anchors, relations, answers))
         b = anchor.numel()
-        scores = score(anchor.repeat_interleave(n), relation.repeat_interleave(n), candidates.repeat(b)).view(b, n)
-        scores = scores.detach().double().cpu()
+        scores = candidates(anchor, relation).detach().double().cpu()
         # Mask the other known answers of each query: the run of its (anchor, relation) group.
         query_group = anchor * num_relations + relation
         first = torch.searchsorted(group, query_group)

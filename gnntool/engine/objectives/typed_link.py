@@ -17,6 +17,7 @@ every entity per held-out triple). Training is full-batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,11 @@ from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.engine.typed_inputs import TypedTask
 from gnntool.errors import UserError
 from gnntool.export import write_chunked_table
-from gnntool.models.decoders import build_decoder, decode_relations
+from gnntool.models.decoders import build_decoder, decode_relations, score_candidates
 from gnntool.models.typed_ops import TypedOps, typed_ops
 from gnntool.traits import DECODERS
+
+FILTERED_FLOATS = 1 << 24  # 64 MiB of float32 per block of the filtered ranking
 
 
 class TypedLink(TypedOutputs, Objective):
@@ -156,15 +159,11 @@ class TypedLink(TypedOutputs, Objective):
         """Filtered MRR and hits@1/3/10 of the triples `positives` among every entity."""
         n = self.split.space.total
         known = self.split.known
-
-        def score(heads: Tensor, relations: Tensor, tails: Tensor) -> Tensor:
-            device = z.device
-            pairs = torch.stack([heads, tails]).to(device)
-            return decode_relations(model.head, z, pairs, relations.to(device))
-
         triples = torch.stack([(known // n) % n, known // (n * n), known % n])  # head, relation, tail
         queries = torch.stack([positives.pairs[0], positives.relation, positives.pairs[1]]).cpu()
-        return filtered_metrics(score, queries, triples, n)
+        # A chunk of pairs gathers z rows of both ends: at most FILTERED_FLOATS numbers at once.
+        max_scores = max(n, FILTERED_FLOATS // z.size(1))
+        return filtered_metrics(EntityScores(model.head, z), queries, triples, n, max_scores=max_scores)
 
     def evaluate(
         self, model: nn.Module, splits: tuple[str, ...], outputs: Inference | None = None
@@ -214,6 +213,20 @@ class TypedLink(TypedOutputs, Objective):
             "rank": np.dtype(np.int64),
         }
         write_chunked_table(tables, dtypes, rows, options.output, options.format, options.header)
+
+
+@dataclass
+class EntityScores:
+    """The decoder's logits of every entity as the missing end of knowledge-graph queries."""
+
+    decoder: nn.Module
+    z: Tensor
+
+    def tails(self, heads: Tensor, relations: Tensor) -> Tensor:
+        return score_candidates(self.decoder, self.z, heads.to(self.z.device), relations.to(self.z.device), True)
+
+    def heads(self, tails: Tensor, relations: Tensor) -> Tensor:
+        return score_candidates(self.decoder, self.z, tails.to(self.z.device), relations.to(self.z.device), False)
 
 
 __all__ = ["TypedLink"]

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gnntool.engine.link.filtered import filtered_metrics, filtered_ranks, ranking_metrics
+from gnntool.engine.link.filtered import PairCandidates, filtered_metrics, filtered_ranks, ranking_metrics
 from gnntool.errors import UserError
 
 
@@ -25,9 +25,9 @@ def brute_force_ranks(table: torch.Tensor, queries: list[tuple[int, int, int]], 
     return tails + heads
 
 
-def table_scorer(table: torch.Tensor):
+def table_scorer(table: torch.Tensor) -> PairCandidates:
     """Scores looked up in a dense (head, relation, tail) table."""
-    return lambda h, r, t: table[h, r, t]
+    return PairCandidates(lambda h, r, t: table[h, r, t], table.size(0))
 
 
 @st.composite
