@@ -270,7 +270,8 @@ NORMS: dict[str, NormTraits] = {
 @dataclass(frozen=True)
 class DecoderTraits:
     """One pair decoder of link prediction (`model.decoder`): `top_k` means `predict --top-k` can
-    search every pair exactly (a dot product of embeddings); `relational` that it reads each
+    search every pair exactly (a dot product of z_v with a query row per source, the decoder's
+    `search_queries`); `relational` that it reads each
     pair's relation (DistMult), as `train.link_relation: all` needs."""
 
     top_k: bool = False
@@ -281,5 +282,5 @@ class DecoderTraits:
 DECODERS: dict[str, DecoderTraits] = {
     "dot": DecoderTraits(top_k=True),
     "mlp": DecoderTraits(),
-    "distmult": DecoderTraits(relational=True),
+    "distmult": DecoderTraits(top_k=True, relational=True),
 }

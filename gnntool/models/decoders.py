@@ -38,6 +38,11 @@ class DotDecoder(nn.Module):
     def reset_parameters(self) -> None:
         """Nothing to reset: the decoder has no parameters."""
 
+    def search_queries(self, z: Tensor, relation: int = 0) -> Tensor:
+        """Rows q_u with s(u, v) = q_uᵀ z_v, for exact top-k search: z itself."""
+        del relation
+        return z
+
     def forward(self, z: Tensor, pairs: Tensor) -> Tensor:
         return (z[pairs[0]] * z[pairs[1]]).sum(-1)
 
@@ -117,6 +122,10 @@ class DistMultDecoder(nn.Module):
         if saved is not None and saved.shape != self.relation.shape:
             self.relation = nn.Parameter(torch.empty_like(saved, device=self.relation.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def search_queries(self, z: Tensor, relation: int = 0) -> Tensor:
+        """Rows q_u with s(u, r, v) = q_uᵀ z_v, for exact top-k search: z ⊙ r."""
+        return z * self.relation[relation]
 
     def candidate_scores(self, z: Tensor, anchors: Tensor, relations: Tensor) -> Tensor:
         """Row i: the logit of (anchors[i], v) in relations[i] for every node v (B × N), one

@@ -165,6 +165,28 @@ def test_knowledge_graph_trains_with_distmult_end_to_end(runner, tmp_path: Path)
     again = json.loads(runner.invoke(app, ["eval", str(tmp_path / "run"), "--json"]).stdout)
     assert again["test"] == pytest.approx(metrics["test"], rel=1e-5)
     assert (tmp_path / "run" / "embeddings" / "entity.npy").is_file()
+    refused = runner.invoke(app, ["predict", str(tmp_path / "run"), "--top-k", "3"])
+    assert refused.exit_code == 2 and "train.link_relation: <relation>" in refused.stderr
+
+
+def test_one_knowledge_graph_relation_with_distmult_top_k(runner, tmp_path: Path) -> None:
+    folder = write_knowledge_graph(tmp_path / "kg", entities=40, relations=2, per_head=3)
+    config = write_yaml(tmp_path / "kg.yaml", kg_config(folder, epochs=10, link_relation="entity__r1__entity"))
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["train", str(config), "--out", str(run), "-q"]).exit_code == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert FILTERED <= set(metrics["test"])
+    result = runner.invoke(app, ["predict", str(run), "--top-k", "2", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split(",") for line in result.stdout.splitlines()]
+    known = set()
+    for name in ("train.txt", "valid.txt", "test.txt"):
+        for line in (folder / name).read_text().splitlines():
+            head, relation, tail = line.split("\t")
+            if relation == "r1":
+                known |= {(head, tail), (tail, head)}
+    assert len(rows) == 40 * 2 and all(row[0] != row[1] for row in rows)
+    assert not {(row[0], row[1]) for row in rows} & known
 
 
 def test_one_relation_and_top_k_of_targets_without_that_edge(runner, tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ def top_k_chunks(
     sources: Tensor | None = None,
     max_scores: int | None = None,
     targets: Tensor | None = None,
+    queries: Tensor | None = None,
 ) -> tuple[int, Iterator[TopKRows]]:
     """The k best targets of every source, one chunk of sources at a time: the total row count
     (known before any score is computed, from the neighbour counts) and a lazy iterator of the
@@ -59,7 +60,8 @@ def top_k_chunks(
     `targets`: the candidates' embeddings when they are another node type than the sources (a
     typed graph's relation): then `edge_index` lists that relation's edges (row 0 sources, row 1
     targets), a target is excluded only when the source has an edge to it, and no node is its
-    own candidate.
+    own candidate. `queries`: the sources' query rows when the score is not ⟨z_u, z_v⟩ but
+    ⟨q_u, z_v⟩ (DistMult's q_u = z_u ⊙ r), one row per row of z (default: z).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise UserError(f"top-k needs a whole number K ≥ 1; got {k!r}")
@@ -72,11 +74,12 @@ def top_k_chunks(
     candidates = n - int(same) - (rowptr[sources + 1] - rowptr[sources])
     rows = int(candidates.clamp(0, min(k, n)).sum())
     budget = MAX_SCORES if max_scores is None else max_scores  # read at the call, so it can be patched
-    return rows, _search(z, candidates_z, min(k, n), rowptr, neighbours, sources, budget, same)
+    query_rows = z if queries is None else queries
+    return rows, _search(query_rows, candidates_z, min(k, n), rowptr, neighbours, sources, budget, same)
 
 
 def _search(
-    z: Tensor,
+    queries: Tensor,
     candidates_z: Tensor,
     kk: int,
     rowptr: Tensor,
@@ -85,15 +88,16 @@ def _search(
     max_scores: int,
     same: bool,
 ) -> Iterator[TopKRows]:
-    """The rows of each chunk of at most `max_scores // n` sources, one score buffer for all;
+    """The rows of each chunk of at most `max_scores // n` sources (scores: their `queries` rows
+    against the candidates' rows), one score buffer for all;
     `same`: the candidates are the sources' own node set (a source is not its own candidate)."""
-    n, device = candidates_z.size(0), z.device
+    n, device = candidates_z.size(0), queries.device
     chunk = max(1, min(max_scores // max(n, 1), sources.numel()))
-    buffer = torch.empty((chunk, n), dtype=z.dtype, device=device)
+    buffer = torch.empty((chunk, n), dtype=queries.dtype, device=device)
     z_t = candidates_z.t().contiguous()
     for start in range(0, sources.numel(), chunk):
         src = sources[start : start + chunk]
-        scores = torch.mm(z[src], z_t, out=buffer[: src.numel()])
+        scores = torch.mm(queries[src], z_t, out=buffer[: src.numel()])
         start_of, degree = rowptr[src], rowptr[src + 1] - rowptr[src]
         rows = torch.repeat_interleave(torch.arange(src.numel(), device=device), degree)
         offset = torch.arange(rows.numel(), device=device) - (torch.cumsum(degree, 0) - degree)[rows]

@@ -247,13 +247,14 @@ class Link(Objective):
     def predict_top_k(self, model: GNN, z: Tensor, options: PredictOptions, node_id: np.ndarray) -> None:
         if not DECODERS[self.config.model.decoder].top_k:
             raise UserError(
-                f"--top-k searches every node pair exactly with the dot decoder; this run's decoder is "
+                f"--top-k searches every node pair exactly with the dot or distmult decoder; this run's decoder is "
                 f"{self.config.model.decoder} (score chosen pairs with --pairs)"
             )
         sources = None
         if options.nodes is not None:
             sources = read_node_list(options.nodes, node_id)
-        rows, chunks = top_k_chunks(z.float(), options.top_k, self.data.edge_index, sources)
+        queries = model.head.search_queries(z.float())
+        rows, chunks = top_k_chunks(z.float(), options.top_k, self.data.edge_index, sources, queries=queries)
         # Each chunk of sources is written as it is found: memory holds one chunk's rows, not
         # nodes × K of them.
         tables = (top_k_table(chunk, node_id) for chunk in chunks)

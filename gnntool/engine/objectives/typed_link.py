@@ -185,7 +185,7 @@ class TypedLink(TypedOutputs, Objective):
             raise UserError("--top-k lists one relation's best targets: train with train.link_relation: <relation>")
         if not DECODERS[self.config.model.decoder].top_k:
             raise UserError(
-                f"--top-k searches every node pair exactly with the dot decoder; this run's decoder is "
+                f"--top-k searches every node pair exactly with the dot or distmult decoder; this run's decoder is "
                 f"{self.config.model.decoder}"
             )
         self.predict_top_k(model, options)
@@ -204,7 +204,9 @@ class TypedLink(TypedOutputs, Objective):
         edges = torch.cat([edges, *held], dim=1)
         # Within one type the search is the homogeneous one (a node is not its own candidate).
         targets = None if source_type == target_type else z[target_type].float()
-        rows, chunks = top_k_chunks(z[source_type].float(), options.top_k, edges, sources, targets=targets)
+        z_source = z[source_type].float()
+        queries = model.head.search_queries(z_source)
+        rows, chunks = top_k_chunks(z_source, options.top_k, edges, sources, targets=targets, queries=queries)
         tables = (top_k_table(chunk, ids[source_type], ids[target_type]) for chunk in chunks)
         dtypes = {
             "source": ids[source_type].dtype,

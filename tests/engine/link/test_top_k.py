@@ -107,3 +107,24 @@ def test_targets_of_another_node_type_exclude_only_the_sources_edges() -> None:
         best = sorted(scores, key=scores.get, reverse=True)[:3]
         got = [(v, rank) for s, v, _, rank in found if s == u]
         assert got == [(v, rank) for rank, v in enumerate(best, 1)]
+
+
+def test_query_rows_search_distmult_exactly() -> None:
+    from gnntool.models.decoders import build_decoder
+
+    torch.manual_seed(1)
+    z = torch.randn(9, 5)
+    decoder = build_decoder("distmult", 5, num_relations=2)
+    edges = torch.tensor([[0, 3, 4], [1, 0, 8]])
+    with torch.no_grad():
+        queries = decoder.search_queries(z, 1)
+        _, chunks = top_k_chunks(z, 2, edges, queries=queries, max_scores=20)
+        found = [row for chunk in chunks for row in zip(*(t.tolist() for t in chunk))]
+        linked = {(u, v) for u, v in zip(*edges.tolist())} | {(v, u) for u, v in zip(*edges.tolist())}
+        for u in range(9):
+            scores = {}
+            for v in range(9):
+                if v != u and (u, v) not in linked:
+                    scores[v] = decoder(z, torch.tensor([[u], [v]]), torch.tensor([1])).item()
+            best = sorted(scores, key=scores.get, reverse=True)[:2]
+            assert [(v, rank) for s, v, _, rank in found if s == u] == [(v, rank) for rank, v in enumerate(best, 1)]
