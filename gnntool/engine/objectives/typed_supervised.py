@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gnntool.engine.inputs import GraphTensors
 from gnntool.engine.metrics import loss_fn, metric_sums, metrics_from_sums
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
@@ -109,18 +108,18 @@ class TypedSupervised(Objective):
             raise UserError(f"--type: the graph's node types are {', '.join(types)}; not {chosen!r}")
         return chosen
 
-    def embeddings(self, outputs: TypedInference, graph: GraphTensors | None = None) -> dict[str, Tensor]:  # type: ignore[override]
+    def type_embeddings(self, outputs: TypedInference) -> dict[str, Tensor]:
         """Every node type's embeddings (the representation entering the last layer)."""
         return outputs.output() if self.embeds_output else outputs.hidden()
 
     def embedding_files(self, outputs: TypedInference) -> dict[str, np.ndarray]:
         """embeddings/<type>.npy for every node type."""
-        return {typed_embeddings(t): rows.float().cpu().numpy() for t, rows in self.embeddings(outputs).items()}
+        return {typed_embeddings(t): rows.float().cpu().numpy() for t, rows in self.type_embeddings(outputs).items()}
 
     def embedded_rows(self, outputs: TypedInference, node_type: str | None) -> tuple[np.ndarray, np.ndarray]:
         """`embed`'s rows and ids: the nodes of `node_type` (default: the target type)."""
         chosen = self.node_type(node_type)
-        rows = self.embeddings(outputs)[chosen].float().cpu().numpy()
+        rows = self.type_embeddings(outputs)[chosen].float().cpu().numpy()
         return rows, self.node_ids(chosen)
 
     def node_ids(self, node_type: str) -> np.ndarray:
