@@ -94,6 +94,10 @@ def test_outputs_eval_embed_predict_and_dry_run(runner, typed_config: Path, tmp_
     rows = predicted.stdout.splitlines()
     assert len(rows) == 300 and len(rows[0].split(",")) == 2 + 3
 
+    for extra in (["--embeddings"], []):  # the target type's embeddings, and the curves
+        plotted = runner.invoke(app, ["plot", str(run_dir), *extra, "-o", str(tmp_path / "plot.png")])
+        assert plotted.exit_code == 0 and (tmp_path / "plot.png").stat().st_size > 0, plotted.output
+
     dry = runner.invoke(app, ["train", str(typed_config), "--dry-run", "--out", str(tmp_path / "dry")])
     assert dry.exit_code == 0, dry.output
     for line in ("node type node: 300 nodes, 8 features, target", "relation node__same__node:",

@@ -118,3 +118,22 @@ def test_layerwise_inference_per_type_equals_one_pass(options: dict[str, object]
         torch.testing.assert_close(layerwise.output()[node_type], one_pass.output()[node_type], rtol=1e-5, atol=1e-5)
     graph = whole.graph
     torch.testing.assert_close(one_pass.output()["user"], model(graph.x, graph.node_ids, graph.ops)["user"])
+
+
+def test_multilabel_targets_train_and_score_with_f1() -> None:
+    data = dataset(3)
+    data.y = (torch.rand(40, 3, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    data.multilabel = True
+    cfg = validate({"dataset": {"name": "graph", "path": "typed"}, "model": {"arch": "rgcn", "hidden": 6},
+                    "train": {"monitor": "val_micro_f1"}})  # fmt: skip
+    objective = build_objective(cfg, build_task(data, torch.device("cpu")), seed=0)
+    objective.check()
+    torch.manual_seed(0)
+    model = objective.build_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    from gnntool.engine.steps import EpochPosition
+
+    losses = [objective.train_epoch(model, optimizer, epoch, EpochPosition()) for epoch in range(5)]
+    assert losses[-1] < losses[0]
+    metrics = objective.evaluate(model, ("train", "test"))
+    assert set(metrics["test"]) == {"micro_f1", "macro_f1", "loss"}

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from gnntool.engine.inputs import GraphTensors
 from gnntool.engine.typed_inputs import TypedInference, TypedTask
 from gnntool.errors import UserError
 from gnntool.rundir.layout import typed_embeddings
@@ -36,18 +35,18 @@ class TypedOutputs:
             raise UserError(f"--type: the graph's node types are {', '.join(types)}; not {chosen!r}")
         return chosen
 
-    def embeddings(self, outputs: TypedInference, graph: GraphTensors | None = None) -> dict[str, Tensor]:  # type: ignore[override]
+    def type_embeddings(self, outputs: TypedInference) -> dict[str, Tensor]:
         """Every node type's embeddings (the last layer's output, or the representation entering it)."""
         return outputs.output() if self.embeds_output else outputs.hidden()
 
     def embedding_files(self, outputs: TypedInference) -> dict[str, np.ndarray]:
         """embeddings/<type>.npy for every node type."""
-        return {typed_embeddings(t): rows.float().cpu().numpy() for t, rows in self.embeddings(outputs).items()}
+        return {typed_embeddings(t): rows.float().cpu().numpy() for t, rows in self.type_embeddings(outputs).items()}
 
     def embedded_rows(self, outputs: TypedInference, node_type: str | None) -> tuple[np.ndarray, np.ndarray]:
         """`embed`'s rows and ids: the nodes of `node_type` (default: `default_type`)."""
         chosen = self.node_type(node_type)
-        rows = self.embeddings(outputs)[chosen].float().cpu().numpy()
+        rows = self.type_embeddings(outputs)[chosen].float().cpu().numpy()
         return rows, self.node_ids(chosen)
 
     def node_ids(self, node_type: str) -> np.ndarray:
