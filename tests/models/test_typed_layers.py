@@ -110,3 +110,21 @@ def test_typed_registry_and_traits_agree_and_refusals() -> None:
     with pytest.raises(UserError, match="no relation points into user"):
         build_typed_model(model_config(arch="sage"), one_way, 2)
     assert build_typed_model(model_config(arch="rgcn"), one_way, 2)  # R-GCN's self term reaches every type
+
+
+def test_typed_gcn_between_two_types_is_the_bipartite_renormalised_adjacency() -> None:
+    """h'_v = sum_{u -> v} W x_u / sqrt((d_v + 1)(d_u + 1)) + W x_v / (d_v + 1) + b, d_v the
+    target's in-degree and d_u the source's out-degree in the relation."""
+    torch.manual_seed(3)
+    layer = TYPED_LAYERS["gcn"](3, 2, model_config(arch="gcn"), [RELATIONS[0]])
+    conv = layer.convs["user__buys__item"]
+    x = {"user": torch.randn(7, 3), "item": torch.randn(5, 3)}
+    buys = graph()[RELATIONS[0]]
+    out = layer(x, typed_ops({RELATIONS[0]: buys}, COUNTS))["item"]
+    w, b = conv.lin.weight.detach(), conv.bias.detach()
+    d_in = torch.bincount(buys[1], minlength=5).float()
+    d_out = torch.bincount(buys[0], minlength=7).float()
+    expected = (x["item"] @ w.t()) / (d_in + 1)[:, None] + b
+    for u, v in buys.t().tolist():
+        expected[v] += (x["user"][u] @ w.t()) / torch.sqrt((d_in[v] + 1) * (d_out[u] + 1))
+    torch.testing.assert_close(out, expected)
