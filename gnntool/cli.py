@@ -237,11 +237,15 @@ def print_metrics_table(metrics: dict[str, Any], splits: tuple[str, ...]) -> Non
     from rich.console import Console
     from rich.table import Table
 
-    names = list(metrics[splits[0]])
+    # Every split's metrics (a knowledge graph's filtered ranking is not computed on train)
+    names = list(dict.fromkeys(name for split in splits for name in metrics[split]))
     table = Table("split", *names)
     for split in splits:
         cells = []
         for name in names:
+            if name not in metrics[split]:
+                cells.append("")
+                continue
             cell = f"{metrics[split][name]:.4f}"
             if "std" in metrics:
                 cell += f" ± {metrics['std'][split][name]:.4f}"
@@ -259,6 +263,9 @@ def embed(
     format: Annotated[EmbedFormat | None, typer.Option(help=FORMAT_HELP)] = None,
     header: HeaderOption = False,
     device: DeviceOption = "auto",
+    node_type: Annotated[
+        str | None, typer.Option("--type", help="Typed graphs: the node type to embed \\[default: the target type].")
+    ] = None,
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
     from gnntool.config import check_device
@@ -270,7 +277,7 @@ def embed(
     from gnntool.engine.runs.loaded import embed_run
     from gnntool.export import write_embeddings
 
-    embeddings, node_id = embed_run(run_dir, graph, device)
+    embeddings, node_id = embed_run(run_dir, graph, device, node_type)
     write_embeddings(embeddings, node_id, output, resolved, header)
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gnntool.errors import UserError
+from gnntool.relation_names import parse_relation
 from gnntool.traits import (
     DATASETS,
     DECODERS,
@@ -30,6 +31,8 @@ from gnntool.traits import (
     option_choices,
     option_owners,
 )
+
+ALL_RELATIONS = "all"  # train.link_relation: every relation of a typed graph
 
 
 def listed(names: Sequence[str]) -> str:
@@ -275,6 +278,15 @@ class ModelConfig(Section):
     pool: Literal["max", "mean"] = Field(default="max", description="sage pool aggregator only")
     l2_normalize: bool = Field(default=False, description="sage: per-layer L2 normalisation")
     k: int | None = Field(default=None, gt=0, description=option_description("k"))
+    num_bases: int | None = Field(default=None, gt=0, description=option_description("num_bases"))
+    relation_aggr: Literal[option_choices("relation_aggr")] | None = Field(
+        default=None, description=option_description("relation_aggr")
+    )
+    featureless: Literal["embedding", "none"] = Field(
+        default="embedding",
+        description="typed graphs: a node type without features gets a learnt embedding of width hidden per node "
+        "(not defined for unseen nodes) or a constant input (none)",
+    )
     decoder: DecoderName = Field(
         default="dot", description="link objective: scores a node pair from its embeddings (mlp: on their product)"
     )
@@ -287,7 +299,8 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _arch_options(self) -> ModelConfig:
-        for key in model_options():
+        # Keys this architecture does not read are named first, before any it lacks.
+        for key in sorted(model_options(), key=lambda key: key in self.traits.options):
             self._arch_option(key)
         divides = NORMS[self.norm].divides
         if divides is not None and self.hidden % getattr(self.norm_args, divides):
@@ -303,6 +316,8 @@ class ModelConfig(Section):
             if value is not None:
                 raise ValueError(f"model.{key} is for arch {' or '.join(option_owners(key))}, not {self.arch}")
         elif value is None:
+            if option.optional:
+                return
             if option.default is None:
                 raise ValueError(f"model.{key} is required for arch {self.arch} ({option.description})")
             setattr(self, key, option.default)
@@ -326,10 +341,11 @@ class TrainConfig(Section):
         description="graphs per step on multi-graph data, or seed nodes (link: positive edges) per step with "
         "neighbour sampling on one graph; null: full batch",
     )
-    fanout: list[int] | None = Field(
+    fanout: list[int] | dict[str, list[int]] | None = Field(
         default=None,
         description="neighbour sampling: neighbours sampled per layer (len = model.layers, -1: all); "
-        "null with batch_size: all neighbours",
+        "null with batch_size: all neighbours; typed graphs: a list applies to every relation, a mapping "
+        "{src__rel__dst: [...], default: [...]} sets relations apart (unnamed ones: default, else all)",
     )
     chunk_size: int = Field(
         default=16384,
@@ -352,6 +368,11 @@ class TrainConfig(Section):
     window: int = Field(default=2, gt=0, description="unsupervised: co-occurrence window on a walk")
     negatives: int = Field(default=1, gt=0, description="unsupervised and link: negatives per positive pair")
     hits_k: list[int] = Field(default=[20, 50, 100], description="link: K of the reported hits@K")
+    link_relation: str | None = Field(
+        default=None,
+        description="link on a typed graph: the relation trained and scored (source__relation__target), or all "
+        "(every relation, with a relation-aware decoder such as distmult); refused on a homogeneous graph",
+    )
 
     @field_validator("objective")
     @classmethod
@@ -365,12 +386,35 @@ class TrainConfig(Section):
             raise ValueError("hits_k entries are numbers of negatives (K ≥ 1)")
         return value
 
+    @field_validator("link_relation")
+    @classmethod
+    def _relation_spelling(cls, value: str | None) -> str | None:
+        if value is not None and value != ALL_RELATIONS:
+            parse_relation(value)  # its ValueError says how to spell one
+        return value
+
     @field_validator("fanout")
     @classmethod
-    def _fanout_values(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and any(count == 0 or count < -1 for count in value):
-            raise ValueError("fanout entries are neighbours per layer: positive, or -1 for all")
+    def _fanout_values(cls, value: list[int] | dict[str, list[int]] | None) -> list[int] | dict[str, list[int]] | None:
+        for name, counts in fanout_lists(value).items():
+            if any(count == 0 or count < -1 for count in counts):
+                raise ValueError("fanout entries are neighbours per layer: positive, or -1 for all")
+            if name != FANOUT_DEFAULT and name is not None:
+                try:
+                    parse_relation(name)
+                except ValueError as error:
+                    raise ValueError(f"fanout: {error}, or {FANOUT_DEFAULT}") from None
         return value
+
+
+FANOUT_DEFAULT = "default"  # the key of a typed fanout mapping that every relation it does not name takes
+
+
+def fanout_lists(fanout: list[int] | dict[str, list[int]] | None) -> dict[str | None, list[int]]:
+    """Every list of a `train.fanout`: {None: the list}, or the mapping's lists by key."""
+    if fanout is None:
+        return {}
+    return dict(fanout) if isinstance(fanout, dict) else {None: fanout}
 
 
 class OutputConfig(Section):
@@ -436,8 +480,29 @@ class Config(Section):
             if objective.needs_labels and dataset.monitor in objective.monitors:  # the dataset's own, where reported
                 self.train.monitor = dataset.monitor
         check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
+        self._link_relation_fits()
         self._sampling_fits()
         return self
+
+    def _link_relation_fits(self) -> None:
+        """`train.link_relation` needs the link objective and a typed graph (a user's folder is
+        checked once read); `all` needs a decoder that reads the relation."""
+        relation, name = self.train.link_relation, self.train.objective
+        if relation is None:
+            return
+        if not self.objective_traits.link_relation:
+            raise ValueError(f"train.link_relation is for link prediction on a typed graph; train.objective is {name}")
+        if self.dataset.traits.typed is False:
+            raise ValueError(
+                f"train.link_relation is for typed graphs (several node and edge types); {self.dataset.name} is "
+                "homogeneous: leave it out"
+            )
+        if relation == ALL_RELATIONS and not DECODERS[self.model.decoder].relational:
+            relational = [decoder for decoder, known in DECODERS.items() if known.relational]
+            raise ValueError(
+                f"train.link_relation: all trains every relation with one decoder, which must tell them apart: "
+                f"set model.decoder: {listed(relational)} (not {self.model.decoder})"
+            )
 
     def _sampling_fits(self) -> None:
         """Neighbour sampling (batch_size on one graph) and the models and objectives it supports."""
@@ -453,11 +518,12 @@ class Config(Section):
             raise ValueError(
                 "train.fanout samples neighbours of mini-batches: set train.batch_size (seed nodes per step)"
             )
-        if train.fanout is not None and len(train.fanout) != self.model.layers:
-            raise ValueError(
-                f"train.fanout has {len(train.fanout)} entries; "
-                f"it needs one per layer (model.layers: {self.model.layers})"
-            )
+        for name, counts in fanout_lists(train.fanout).items():
+            if len(counts) != self.model.layers:
+                key = "train.fanout" if name is None else f"train.fanout.{name}"
+                raise ValueError(
+                    f"{key} has {len(counts)} entries; it needs one per layer (model.layers: {self.model.layers})"
+                )
         if train.batch_size is None:
             return
         if not self.model.traits.sampled:

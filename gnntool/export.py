@@ -117,19 +117,32 @@ def write_table(
         chosen.write(Path(output), table, payload)
 
 
+def id_column(node_id: np.ndarray) -> np.ndarray:
+    """Node ids as written: int64, or the input's own strings (a typed folder's ids) as they are."""
+    return node_id if node_id.dtype.kind in "UO" else node_id.astype(np.int64)
+
+
+def id_payload(node_id: np.ndarray) -> Any:
+    """Node ids in a .pt file: an int64 tensor, or a list of the input's strings."""
+    import torch
+
+    ids = id_column(node_id)
+    return [str(value) for value in ids] if ids.dtype.kind in "UO" else torch.from_numpy(ids)
+
+
 def write_embeddings(embeddings: np.ndarray, node_id: np.ndarray, output: str, format: str, header: bool) -> None:
     """Embeddings (nodes × dim, float32) with their node ids: columns id, dim_0, dim_1, ...
 
     npy holds the float32 matrix alone (rows in node order); pt holds
-    `{"embeddings": float32 tensor, "node_id": int64 tensor}`.
+    `{"embeddings": float32 tensor, "node_id": int64 tensor}` (a list of strings for string ids).
     """
-    table = {"id": node_id.astype(np.int64)} | {f"dim_{i}": embeddings[:, i] for i in range(embeddings.shape[1])}
+    table = {"id": id_column(node_id)} | {f"dim_{i}": embeddings[:, i] for i in range(embeddings.shape[1])}
     matrix = np.ascontiguousarray(embeddings, dtype=np.float32)
 
     def tensors() -> dict[str, Any]:
         import torch
 
-        return {"embeddings": torch.from_numpy(matrix), "node_id": torch.from_numpy(node_id.astype(np.int64))}
+        return {"embeddings": torch.from_numpy(matrix), "node_id": id_payload(node_id)}
 
     write_table(table, output, format, header, {"npy": lambda: matrix, "pt": tensors})
 
@@ -149,12 +162,12 @@ def write_predictions(
     else:
         predicted = probabilities.argmax(axis=1).astype(np.int64)
     classes = probabilities.shape[1]
-    table = {"id": node_id.astype(np.int64), "predicted": predicted}
+    table = {"id": id_column(node_id), "predicted": predicted}
     table |= {f"p_{c}": probabilities[:, c].astype(np.float32) for c in range(classes)}
 
     def records() -> np.ndarray:
         fields = [
-            ("id", np.int64),
+            ("id", id_column(node_id).dtype),
             ("predicted", np.int8 if multilabel else np.int64, (classes,) if multilabel else ()),
         ]
         array = np.zeros(len(node_id), dtype=fields + [("probability", np.float32, (classes,))])

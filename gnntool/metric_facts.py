@@ -36,6 +36,9 @@ METRICS: dict[str, MetricFacts] = {
     "ap": MetricFacts(percent=False),
     "mrr": MetricFacts(percent=False),
     "hits@": MetricFacts(percent=False),  # hits@K for every K in train.hits_k
+    # knowledge graphs' filtered ranking (gnntool.engine.link.filtered): hits@1, @3, @10
+    "filtered_mrr": MetricFacts(percent=False),
+    "filtered_hits@": MetricFacts(percent=False),
 }
 
 _RANKS = {name: entry.primary for name, entry in METRICS.items() if entry.primary is not None}

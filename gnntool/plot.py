@@ -11,6 +11,7 @@ and test metric and ± std error bars. Embeddings: embeddings.npy projected by P
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from gnntool.rundir.layout import (
     is_finished,
     read_json,
     seed_dirs,
+    typed_embeddings,
     write_with,
 )
 
@@ -255,12 +257,19 @@ def view_limits(points: np.ndarray, share: float = VIEW_SHARE) -> tuple[tuple[np
     return (low, high), outside
 
 
-def node_labels(config: Config) -> tuple[np.ndarray | None, np.ndarray]:
-    """Per row of embeddings.npy: the class id (None when unlabelled or multi-label) and whether it
-    is a test node (of the test parts that run on the dataset's own graphs)."""
-    from gnntool.data import load_dataset
+def embedded_nodes(config: Config) -> tuple[str, np.ndarray | None, np.ndarray]:
+    """The run's embeddings file (embeddings.npy; a typed graph's target type's) and, per row, the
+    class id (None when unlabelled or multi-label) and whether it is a test node."""
+    from gnntool.data import TypedDataset, load_dataset
 
-    dataset = load_dataset(config.dataset, config.seed)
+    dataset_nodes.register(TypedDataset, typed_nodes)  # here: the data classes import torch
+    return dataset_nodes(load_dataset(config.dataset, config.seed))
+
+
+@functools.singledispatch
+def dataset_nodes(dataset: Any) -> tuple[str, np.ndarray | None, np.ndarray]:
+    """A graph dataset's rows of embeddings.npy: labels, and the test nodes (of the test parts
+    that run on the dataset's own graphs)."""
     offsets = np.cumsum([0] + [graph.num_nodes for graph in dataset.graphs])
     test = np.zeros(offsets[-1], dtype=bool)
     for part in dataset.splits["test"]:
@@ -268,20 +277,30 @@ def node_labels(config: Config) -> tuple[np.ndarray | None, np.ndarray]:
             if part.graph is graph:
                 test[offsets[index] : offsets[index + 1]] |= part.mask.cpu().numpy()
     if not dataset.labelled or dataset.multilabel:
-        return None, test
-    return np.concatenate([graph.y.cpu().numpy() for graph in dataset.graphs]), test
+        return EMBEDDINGS, None, test
+    return EMBEDDINGS, np.concatenate([graph.y.cpu().numpy() for graph in dataset.graphs]), test
+
+
+def typed_nodes(dataset: Any) -> tuple[str, np.ndarray | None, np.ndarray]:
+    """A typed dataset's target type: its embeddings file, labels and test nodes."""
+    target = dataset.target or dataset.node_types()[0]
+    count = int(dataset.graph[target].num_nodes)
+    test = dataset.masks["test"].cpu().numpy() if "test" in dataset.masks else np.zeros(count, dtype=bool)
+    labels = None if dataset.y is None or dataset.multilabel else dataset.y.cpu().numpy()
+    return typed_embeddings(target), labels, test
 
 
 def plot_embeddings(run_dir: Path, output: Path | None = None, method: str = "pca") -> Path:
-    """embeddings.npy in 2-D, one colour per class, test nodes ringed in black."""
+    """embeddings.npy (a typed run: its target type's embeddings/<type>.npy) in 2-D, one colour per
+    class, test nodes ringed in black."""
     path = output_path(output, run_dir / f"embeddings-{method}.png")
     config = finished_run(run_dir)
-    if not (run_dir / EMBEDDINGS).is_file():
-        raise UserError(f"{run_dir}: no {EMBEDDINGS}")
-    embeddings = np.load(run_dir / EMBEDDINGS)
-    labels, test = node_labels(config)
+    name, labels, test = embedded_nodes(config)
+    if not (run_dir / name).is_file():
+        raise UserError(f"{run_dir}: no {name}")
+    embeddings = np.load(run_dir / name)
     if len(test) != len(embeddings):
-        raise UserError(f"{run_dir / EMBEDDINGS}: {len(embeddings)} rows but the dataset has {len(test)} nodes")
+        raise UserError(f"{run_dir / name}: {len(embeddings)} rows but the dataset has {len(test)} nodes")
     rows, points = project(embeddings, method, config.seed)
     plt = pyplot()
     figure, axis = plt.subplots(figsize=EMBEDDINGS_SIZE, dpi=DPI, layout="constrained")

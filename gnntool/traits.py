@@ -130,7 +130,8 @@ class ObjectiveTraits:
     `one_graph`: refused on multi-graph datasets;
     `full_batch`: refused with `train.batch_size`; `needs_labels`: the data must be labelled;
     `node_splits`: scores the nodes of `dataset.split` (else a graph file without split masks
-    defaults to a random split, whose nodes go unused); `distributed`: trains under torchrun.
+    defaults to a random split, whose nodes go unused); `distributed`: trains under torchrun;
+    `link_relation`: reads `train.link_relation` (the relation of a typed graph it predicts).
     """
 
     monitors: tuple[str, ...]
@@ -142,6 +143,7 @@ class ObjectiveTraits:
     needs_labels: bool = False
     node_splits: bool = True
     distributed: bool = True
+    link_relation: bool = False
     description: str = ""
 
 
@@ -168,6 +170,7 @@ OBJECTIVES: dict[str, ObjectiveTraits] = {
         one_graph=True,
         node_splits=False,
         distributed=False,
+        link_relation=True,
         description="link prediction: held-out edges scored against non-edges (docs/link-prediction.md)",
     ),
 }
@@ -187,6 +190,7 @@ class ModelOption:
     choices: tuple[str, ...] = ()
     default: str | None = None
     gathered: tuple[str, ...] = ()
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +201,7 @@ class ModelTraits:
     mini-batches (else `unsampled` says why not); `layerwise`: its layers run one at a time over
     chunks of nodes, as inference after sampled training does; `row_sliced`: in layer-wise
     inference its layers take row slices of the whole graph (unless an option's choice is
-    `gathered`).
+    `gathered`); `typed`: it runs on typed graphs (`gnntool.models.TYPED_LAYERS` builds its layers).
     """
 
     options: Mapping[str, ModelOption] = field(default_factory=dict)
@@ -205,6 +209,7 @@ class ModelTraits:
     unsampled: str = ""
     layerwise: bool = True
     row_sliced: bool = True
+    typed: bool = True
 
     def __post_init__(self) -> None:
         # Sampled training is followed by layer-wise inference; a refusal must give its reason.
@@ -219,8 +224,15 @@ class ModelTraits:
         return self.layerwise and self.row_sliced and not gathered
 
 
+# typed graphs: how a node combines what its incoming relations send (gnntool.models.typed)
+RELATION_AGGR = ModelOption(
+    "typed graphs: how a node combines its incoming relations' outputs",
+    choices=("sum", "mean", "max"),  # gnntool.models.typed.RELATION_AGGREGATIONS
+    default="sum",
+)
+
 MODELS: dict[str, ModelTraits] = {
-    "gcn": ModelTraits(),
+    "gcn": ModelTraits(options={"relation_aggr": RELATION_AGGR}),
     "sage": ModelTraits(
         options={
             "aggregator": ModelOption(
@@ -228,7 +240,8 @@ MODELS: dict[str, ModelTraits] = {
                 choices=("mean", "gcn", "lstm", "pool"),  # gnntool.models.sage.AGGREGATORS
                 default="mean",
                 gathered=("lstm", "pool"),
-            )
+            ),
+            "relation_aggr": RELATION_AGGR,
         }
     ),
     "cheb": ModelTraits(
@@ -237,6 +250,11 @@ MODELS: dict[str, ModelTraits] = {
         unsampled="filters reach k-1 hops per layer",
         layerwise=False,  # a layer needs k-1 hops of neighbours, more than one block holds
         row_sliced=False,
+        typed=False,  # its Laplacian is one square graph's, not a relation's between two types
+    ),
+    "rgcn": ModelTraits(
+        options={"num_bases": ModelOption("basis decomposition: number of bases (null: a full weight per relation)",
+                                          optional=True)}
     ),
 }
 
@@ -279,13 +297,17 @@ NORMS: dict[str, NormTraits] = {
 @dataclass(frozen=True)
 class DecoderTraits:
     """One pair decoder of link prediction (`model.decoder`): `top_k` means `predict --top-k` can
-    search every pair exactly (a dot product of embeddings)."""
+    search every pair exactly (a dot product of z_v with a query row per source, the decoder's
+    `search_queries`); `relational` that it reads each
+    pair's relation (DistMult), as `train.link_relation: all` needs."""
 
     top_k: bool = False
+    relational: bool = False  # scores each relation of a typed graph with its own parameters
 
 
 # gnntool.models.decoders.DECODERS builds each (tests/test_registries.py ties the two).
 DECODERS: dict[str, DecoderTraits] = {
     "dot": DecoderTraits(top_k=True),
     "mlp": DecoderTraits(),
+    "distmult": DecoderTraits(top_k=True, relational=True),
 }

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from gnntool.engine.link.filtered import ranking_metrics
 from gnntool.engine.link.metrics import link_metrics
 from gnntool.engine.metrics import f1_from_counts, metrics_from_sums
 from gnntool.metric_facts import METRICS, facts, format_value, main_metric, minimise, score
@@ -25,6 +26,7 @@ def reported_names() -> set[str]:
     sums = {"nodes": torch.tensor(2.0), "loss": torch.tensor(1.0), "correct": torch.tensor(1.0)}
     names = {*f1_from_counts(*counts), *metrics_from_sums(sums)}
     names |= set(link_metrics(torch.tensor([0.9, 0.2]), torch.tensor([0.1, 0.5]), [1, 20, 50, 100]))
+    names |= set(ranking_metrics(torch.tensor([1.0, 2.5])))
     names |= {"probe_accuracy", "probe_micro_f1"}  # unsupervised.linear_probe's (needs a fitted probe)
     names |= {monitor.removeprefix("val_") for traits in OBJECTIVES.values() for monitor in traits.monitors}
     return names

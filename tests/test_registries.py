@@ -86,7 +86,7 @@ def test_sage_aggregators_traits_and_schema_agree() -> None:
     assert set(sage.AGGREGATORS) == set(choices) == literal_choices(ModelConfig.model_fields["aggregator"].annotation)
 
 
-EXAMPLES = {"k": 2}  # a value for each model option without choices
+EXAMPLES = {"k": 2, "num_bases": 2}  # a value for each model option without choices
 
 
 def example(key: str) -> object:

@@ -153,7 +153,7 @@ class UniformNeighborSampler(BaseSampler):
         begin = 0
         frontier = seeds
         for k in self.fanout:
-            target, pos = self._hop(frontier, k, generator)
+            target, pos = self.hop(frontier, k, generator)
             neighbour = self.col.index_select(0, pos).long()
             # New nodes in order of first appearance: `amin` leaves in each unseen neighbour's
             # entry the first edge that reaches it (a temporary value, replaced below).
@@ -172,7 +172,7 @@ class UniformNeighborSampler(BaseSampler):
             begin, frontier = end, fresh
         return Sample(torch.cat(nodes), torch.cat(rows), torch.cat(cols), torch.cat(edges), num_nodes, num_edges)
 
-    def _hop(self, frontier: Tensor, k: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    def hop(self, frontier: Tensor, k: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """The sampled edges into `frontier` (global ids), as (index into frontier, CSR position).
 
         Edges come grouped by frontier node, in frontier order (the order pyg-lib emits them).

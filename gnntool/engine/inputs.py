@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -58,6 +59,8 @@ class Task:
     neighbour-sampled training, on graphs too large for one pass); features then stay dense.
     """
 
+    kind: ClassVar[str] = "graph"  # which objective registry serves it (gnntool.engine.objectives)
+
     dataset: GraphDataset
     splits: dict[str, list[DevicePart]]
     device: torch.device
@@ -82,6 +85,29 @@ class Task:
     @property
     def multilabel(self) -> bool:
         return self.dataset.multilabel
+
+    def training_size(self) -> tuple[int, int, int]:
+        """Nodes, edges and features of what one full-batch step trains on (every training graph)."""
+        graphs = {id(part.graph): part.graph for part in self.dataset.splits["train"]}.values()
+        nodes = sum(graph.num_nodes for graph in graphs)
+        edges = sum(graph.edge_index.size(1) for graph in graphs)
+        return nodes, edges, self.num_features
+
+    def summary(self) -> list[str]:
+        """`--dry-run`'s lines about the data: its graphs and sizes, the nodes each split scores."""
+        dataset = self.dataset
+        graphs = dataset.graphs
+        nodes = sum(graph.num_nodes for graph in graphs)
+        edges = sum(graph.num_edges for graph in graphs)
+        scored = ", ".join(
+            f"{split} {sum(int(part.mask.sum()) for part in dataset.splits[split]):,}" for split in SPLITS
+        )
+        labels = f"{dataset.num_classes} {'labels (multi-label)' if dataset.multilabel else 'classes'}"
+        return [
+            f"{len(graphs)} graph{'s' * (len(graphs) > 1)}, {nodes:,} nodes, {edges:,} edges, "
+            f"{dataset.num_features:,} features, {labels}",
+            f"nodes scored: {scored}",
+        ]
 
 
 def feature_tensor(x: Tensor, sparse: bool = True) -> Tensor:

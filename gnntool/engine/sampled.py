@@ -29,6 +29,7 @@ from gnntool.engine.inputs import Step, Task
 from gnntool.engine.runtime.buffers import GatherBuffers
 from gnntool.engine.runtime.distributed import Ranks
 from gnntool.engine.seeding import batch_seed, epoch_generator
+from gnntool.errors import UserError
 from gnntool.models.graph_ops import GraphOps
 
 
@@ -73,6 +74,18 @@ def layer_blocks(
     return blocks
 
 
+def graph_fanout(config: Config) -> list[int]:
+    """`train.fanout` on a graph of one edge type: its list (null: every neighbour at every hop).
+    A mapping of relations is for typed graphs."""
+    fanout = config.train.fanout
+    if isinstance(fanout, dict):
+        raise UserError(
+            "train.fanout: a mapping of relations sets typed graphs' relations apart; this graph has one edge type, "
+            f"give one list (neighbours per layer, {config.model.layers} entries)"
+        )
+    return fanout or [-1] * config.model.layers
+
+
 class SampledSteps:
     """The training steps of neighbour-sampled mini-batch training on one graph, for `seed`."""
 
@@ -84,7 +97,7 @@ class SampledSteps:
         self.seed = seed
         self.ranks = ranks
         self.seeds = part.mask.nonzero().view(-1)
-        fanout = config.train.fanout or [-1] * self.layers
+        fanout = graph_fanout(config)
         # The structure stays where GraphOps holds it (CSR over targets): a large graph is not copied.
         self.sampler = UniformNeighborSampler(self.graph.ops.rowptr, self.graph.ops.source, fanout)
         # The batches' features are gathered into recycled buffers: no fresh batch-sized mapping per step.

@@ -26,6 +26,7 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 EMBEDDINGS = "embeddings.npy"
+TYPED_EMBEDDINGS = "embeddings"  # a folder: a typed run's embeddings, one <type>.npy per node type
 RUN_INFO = "run.json"
 TENSORBOARD = "tensorboard"  # a folder: one sub-folder of event files per seed
 RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
@@ -145,6 +146,11 @@ def is_finished(run_dir: Path) -> bool:
     return (run_dir / METRICS).is_file()
 
 
+def typed_embeddings(node_type: str) -> str:
+    """Where a typed run keeps one node type's embeddings, relative to the run directory."""
+    return f"{TYPED_EMBEDDINGS}/{node_type}.npy"
+
+
 def has_progress(run_dir: Path) -> bool:
     """An unfinished run worth resuming: a checkpoint, or seeds already (partly) trained."""
     return (run_dir / CHECKPOINT).is_file() or bool(seed_dirs(run_dir))
@@ -157,6 +163,12 @@ def clear_run(run_dir: Path) -> None:
     for folder in [*seed_dirs(run_dir), run_dir / TENSORBOARD]:
         if folder.is_dir():
             shutil.rmtree(folder)
+    typed = run_dir / TYPED_EMBEDDINGS
+    if typed.is_dir():
+        for path in typed.glob("*.npy"):
+            path.unlink()
+        if not any(typed.iterdir()):
+            typed.rmdir()
 
 
 def load_torch(path: Path) -> dict[str, Any]:

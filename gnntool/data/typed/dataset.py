@@ -29,7 +29,9 @@ class TypedDataset:
     `masks` the train/val/test bool masks over the target's nodes ({} without a target).
     `node_id` holds every type's own ids in row order (as read, ints or strings; row positions
     where the input has none). `held_out` (knowledge graphs) holds `{"val": {relation: 2 × P},
-    "test": {...}}`; the training triples are in `graph`. `scorer` is the dataset's own metric
+    "test": {...}}`; the training triples are in `graph` (for message passing, symmetric with
+    `add_reverse`) and, as the files list them, in `held_out["train"]` (the known triples of
+    the filtered ranking). `scorer` is the dataset's own metric
     (ogbn-mag: OGB's Evaluator), as `GraphDataset.scorer`.
     """
 

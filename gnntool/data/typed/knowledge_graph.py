@@ -63,7 +63,9 @@ def load_knowledge_graph(config: DatasetConfig, seed: int) -> TypedDataset:
         masks={},
         num_classes=0,
         node_id={ENTITY: entities},
-        held_out={split: by_relation[split] for split in ("val", "test")},
+        # "train": the directed training triples, the known triples of the filtered ranking
+        # (gnntool.engine.link.filtered), which add_reverse's symmetric edges cannot tell.
+        held_out={split: by_relation[split] for split in ("train", "val", "test")},
         knowledge_graph=True,
     )
 

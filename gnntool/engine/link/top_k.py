@@ -36,7 +36,13 @@ class TopKRows(NamedTuple):
 
 
 def top_k_chunks(
-    z: Tensor, k: int, edge_index: Tensor, sources: Tensor | None = None, max_scores: int | None = None
+    z: Tensor,
+    k: int,
+    edge_index: Tensor,
+    sources: Tensor | None = None,
+    max_scores: int | None = None,
+    targets: Tensor | None = None,
+    queries: Tensor | None = None,
 ) -> tuple[int, Iterator[TopKRows]]:
     """The k best targets of every source, one chunk of sources at a time: the total row count
     (known before any score is computed, from the neighbour counts) and a lazy iterator of the
@@ -50,45 +56,69 @@ def top_k_chunks(
     the link's probability); a source with fewer than k candidates gets one row per candidate.
     Ties are ordered as `torch.topk` orders them. `source` and `target` are positions (int64),
     `rank` int64, all on z's device. `max_scores`: the scores held at once (default `MAX_SCORES`).
+
+    `targets`: the candidates' embeddings when they are another node type than the sources (a
+    typed graph's relation): then `edge_index` lists that relation's edges (row 0 sources, row 1
+    targets), a target is excluded only when the source has an edge to it, and no node is its
+    own candidate. `queries`: the sources' query rows when the score is not ⟨z_u, z_v⟩ but
+    ⟨q_u, z_v⟩ (DistMult's q_u = z_u ⊙ r), one row per row of z (default: z).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise UserError(f"top-k needs a whole number K ≥ 1; got {k!r}")
-    n, device = z.size(0), z.device
-    sources = torch.arange(n, device=device) if sources is None else sources.to(device)
-    rowptr, neighbours = _neighbour_csr(edge_index.to(device), n)
-    candidates = n - 1 - (rowptr[sources + 1] - rowptr[sources])  # neighbours never include the source
+    device, same = z.device, targets is None
+    candidates_z = z if targets is None else targets
+    n = candidates_z.size(0)
+    sources = torch.arange(z.size(0), device=device) if sources is None else sources.to(device)
+    rowptr, neighbours = _neighbour_csr(edge_index.to(device), z.size(0), n, both_ways=same)
+    # Within one node set neighbours never include the source, which is no candidate either.
+    candidates = n - int(same) - (rowptr[sources + 1] - rowptr[sources])
     rows = int(candidates.clamp(0, min(k, n)).sum())
     budget = MAX_SCORES if max_scores is None else max_scores  # read at the call, so it can be patched
-    return rows, _search(z, min(k, n), rowptr, neighbours, sources, budget)
+    query_rows = z if queries is None else queries
+    return rows, _search(query_rows, candidates_z, min(k, n), rowptr, neighbours, sources, budget, same)
 
 
 def _search(
-    z: Tensor, kk: int, rowptr: Tensor, neighbours: Tensor, sources: Tensor, max_scores: int
+    queries: Tensor,
+    candidates_z: Tensor,
+    kk: int,
+    rowptr: Tensor,
+    neighbours: Tensor,
+    sources: Tensor,
+    max_scores: int,
+    same: bool,
 ) -> Iterator[TopKRows]:
-    """The rows of each chunk of at most `max_scores // n` sources, one score buffer for all."""
-    n, device = z.size(0), z.device
+    """The rows of each chunk of at most `max_scores // n` sources (scores: their `queries` rows
+    against the candidates' rows), one score buffer for all;
+    `same`: the candidates are the sources' own node set (a source is not its own candidate)."""
+    n, device = candidates_z.size(0), queries.device
     chunk = max(1, min(max_scores // max(n, 1), sources.numel()))
-    buffer = torch.empty((chunk, n), dtype=z.dtype, device=device)
-    z_t = z.t().contiguous()
+    buffer = torch.empty((chunk, n), dtype=queries.dtype, device=device)
+    z_t = candidates_z.t().contiguous()
     for start in range(0, sources.numel(), chunk):
         src = sources[start : start + chunk]
-        scores = torch.mm(z[src], z_t, out=buffer[: src.numel()])
+        scores = torch.mm(queries[src], z_t, out=buffer[: src.numel()])
         start_of, degree = rowptr[src], rowptr[src + 1] - rowptr[src]
         rows = torch.repeat_interleave(torch.arange(src.numel(), device=device), degree)
         offset = torch.arange(rows.numel(), device=device) - (torch.cumsum(degree, 0) - degree)[rows]
         scores[rows, neighbours[start_of[rows] + offset]] = -torch.inf
-        scores[torch.arange(src.numel(), device=device), src] = -torch.inf
+        if same:
+            scores[torch.arange(src.numel(), device=device), src] = -torch.inf
         values, targets = torch.topk(scores, kk, dim=1)
-        keep = torch.arange(kk, device=device) < (n - 1 - degree)[:, None]
+        keep = torch.arange(kk, device=device) < (n - int(same) - degree)[:, None]
         ranks = torch.arange(1, kk + 1, device=device).expand(src.numel(), kk)
         yield TopKRows(src[:, None].expand(-1, kk)[keep], targets[keep], values[keep], ranks[keep])
 
 
-def _neighbour_csr(edge_index: Tensor, n: int) -> tuple[Tensor, Tensor]:
-    """CSR of the undirected neighbours (both directions, no self, no repeats) of every node."""
+def _neighbour_csr(edge_index: Tensor, num_sources: int, n: int, both_ways: bool = True) -> tuple[Tensor, Tensor]:
+    """CSR over `num_sources` rows of each source's excluded candidates among `n`, no repeats:
+    its undirected neighbours but itself (`both_ways`, one node set), else its edges' targets."""
     u, v = edge_index
-    keep = u != v
-    keys = torch.unique(torch.cat([u[keep] * n + v[keep], v[keep] * n + u[keep]]))
-    rowptr = torch.zeros(n + 1, dtype=torch.long, device=edge_index.device)
-    torch.cumsum(torch.bincount(keys // n, minlength=n), 0, out=rowptr[1:])
+    if both_ways:
+        keep = u != v
+        keys = torch.unique(torch.cat([u[keep] * n + v[keep], v[keep] * n + u[keep]]))
+    else:
+        keys = torch.unique(u * n + v)
+    rowptr = torch.zeros(num_sources + 1, dtype=torch.long, device=edge_index.device)
+    torch.cumsum(torch.bincount(keys // n, minlength=num_sources), 0, out=rowptr[1:])
     return rowptr, keys % n

@@ -23,7 +23,8 @@ from gnntool.engine.inputs import GraphTensors, Task
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import UserError
-from gnntool.models import GNN, build_model
+from gnntool.models import GNN, build_stack
+from gnntool.rundir.layout import EMBEDDINGS
 
 
 @dataclass
@@ -110,6 +111,24 @@ class Objective(ABC):
         # One graph: its rows as they are (a copy would double the largest array of a big run).
         return rows[0] if len(rows) == 1 else np.concatenate(rows)
 
+    def inference(self, model: GNN) -> Inference:
+        """The model's outputs on the task's graphs, each computed once."""
+        return Inference(model, self.task.chunk_size)
+
+    def embedding_files(self, outputs: Inference) -> dict[str, np.ndarray]:
+        """What `train` writes of the embeddings: {path in the run directory: rows}."""
+        return {EMBEDDINGS: self.dataset_embeddings(outputs)}
+
+    def embedded_rows(self, outputs: Inference, node_type: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """`embed`'s rows and their node ids (`--type` is for typed graphs)."""
+        if node_type is not None:
+            raise UserError("--type names a node type of a typed graph; this run's graph has one node type")
+        return self.dataset_embeddings(outputs), self.output_ids()
+
+    def output_ids(self) -> np.ndarray:
+        """The id of every row `predict` and `embed` write."""
+        return self.task.dataset.output_ids()
+
     def evaluate_graph(self, model: GNN, path: Path, graph_file: Any) -> dict[str, float]:
         """Metrics on an unseen graph file (`eval --graph`): the task holds that graph."""
         del model, graph_file
@@ -120,9 +139,10 @@ class Objective(ABC):
         """Write `predict`'s output for the task's graph(s); `node_id` names their nodes."""
 
 
-def model_with_head(config: Config, num_features: int, width: int, head: nn.Module | None) -> GNN:
-    """The configured layer stack with an objective's `head` (if any) as `model.head`."""
-    model = build_model(config.model, num_features, width)
+def model_with_head(config: Config, num_features: int | dict[str, Any], width: int, head: nn.Module | None) -> GNN:
+    """The configured layer stack with an objective's `head` (if any) as `model.head`; its inputs
+    are `num_features` wide, or a typed graph's (`gnntool.models.build_stack`)."""
+    model = build_stack(num_features, config.model, width)
     if head is not None:
         model.head = head
     return model

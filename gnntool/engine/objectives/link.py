@@ -48,6 +48,7 @@ from gnntool.engine.link.pairs import fd_chunks, read_pairs, stream_pairs
 from gnntool.engine.link.sampling import LinkBatch, LinkSampledSteps
 from gnntool.engine.link.top_k import TopKRows, top_k_chunks
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.sampled import graph_fanout
 from gnntool.engine.seeding import mixed_generator
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.errors import UserError
@@ -91,6 +92,11 @@ class Link(Objective):
 
     def check(self) -> None:
         super().check()
+        if self.config.train.link_relation is not None:
+            raise UserError(
+                f"train.link_relation: {self.config.dataset.path or self.config.dataset.name} is a homogeneous graph "
+                "(one node and one edge type): leave train.link_relation out"
+            )
         self.split  # noqa: B018 (an impossible split is reported before training)
 
     @property
@@ -141,7 +147,7 @@ class Link(Objective):
     @cached_property
     def sampled(self) -> LinkSampledSteps:
         train, graph = self.config.train, self.graphs["train"]
-        fanout = train.fanout or [-1] * self.config.model.layers
+        fanout = graph_fanout(self.config)
         positives = self.pairs["train"][0]
         return LinkSampledSteps(graph.x, graph.ops, positives, fanout, train.batch_size, train.negatives, self.seed)
 
@@ -241,13 +247,14 @@ class Link(Objective):
     def predict_top_k(self, model: GNN, z: Tensor, options: PredictOptions, node_id: np.ndarray) -> None:
         if not DECODERS[self.config.model.decoder].top_k:
             raise UserError(
-                f"--top-k searches every node pair exactly with the dot decoder; this run's decoder is "
+                f"--top-k searches every node pair exactly with the dot or distmult decoder; this run's decoder is "
                 f"{self.config.model.decoder} (score chosen pairs with --pairs)"
             )
         sources = None
         if options.nodes is not None:
             sources = read_node_list(options.nodes, node_id)
-        rows, chunks = top_k_chunks(z.float(), options.top_k, self.data.edge_index, sources)
+        queries = model.head.search_queries(z.float())
+        rows, chunks = top_k_chunks(z.float(), options.top_k, self.data.edge_index, sources, queries=queries)
         # Each chunk of sources is written as it is found: memory holds one chunk's rows, not
         # nodes × K of them.
         tables = (top_k_table(chunk, node_id) for chunk in chunks)
@@ -256,11 +263,12 @@ class Link(Objective):
         write_chunked_table(tables, dtypes, rows, options.output, options.format, options.header)
 
 
-def top_k_table(rows: TopKRows, node_id: np.ndarray) -> dict[str, np.ndarray]:
-    """A chunk of top-k rows as output columns: node ids, the score's sigmoid (float32), rank."""
+def top_k_table(rows: TopKRows, node_id: np.ndarray, target_id: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """A chunk of top-k rows as output columns: node ids (the targets' from `target_id` when they
+    are another node type), the score's sigmoid (float32), rank."""
     return {
         "source": node_id[rows.source.cpu().numpy()],
-        "target": node_id[rows.target.cpu().numpy()],
+        "target": (node_id if target_id is None else target_id)[rows.target.cpu().numpy()],
         "score": torch.sigmoid(rows.score).cpu().numpy().astype(np.float32),
         "rank": rows.rank.cpu().numpy(),
     }

@@ -14,16 +14,15 @@ import torch
 
 from gnntool.config import Config
 from gnntool.data import load_dataset
-from gnntool.data.dataset import GraphDataset, SplitPart
-from gnntool.data.graphfile import GraphFile, read_graph
-from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import task_tensors
+from gnntool.data.graphfile import GraphFile
+from gnntool.data.typed.dataset import TypedDataset
 from gnntool.engine.metrics import summarise
 from gnntool.engine.objectives import Objective, PredictOptions, build_objective
 from gnntool.engine.runs.saved import SavedModel, load_model, load_run_config, model_paths
+from gnntool.engine.runs.unseen import read_unseen, unseen_dataset
 from gnntool.engine.runtime.device import resolve_device
+from gnntool.engine.tasks import build_task
 from gnntool.rundir.layout import MODEL
-from gnntool.traits import SPLITS
 
 
 @dataclass
@@ -35,7 +34,7 @@ class LoadedRun:
     device: torch.device
     models: list[SavedModel]
     graph_path: Path | None = None
-    graph_file: GraphFile | None = field(default=None, init=False)
+    graph_file: GraphFile | TypedDataset | None = field(default=None, init=False)
 
     @classmethod
     def open(
@@ -50,7 +49,7 @@ class LoadedRun:
         models = [load_model(path, resolved, config) for path in paths]
         run = cls(run_dir, config, resolved, models, graph)
         if graph is not None:
-            run.graph_file = read_graph(graph, num_features=models[0].num_features)
+            run.graph_file = read_unseen(graph, config, models[0])
         return run
 
     def objective(self, saved: SavedModel) -> Objective:
@@ -58,22 +57,13 @@ class LoadedRun:
         if self.graph_file is None:
             dataset = load_dataset(self.config.dataset, saved.seed)
         else:
-            data = self.graph_file.data
-            every_node = [SplitPart(data, torch.ones(data.num_nodes, dtype=torch.bool))]
-            dataset = GraphDataset(
-                graphs=[data],
-                splits={split: every_node for split in SPLITS},
-                num_features=saved.num_features,
-                num_classes=saved.num_classes,  # the model's task shape; the file's labels are checked against it
-                multilabel=saved.multilabel,
-                node_id=self.graph_file.node_id,
-            )
-        task = task_tensors(dataset, self.device, self.config.inference_chunk)
+            dataset = unseen_dataset(self.graph_file, saved)
+        task = build_task(dataset, self.device, self.config.inference_chunk)
         return build_objective(self.config, task, saved.seed)
 
     def node_ids(self, objective: Objective) -> np.ndarray:
         """The id of every output row: the graph file's ids, else the dataset's."""
-        return self.graph_file.node_id if self.graph_file is not None else objective.task.dataset.output_ids()
+        return objective.output_ids()
 
 
 def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, device: str) -> dict[str, Any]:
@@ -94,12 +84,15 @@ def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, dev
     return summarise(runs)
 
 
-def embed_run(run_dir: Path, graph: Path | None, device: str) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings, node ids) of the run's graph, or of an unseen one, by its first seed's model."""
+def embed_run(
+    run_dir: Path, graph: Path | None, device: str, node_type: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings, node ids) of the run's graph, or of an unseen one, by its first seed's model;
+    on a typed graph, of the nodes of `node_type` (default: the target type)."""
     run = LoadedRun.open(run_dir, device, graph)
     saved = run.models[0]
     objective = run.objective(saved)
-    return objective.dataset_embeddings(Inference(saved.model, run.config.inference_chunk)), run.node_ids(objective)
+    return objective.embedded_rows(objective.inference(saved.model), node_type)
 
 
 def predict_run(run_dir: Path, graph: Path | None, device: str, options: PredictOptions) -> None:

@@ -1,9 +1,9 @@
 """`gnntool train`: one run directory, one or several seeds, every output written atomically.
 
 Order of writes: config.yaml first; per seed its model, history and metrics (then its checkpoint
-is removed); then the top-level model.pt and embeddings.npy (the first seed's), run.json, and
-metrics.json last — its presence marks the run as finished — and only then a single-seed run's
-checkpoint is removed.
+is removed); then the top-level model.pt and embeddings.npy (the first seed's; on a typed graph
+embeddings/<type>.npy), run.json, and metrics.json last — its presence marks the run as
+finished — and only then a single-seed run's checkpoint is removed.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ import gnntool
 from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
-from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import task_tensors
 from gnntool.engine.metrics import summarise
 from gnntool.engine.runs.board import check_tensorboard, seed_board
 from gnntool.engine.runs.saved import save_model
@@ -39,6 +37,7 @@ from gnntool.engine.runtime.distributed import (
     process_group,
 )
 from gnntool.engine.runtime.threads import training_threads
+from gnntool.engine.tasks import build_task
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
 from gnntool.launcher import is_main_process, launched_by_torchrun
@@ -47,7 +46,6 @@ from gnntool.rundir import layout
 from gnntool.rundir.layout import (
     CHECKPOINT,
     CONFIG,
-    EMBEDDINGS,
     HISTORY,
     METRICS,
     MODEL,
@@ -118,7 +116,7 @@ def train_one_seed(
     if done:
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
-    task = task_tensors(load_dataset(config.dataset, seed), device, config.inference_chunk)
+    task = build_task(load_dataset(config.dataset, seed), device, config.inference_chunk)
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
     with (
         training_threads(config, task, device, ranks.distributed),
@@ -126,7 +124,7 @@ def train_one_seed(
     ):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])
         objective = result.objective
-        outputs = Inference(result.model, task.chunk_size)  # one pass for the metrics and the embeddings
+        outputs = objective.inference(result.model)  # one pass for the metrics and the embeddings
         metrics = objective.evaluate(result.model, SPLITS, outputs)
         board.finish(metrics, result.best_epoch)
     if not ranks.main:
@@ -138,8 +136,8 @@ def train_one_seed(
     )
     save_model(seed_dir / MODEL, config, result.model, seed, task, objective.output_width(), result.best_epoch)
     if first:
-        embeddings = objective.dataset_embeddings(outputs)
-        write_with(run_dir / EMBEDDINGS, lambda handle: np.save(handle, embeddings))
+        for name, embeddings in objective.embedding_files(outputs).items():
+            write_with(run_dir / name, lambda handle, rows=embeddings: np.save(handle, rows))
         if seed_dir != run_dir:
             model_bytes = (seed_dir / MODEL).read_bytes()
             write_with(run_dir / MODEL, lambda handle: handle.write(model_bytes))  # atomic, like every output

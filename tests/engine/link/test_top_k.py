@@ -91,3 +91,40 @@ def test_row_count_is_announced_before_the_search() -> None:
     assert rows == 3 + 4 * 5 == sum(part.source.numel() for part in parts)
     assert len(parts) == 3  # two sources (12 scores) per chunk
     assert top_k_chunks(z, 9, edge_index, torch.tensor([0, 3]))[0] == 3 + 5
+
+
+def test_targets_of_another_node_type_exclude_only_the_sources_edges() -> None:
+    torch.manual_seed(0)
+    sources, targets = torch.randn(5, 4), torch.randn(7, 4)
+    edges = torch.tensor([[0, 0, 2, 4], [1, 3, 0, 6]])
+    rows, chunks = top_k_chunks(sources, 3, edges, targets=targets, max_scores=14)
+    found = [row for chunk in chunks for row in zip(*(t.tolist() for t in chunk))]
+    assert rows == len(found) == 15
+    linked = set(zip(*edges.tolist()))
+    for u in range(5):
+        # u and target u are different nodes: target u is a candidate unless u has an edge to it
+        scores = {v: (sources[u] @ targets[v]).item() for v in range(7) if (u, v) not in linked}
+        best = sorted(scores, key=scores.get, reverse=True)[:3]
+        got = [(v, rank) for s, v, _, rank in found if s == u]
+        assert got == [(v, rank) for rank, v in enumerate(best, 1)]
+
+
+def test_query_rows_search_distmult_exactly() -> None:
+    from gnntool.models.decoders import build_decoder
+
+    torch.manual_seed(1)
+    z = torch.randn(9, 5)
+    decoder = build_decoder("distmult", 5, num_relations=2)
+    edges = torch.tensor([[0, 3, 4], [1, 0, 8]])
+    with torch.no_grad():
+        queries = decoder.search_queries(z, 1)
+        _, chunks = top_k_chunks(z, 2, edges, queries=queries, max_scores=20)
+        found = [row for chunk in chunks for row in zip(*(t.tolist() for t in chunk))]
+        linked = {(u, v) for u, v in zip(*edges.tolist())} | {(v, u) for u, v in zip(*edges.tolist())}
+        for u in range(9):
+            scores = {}
+            for v in range(9):
+                if v != u and (u, v) not in linked:
+                    scores[v] = decoder(z, torch.tensor([[u], [v]]), torch.tensor([1])).item()
+            best = sorted(scores, key=scores.get, reverse=True)[:2]
+            assert [(v, rank) for s, v, _, rank in found if s == u] == [(v, rank) for rank, v in enumerate(best, 1)]

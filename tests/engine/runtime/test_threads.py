@@ -11,6 +11,7 @@ from torch_geometric.data import Data
 
 import gnntool.engine.runs.train_run as run_module
 from gnntool.cli import app
+from gnntool.engine.inputs import Task
 from gnntool.engine.runtime.threads import (
     CROSSOVER_WORK,
     chosen_threads,
@@ -90,7 +91,7 @@ def fake_run(sampling: bool) -> tuple[SimpleNamespace, SimpleNamespace]:
     """A config and a task as `training_threads` reads them: Cora's size."""
     graph = Data(edge_index=torch.zeros(2, 10_556, dtype=torch.long), num_nodes=2_708)
     part = SimpleNamespace(graph=graph)
-    task = SimpleNamespace(dataset=SimpleNamespace(splits={"train": [part]}), num_features=1_433)
+    task = Task(SimpleNamespace(splits={"train": [part]}, num_features=1_433), {}, torch.device("cpu"), {})
     return SimpleNamespace(neighbour_sampling=sampling), task
 
 
