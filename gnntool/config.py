@@ -225,6 +225,15 @@ class ModelConfig(Section):
     )
     norm: NormName = "none"
     norm_args: NormArgs = Field(default_factory=NormArgs)
+    readout: Literal["mean", "sum", "max"] = Field(
+        default="sum", description="graph objective: how node states pool into one vector per graph"
+    )
+    jump: Literal["last", "cat"] = Field(
+        default="last", description="graph objective: pool the last layer's states, or every layer's, concatenated"
+    )
+    edge_features: bool = Field(
+        default=False, description="graph objective, gin only: add edge embeddings to the messages (GINE)"
+    )
 
     @property
     def traits(self) -> ModelTraits:
@@ -238,6 +247,8 @@ class ModelConfig(Section):
         if divides is not None and self.hidden % getattr(self.norm_args, divides):
             value = getattr(self.norm_args, divides)
             raise ValueError(f"model.norm_args.{divides} ({value}) must divide model.hidden ({self.hidden})")
+        if self.edge_features and self.arch != "gin":
+            raise ValueError(f"model.edge_features: edge embeddings enter gin's messages (GINE), not {self.arch}'s")
         return self
 
     def _arch_option(self, key: str) -> None:
@@ -297,6 +308,11 @@ class TrainConfig(Section):
     window: int = Field(default=2, gt=0, description="unsupervised: co-occurrence window on a walk")
     negatives: int = Field(default=1, gt=0, description="unsupervised and link: negatives per positive pair")
     hits_k: list[int] = Field(default=[20, 50, 100], description="link: K of the reported hits@K")
+    loss: Literal["cross_entropy", "bce", "mse", "mae"] | None = Field(
+        default=None,
+        description="graph objective: cross_entropy (classes), bce (0/1 labels), mse or mae (regression); "
+        "null: what the data's targets are",
+    )
 
     @field_validator("objective")
     @classmethod
@@ -375,10 +391,18 @@ class Config(Section):
         name = self.train.objective
         if objective.one_graph and dataset.multi_graph:
             raise ValueError(f"train.objective: {name} training runs on one graph; {self.dataset.name} has several")
+        if objective.graph_level != dataset.graph_level:
+            if objective.graph_level:
+                raise ValueError(f"train.objective: {name} predicts whole graphs; {self.dataset.name} labels nodes")
+            raise ValueError(f"train.objective: {self.dataset.name} labels whole graphs; use train.objective: graph")
+        if self.train.loss is not None and not objective.graph_level:
+            raise ValueError(f"train.loss chooses the graph objective's loss, not {name}'s")
         if self.train.monitor is None:
             multilabel = dataset.multilabel and objective.multilabel_monitor
             self.train.monitor = objective.multilabel_monitor if multilabel else objective.default_monitor
-            if objective.needs_labels and dataset.monitor is not None:
+            if self.train.loss in objective.loss_monitors:
+                self.train.monitor = objective.loss_monitors[self.train.loss]
+            elif objective.needs_labels and dataset.monitor is not None:
                 self.train.monitor = dataset.monitor
         check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
         self._sampling_fits()

@@ -42,6 +42,7 @@ class DatasetTraits:
     directed: bool = False
     inverse_edges: bool = False
     npy_cache: bool = False
+    graph_level: bool = False  # one label per graph (train.objective: graph), not per node
 
 
 SPLITS = ("train", "val", "test")  # the parts of a dataset every run scores, in this order
@@ -97,6 +98,8 @@ class ObjectiveTraits:
     needs_labels: bool = False
     node_splits: bool = True
     distributed: bool = True
+    graph_level: bool = False  # predicts whole graphs: runs on the datasets whose traits say graph_level
+    loss_monitors: Mapping[str, str] = field(default_factory=dict)  # train.loss -> the monitor it implies
     description: str = ""
 
 
@@ -124,6 +127,15 @@ OBJECTIVES: dict[str, ObjectiveTraits] = {
         node_splits=False,
         distributed=False,
         description="link prediction: held-out edges scored against non-edges (docs/link-prediction.md)",
+    ),
+    "graph": ObjectiveTraits(
+        ("val_accuracy", "val_auc", "val_ap", "val_rmse", "val_mae", "val_loss"),
+        "val_accuracy",
+        needs_labels=True,
+        distributed=False,
+        graph_level=True,
+        loss_monitors={"mse": "val_rmse", "mae": "val_rmse", "bce": "val_ap"},
+        description="whole-graph classification or regression with a readout (docs/graph-level.md)",
     ),
 }
 
@@ -193,6 +205,7 @@ MODELS: dict[str, ModelTraits] = {
         layerwise=False,  # a layer needs k-1 hops of neighbours, more than one block holds
         row_sliced=False,
     ),
+    "gin": ModelTraits(),
 }
 
 

@@ -219,6 +219,11 @@ class GraphOps:
         return sparse_csr(row, col, value, self.shape)
 
     @cached_property
+    def sum_adjacency(self) -> Tensor:
+        """A itself, 0/1: (A h)_v is the sum of v's in-neighbours' h (GIN's aggregation), sparse CSR."""
+        return self.csr(torch.ones(self.source.numel(), device=self.device))
+
+    @cached_property
     def sym_adjacency(self) -> Tensor:
         """D^{-1/2} A D^{-1/2} without self-loops, D the in-degree (GCN's convention, so a node with
         in-edges and no out-edges still hears its neighbours); a node of in-degree 0 has zero weights."""

@@ -6,21 +6,32 @@ in the torch-free table `gnntool.traits.OBJECTIVES` (what the config schema chec
 
 from __future__ import annotations
 
+from typing import Any
+
+import torch
+
 from gnntool.config import Config
 from gnntool.engine.inputs import Task
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.objectives.graph import GraphLevel
 from gnntool.engine.objectives.link import Link
 from gnntool.engine.objectives.supervised import Supervised
 from gnntool.engine.objectives.unsupervised import Unsupervised
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
 
-__all__ = ["OBJECTIVE_CLASSES", "Objective", "PredictOptions", "build_objective"]
+__all__ = ["OBJECTIVE_CLASSES", "Objective", "PredictOptions", "build_objective", "build_task"]
 
 OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
     "supervised": Supervised,
     "unsupervised": Unsupervised,
     "link": Link,
+    "graph": GraphLevel,
 }
+
+
+def build_task(config: Config, dataset: Any, device: torch.device, fold: int = 0) -> Any:
+    """The loaded `dataset` on `device` as `config`'s objective trains on it (fold `fold`)."""
+    return OBJECTIVE_CLASSES[config.train.objective].make_task(config, dataset, device, fold)
 
 
 def build_objective(config: Config, task: Task, seed: int, ranks: Ranks = SINGLE) -> Objective:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from gnntool.config import Config
 from gnntool.engine.inference import Inference
-from gnntool.engine.inputs import GraphTensors, Task
+from gnntool.engine.inputs import GraphTensors, Task, task_tensors
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import UserError
@@ -61,6 +61,23 @@ class Objective(ABC):
         """Trainable parts beyond the layer stack (a link decoder), trained and saved with it."""
         del config
         return None
+
+    @classmethod
+    def make_task(cls, config: Config, dataset: Any, device: torch.device, fold: int = 0) -> Any:
+        """The loaded `dataset` as the tensors this objective trains on, on `device`; `fold` picks
+        a cross-validation fold where the data has folds."""
+        if fold != 0:
+            raise UserError(f"--fold {fold}: this run has no cross-validation folds (dataset.split: folds)")
+        return task_tensors(dataset, device, config.inference_chunk)
+
+    @classmethod
+    def build_saved(cls, config: Config, saved: dict[str, Any]) -> nn.Module:
+        """The untrained model that a model file (`gnntool.engine.runs.saved`) holds the weights of."""
+        return model_with_head(config, saved["num_features"], saved["num_outputs"], cls.head(config))
+
+    def saved_shape(self) -> dict[str, Any]:
+        """What `build_saved` needs beyond the widths (plain values: the model file loads weights-only)."""
+        return {}
 
     @abstractmethod
     def output_width(self) -> int:
