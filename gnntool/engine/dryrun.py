@@ -15,10 +15,9 @@ import torch
 from gnntool.config import Config
 from gnntool.data import load_dataset
 from gnntool.data.fetch import no_downloads
-from gnntool.engine.inputs import task_tensors
+from gnntool.engine.objectives import build_task
 from gnntool.engine.runtime.device import resolve_device
 from gnntool.engine.train import setup
-from gnntool.traits import SPLITS
 
 
 def dry_run(config: Config, run_dir: Path) -> str:
@@ -26,21 +25,13 @@ def dry_run(config: Config, run_dir: Path) -> str:
     device = resolve_device(config.device)
     with no_downloads("a dry run downloads nothing"):
         dataset = load_dataset(config.dataset, config.seed)
-    task = task_tensors(dataset, torch.device("cpu"), config.inference_chunk)
-    model = setup(config, task, config.seed).model  # as a run builds it, to its optimiser
-    graphs = dataset.graphs
-    nodes = sum(graph.num_nodes for graph in graphs)
-    edges = sum(graph.num_edges for graph in graphs)
-    scored = ", ".join(
-        f"{split} {sum(int(part.mask.sum()) for part in dataset.splits[split]):,}" for split in SPLITS
-    )
-    labels = f"{dataset.num_classes} {'labels (multi-label)' if dataset.multilabel else 'classes'}"
+    task = build_task(config, dataset, torch.device("cpu"))
+    training = setup(config, task, config.seed)  # the model as a run builds it, to its optimiser
+    model = training.model
     parameters = sum(p.numel() for p in model.parameters())
     return "\n".join(
         [
-            f"dataset: {config.dataset.name}, {len(graphs)} graph{'s' * (len(graphs) > 1)}, {nodes:,} nodes, "
-            f"{edges:,} edges, {dataset.num_features:,} features, {labels}",
-            f"nodes scored: {scored}",
+            *training.objective.data_report(),
             f"model: {config.model.arch}, {parameters:,} parameters",
             *(f"  {line}" for line in repr(model).splitlines()),
             f"device: {device}",

@@ -18,12 +18,15 @@ import torch
 from torch import Tensor, nn
 
 from gnntool.config import Config
+from gnntool.data.dataset import GraphDataset, SplitPart
+from gnntool.data.graphfile import read_graph
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task, task_tensors
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_model
+from gnntool.traits import SPLITS
 
 
 @dataclass
@@ -75,9 +78,45 @@ class Objective(ABC):
         """The untrained model that a model file (`gnntool.engine.runs.saved`) holds the weights of."""
         return model_with_head(config, saved["num_features"], saved["num_outputs"], cls.head(config))
 
+    @classmethod
+    def read_unseen(cls, config: Config, path: Path, saved: Any) -> Any:
+        """An unseen graph file (`--graph`) for the model `saved` (a `SavedModel`)."""
+        del config
+        return read_graph(path, num_features=saved.num_features)
+
+    @classmethod
+    def unseen_dataset(cls, unseen: Any, saved: Any) -> Any:
+        """What `read_unseen` read as a dataset whose every split is all of it, shaped as `saved`'s task."""
+        data = unseen.data
+        every_node = [SplitPart(data, torch.ones(data.num_nodes, dtype=torch.bool))]
+        return GraphDataset(
+            graphs=[data],
+            splits={split: every_node for split in SPLITS},
+            num_features=saved.num_features,
+            num_classes=saved.num_classes,  # the model's task shape; the file's labels are checked against it
+            multilabel=saved.multilabel,
+            node_id=unseen.node_id,
+        )
+
     def saved_shape(self) -> dict[str, Any]:
         """What `build_saved` needs beyond the widths (plain values: the model file loads weights-only)."""
         return {}
+
+    def data_report(self) -> list[str]:
+        """`--dry-run`'s lines about the data: its size and what each split scores."""
+        dataset, name = self.task.dataset, self.config.dataset.name
+        graphs = dataset.graphs
+        nodes = sum(graph.num_nodes for graph in graphs)
+        edges = sum(graph.num_edges for graph in graphs)
+        scored = ", ".join(
+            f"{split} {sum(int(part.mask.sum()) for part in dataset.splits[split]):,}" for split in SPLITS
+        )
+        labels = f"{dataset.num_classes} {'labels (multi-label)' if dataset.multilabel else 'classes'}"
+        return [
+            f"dataset: {name}, {len(graphs)} graph{'s' * (len(graphs) > 1)}, {nodes:,} nodes, "
+            f"{edges:,} edges, {dataset.num_features:,} features, {labels}",
+            f"nodes scored: {scored}",
+        ]
 
     @abstractmethod
     def output_width(self) -> int:

@@ -28,6 +28,7 @@ from gnntool.errors import UserError
 from gnntool.export import write_table
 from gnntool.models import build_graph_model
 from gnntool.models.readout import GraphModel
+from gnntool.traits import SPLITS
 
 if TYPE_CHECKING:
     from gnntool.data.graphsets.dataset import GraphSet
@@ -58,6 +59,24 @@ class GraphLevel(Objective):
             shape["edge_dim"],
         )  # fmt: skip
 
+    @classmethod
+    def read_unseen(cls, config: Config, path: Path, saved: Any) -> GraphSet:
+        """A file of graphs in the run's format: a TU folder or a graphs .npz (by what `path` is),
+        read as the run's dataset keys say (degree features...)."""
+        from gnntool.data import load_dataset  # (the data layer, imported where it is used)
+
+        name = "tu" if path.is_dir() else "graphs"
+        unseen = config.dataset.model_copy(update={"name": name, "path": str(path), "split": "random", "folds": None})
+        return load_dataset(unseen, saved.seed)
+
+    @classmethod
+    def unseen_dataset(cls, unseen: GraphSet, saved: Any) -> GraphSet:
+        every = torch.arange(unseen.num_graphs)
+        unseen.splits = [{split: every for split in SPLITS}]
+        names = saved.shape.get("class_names")
+        unseen.class_names = None if names is None else np.asarray(names)  # the run's labels, not the file's
+        return unseen
+
     def saved_shape(self) -> dict[str, Any]:
         dataset = self.task.dataset
         names = None if dataset.class_names is None else np.asarray(dataset.class_names).tolist()
@@ -69,6 +88,26 @@ class GraphLevel(Objective):
             "class_names": names,
             "fold": self.task.fold,
         }
+
+    def data_report(self) -> list[str]:
+        """The number of graphs, their sizes (min, median, mean, max nodes and edges) and the splits."""
+        dataset = self.task.dataset
+        sizes = []
+        for what, ptr in (("nodes", dataset.node_ptr), ("edges", dataset.edge_ptr)):
+            counts = ptr.diff().double()
+            sizes.append(
+                f"{what} per graph min {int(counts.min())}, median {counts.median().item():g}, "
+                f"mean {counts.mean().item():.1f}, max {int(counts.max())}"
+            )
+        folds = len(dataset.splits)
+        parts = ", ".join(f"{split} {len(self.task.splits[split]):,}" for split in SPLITS)
+        return [
+            f"dataset: {self.config.dataset.name}, {dataset.num_graphs:,} graphs, {int(dataset.node_ptr[-1]):,} nodes, "
+            f"{int(dataset.edge_ptr[-1]):,} edges, {dataset.num_features:,} feature columns, "
+            f"{dataset.num_outputs} outputs ({dataset.task}; loss {self.loss_name})",
+            f"sizes: {sizes[0]}; {sizes[1]}",
+            f"graphs scored: {parts}" + (f" (fold 0 of {folds})" if folds > 1 else ""),
+        ]
 
     def output_width(self) -> int:
         return self.task.dataset.num_outputs

@@ -13,7 +13,7 @@ from gnntool.engine.inputs import Task
 from gnntool.engine.objectives import OBJECTIVE_CLASSES
 from gnntool.errors import UserError
 from gnntool.models import GNN
-from gnntool.rundir.layout import CONFIG, MODEL, load_torch, save_torch, seed_dirs
+from gnntool.rundir.layout import CONFIG, MODEL, fold_dir, fold_dirs, load_torch, save_torch, seed_dirs
 
 
 @dataclass
@@ -77,8 +77,20 @@ def load_run_config(run_dir: Path) -> Config:
     return validate(read_yaml(run_dir / CONFIG))
 
 
-def model_paths(run_dir: Path) -> list[Path]:
-    """The run's model files: one per seed (seed-N/model.pt) or the single model.pt."""
+def model_paths(run_dir: Path, fold: int = 0) -> list[Path]:
+    """The run's model files: one per seed (seed-N/model.pt) or the single model.pt; in a
+    cross-validated run, fold `fold`'s of each seed (seed-N/fold-K/model.pt or fold-K/model.pt)."""
+    parents = seed_dirs(run_dir) or [run_dir]
+    if fold_dirs(parents[0]):
+        folds = len(fold_dirs(parents[0]))
+        paths = [fold_dir(parent, fold) / MODEL for parent in parents]
+        if not 0 <= fold < folds or not all(path.is_file() for path in paths):
+            raise UserError(
+                f"--fold {fold}: {run_dir} holds the models of folds 0 to {folds - 1} (is the run finished?)"
+            )
+        return paths
+    if fold != 0:
+        raise UserError(f"--fold {fold}: {run_dir} is not cross-validated (dataset.split: folds)")
     seed_models = [path / MODEL for path in seed_dirs(run_dir) if (path / MODEL).is_file()]
     if seed_models:
         return seed_models
