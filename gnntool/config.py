@@ -247,8 +247,9 @@ class ModelConfig(Section):
         if divides is not None and self.hidden % getattr(self.norm_args, divides):
             value = getattr(self.norm_args, divides)
             raise ValueError(f"model.norm_args.{divides} ({value}) must divide model.hidden ({self.hidden})")
-        if self.edge_features and self.arch != "gin":
-            raise ValueError(f"model.edge_features: edge embeddings enter gin's messages (GINE), not {self.arch}'s")
+        if self.edge_features and not self.traits.edge_features:
+            takes = [name for name, known in MODELS.items() if known.edge_features]
+            raise ValueError(f"model.edge_features: edge embeddings enter the messages of {listed(takes)}, not {self.arch}")
         return self
 
     def _arch_option(self, key: str) -> None:

@@ -172,6 +172,7 @@ class ModelTraits:
     unsampled: str = ""
     layerwise: bool = True
     row_sliced: bool = True
+    edge_features: bool = False  # its messages can take edge embeddings (`model.edge_features`, GINE)
 
     def __post_init__(self) -> None:
         # Sampled training is followed by layer-wise inference; a refusal must give its reason.
@@ -205,7 +206,7 @@ MODELS: dict[str, ModelTraits] = {
         layerwise=False,  # a layer needs k-1 hops of neighbours, more than one block holds
         row_sliced=False,
     ),
-    "gin": ModelTraits(),
+    "gin": ModelTraits(edge_features=True),
 }
 
 

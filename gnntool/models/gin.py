@@ -67,7 +67,8 @@ class GINConv(nn.Module):
     def combine(self, x: Tensor, ops: GraphOps, edge: Tensor | None) -> Tensor:
         """(1 + eps) x_v + the sum of v's messages, for the ops' targets."""
         if edge is None:
-            neighbours = sparse_matmul(ops.sum_adjacency, x)
+            adjacency = ops.sum_adjacency  # float32; converted for another dtype (a float64 gradient check)
+            neighbours = sparse_matmul(adjacency if adjacency.dtype == x.dtype else adjacency.to(x.dtype), x)
         else:
             messages = F.relu(x.index_select(0, ops.source) + edge)
             neighbours = x.new_zeros(ops.num_targets, x.size(1)).index_add_(0, ops.target - ops.first_target, messages)
