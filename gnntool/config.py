@@ -70,9 +70,21 @@ class DatasetConfig(Section):
     root: str | None = Field(
         default=None, description="raw-file folder; null: env GNNTOOL_DATA, else `data`"
     )
-    path: str | None = Field(default=None, description="graph only: an .npz file or a folder")
-    split: Literal["public", "full", "random", "inductive", "masks"] | None = Field(
-        default=None, description="null: the dataset's default (public for Planetoid and PPI, masks for graph)"
+    path: str | None = Field(
+        default=None, description="graph: an .npz file or a folder; graphs: an .npz file; tu: a TU-format folder"
+    )
+    split: Literal["public", "full", "random", "inductive", "masks", "folds"] | None = Field(
+        default=None,
+        description="null: the dataset's default (public for Planetoid, PPI and OGB, masks for graph, folds for tu "
+        "and graphs, random for synthetic and synthetic_graphs)",
+    )
+    folds: int | None = Field(
+        default=None, ge=2, description="split: folds only: number of (stratified) cross-validation folds; null: 10"
+    )
+    degree_features: bool = Field(
+        default=False,
+        description="whole-graph sets only: append each node's degree one-hot to its features (one more "
+        "categorical column on ogbg-*)",
     )
     normalize_features: bool | None = Field(
         default=None,
@@ -95,6 +107,10 @@ class DatasetConfig(Section):
     classes: int | None = Field(default=None, ge=2, description="synthetic only: number of classes (blocks); null: 10")
     homophily: float | None = Field(
         default=None, ge=0.0, le=1.0, description="synthetic only: share of edges drawn inside a class; null: 0.7"
+    )
+    graphs: int | None = Field(default=None, ge=3, description="synthetic_graphs only: number of graphs; null: 1000")
+    graph_nodes: int | None = Field(
+        default=None, ge=8, description="synthetic_graphs only: mean nodes per graph (±20%); null: 25"
     )
     edge_split: EdgeSplitConfig = Field(
         default_factory=EdgeSplitConfig,
@@ -140,7 +156,19 @@ class DatasetConfig(Section):
         if not known.needs_path and self.path is not None:
             raise ValueError(f"dataset.path is for a graph file (dataset.name: graph), not {self.name}")
         self._storage_options()
+        self._graph_set_options()
         return self
+
+    def _graph_set_options(self) -> None:
+        """`folds` (null: 10) with `split: folds` only; `degree_features` on whole-graph sets only."""
+        if self.split == "folds":
+            if self.folds is None:
+                self.folds = 10
+        elif self.folds is not None:
+            raise ValueError(f"dataset.folds is for dataset.split: folds, not {self.split}")
+        if self.degree_features and not self.traits.graph_level:
+            sets = ", ".join(name for name, known in DATASETS.items() if known.graph_level)
+            raise ValueError(f"dataset.degree_features is for whole-graph sets ({sets}), not {self.name}")
 
     def _storage_options(self) -> None:
         """`to_undirected` (null: true) for datasets stored directed only; features memory-mapped only
@@ -166,14 +194,14 @@ class DatasetConfig(Section):
             )
 
     def _synthetic_defaults(self) -> None:
-        """Fill the synthetic graph's shape for `synthetic`; refuse those keys on other datasets."""
-        defaults = {"nodes": 10000, "avg_degree": 10.0, "features": 128, "classes": 10, "homophily": 0.7}
-        for key, default in defaults.items():
-            if self.traits.generated:
-                if getattr(self, key) is None:
-                    setattr(self, key, default)
-            elif getattr(self, key) is not None:
-                raise ValueError(f"dataset.{key} is for dataset.name: synthetic, not {self.name}")
+        """Fill a generated set's shape keys with their defaults; refuse them on other datasets."""
+        for key, default in self.traits.generated.items():
+            if getattr(self, key) is None:
+                setattr(self, key, default)
+        for name, known in DATASETS.items():
+            for key in known.generated.keys() - self.traits.generated.keys():
+                if getattr(self, key) is not None:
+                    raise ValueError(f"dataset.{key} is for dataset.name: {name}, not {self.name}")
 
 
 NormName = Literal[tuple(NORMS)]

@@ -20,8 +20,10 @@ class DatasetTraits:
     `loader` names the loader family in `gnntool.data.LOADERS`; `splits` are the allowed values
     of `dataset.split`, the first being the default; `multilabel` is None when the data decides
     (a user's graph file); `fraction_split` means the random split is by `train_frac`/`val_frac`;
-    `needs_path` means `dataset.path` is required (and refused elsewhere); `generated` means the
-    graph's shape comes from the synthetic keys (`nodes`, `avg_degree`, ...); `monitor` is the
+    `needs_path` means `dataset.path` is required (and refused elsewhere); `generated` names the
+    keys a generated set's shape comes from (`nodes`, `avg_degree`, ...) with their defaults (other
+    datasets refuse them); `graph_level` means one target per graph: the loader returns a
+    `gnntool.data.graphsets.GraphSet` of many small graphs (`train.objective: graph`); `monitor` is the
     validation metric of the dataset's own scorer (OGB's Evaluator), the default monitor of
     objectives that score labels; `directed` means `dataset.to_undirected` applies (null: true);
     `inverse_edges` means the files list each edge once and the loader always adds its reverse
@@ -36,7 +38,8 @@ class DatasetTraits:
     normalize_features: bool = False
     fraction_split: bool = False
     needs_path: bool = False
-    generated: bool = False
+    generated: Mapping[str, int | float] = field(default_factory=dict)
+    graph_level: bool = False
     aliases: tuple[str, ...] = ()
     monitor: str | None = None
     directed: bool = False
@@ -48,6 +51,10 @@ class DatasetTraits:
 SPLITS = ("train", "val", "test")  # the parts of a dataset every run scores, in this order
 
 PLANETOID_SPLITS = ("public", "full", "random", "inductive")
+GRAPH_SET_SPLITS = ("folds", "random")  # whole-graph sets without a split of their own
+
+SYNTHETIC_SHAPE = {"nodes": 10000, "avg_degree": 10.0, "features": 128, "classes": 10, "homophily": 0.7}
+SYNTHETIC_GRAPHS_SHAPE = {"graphs": 1000, "graph_nodes": 25}
 
 DATASETS: dict[str, DatasetTraits] = {
     "Cora": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
@@ -55,7 +62,9 @@ DATASETS: dict[str, DatasetTraits] = {
     "PubMed": DatasetTraits("planetoid", PLANETOID_SPLITS, normalize_features=True),
     "PPI": DatasetTraits("ppi", ("public",), multi_graph=True, multilabel=True),
     "graph": DatasetTraits("graph", ("masks", "random"), multilabel=None, fraction_split=True, needs_path=True),
-    "synthetic": DatasetTraits("synthetic", ("random",), fraction_split=True, generated=True, npy_cache=True),
+    "synthetic": DatasetTraits(
+        "synthetic", ("random",), fraction_split=True, generated=SYNTHETIC_SHAPE, npy_cache=True
+    ),
     # OGB node property prediction (gnntool.data.ogb): OGB's own split only; arxiv and papers100M
     # come directed; products and proteins list each undirected edge once, and the loader adds
     # the reverse of every one, as OGB's loaders do.
@@ -65,6 +74,16 @@ DATASETS: dict[str, DatasetTraits] = {
         "ogb", ("public",), multilabel=True, monitor="val_auc", inverse_edges=True, npy_cache=True
     ),
     "ogbn-papers100M": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
+    # Whole-graph prediction (gnntool.data.graphsets, docs/graph-level.md): many small graphs, one
+    # target each; a TU folder or an .npz decides classes, multi-label or regression itself.
+    "graphs": DatasetTraits(
+        "graphs", GRAPH_SET_SPLITS, multi_graph=True, graph_level=True, multilabel=None, fraction_split=True,
+        needs_path=True,
+    ),
+    "synthetic_graphs": DatasetTraits(
+        "synthetic_graphs", ("random", "folds"), multi_graph=True, graph_level=True, fraction_split=True,
+        generated=SYNTHETIC_GRAPHS_SHAPE,
+    ),
 }
 
 

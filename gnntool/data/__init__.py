@@ -14,6 +14,9 @@ from collections.abc import Callable
 
 from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset
+from gnntool.data.graphsets.dataset import GraphSet
+from gnntool.data.graphsets.npz import load_graphs_npz
+from gnntool.data.graphsets.synthetic import load_synthetic_graphs
 from gnntool.data.ogb import load_ogb
 from gnntool.data.planetoid import load_planetoid
 from gnntool.data.ppi import load_ppi
@@ -30,7 +33,7 @@ def planetoid(config: DatasetConfig, seed: int) -> GraphDataset:
     return single_graph_dataset(load_planetoid(config, seed), inductive=config.split == "inductive")
 
 
-Loader = Callable[[DatasetConfig, int], GraphDataset]
+Loader = Callable[[DatasetConfig, int], GraphDataset | GraphSet]  # GraphSet: whole-graph sets (traits' graph_level)
 
 LOADERS: dict[str, Loader] = {
     "planetoid": planetoid,
@@ -38,14 +41,17 @@ LOADERS: dict[str, Loader] = {
     "graph": load_graph,
     "synthetic": load_synthetic,
     "ogb": load_ogb,
+    "graphs": load_graphs_npz,
+    "synthetic_graphs": load_synthetic_graphs,
 }
 
 # dataset name -> its loader (the names are the schema's table, `gnntool.traits.DATASETS`)
 LOADER_OF: dict[str, Loader] = {name: LOADERS[traits.loader] for name, traits in TRAITS.items()}
 
 
-def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset:
-    """The dataset named by `config.name`, split and normalised as the config says."""
+def load_dataset(config: DatasetConfig, seed: int) -> GraphDataset | GraphSet:
+    """The dataset named by `config.name`, split and normalised as the config says (a `GraphSet`
+    for whole-graph sets, those whose traits say `graph_level`)."""
     try:
         loader = LOADER_OF[config.name]
     except KeyError:

@@ -42,7 +42,7 @@ def read_npz(path: Path, num_features: int | None) -> GraphFile:
             )
 
         def get(key: str) -> np.ndarray:
-            return _npz_array(archive, path, key)
+            return npz_array(archive, path, key)
 
         def row(r: int) -> str:
             return f"row {r}"
@@ -55,7 +55,7 @@ def read_npz(path: Path, num_features: int | None) -> GraphFile:
             node_id = check_node_ids(get("node_id"), n, f"{path} (array node_id)", row)
 
         raw_edges = get("edge_index")
-        edge_index = _check_edge_array(raw_edges, n, path)
+        edge_index = check_edge_array(raw_edges, n, path)
 
         y = None
         if "y" in keys:
@@ -71,7 +71,7 @@ def read_npz_held_out(path: Path, n: int, names: Sequence[str]) -> dict[str, np.
     assert isinstance(archive, np.lib.npyio.NpzFile)  # read_graph has checked the file
     with archive:
         return {
-            name: _check_edge_array(_npz_array(archive, path, name), n, path, name)
+            name: check_edge_array(npz_array(archive, path, name), n, path, name)
             for name in names
             if name in archive.files
         }
@@ -104,7 +104,7 @@ def np_load(path: Path, what: str) -> object:
         raise UserError(f"{path} is not a readable {what}: {error}") from None
 
 
-def _npz_array(archive: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:
+def npz_array(archive: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:
     try:
         return archive[key]
     except ValueError as error:
@@ -118,7 +118,7 @@ def _npz_array(archive: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarra
         raise UserError(f"{path}: cannot read array '{key}': {error}") from None
 
 
-def _check_edge_array(edges: np.ndarray, n: int, path: Path, key: str = "edge_index") -> np.ndarray:
+def check_edge_array(edges: np.ndarray, n: int, path: Path, key: str = "edge_index") -> np.ndarray:
     name = f"{path} (array {key})"
     if edges.ndim != 2 or edges.shape[0] != 2:
         hint = ""
