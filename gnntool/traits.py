@@ -45,7 +45,6 @@ class DatasetTraits:
     directed: bool = False
     inverse_edges: bool = False
     npy_cache: bool = False
-    graph_level: bool = False  # one label per graph (train.objective: graph), not per node
 
 
 SPLITS = ("train", "val", "test")  # the parts of a dataset every run scores, in this order
