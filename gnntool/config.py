@@ -277,7 +277,9 @@ class ModelConfig(Section):
             raise ValueError(f"model.norm_args.{divides} ({value}) must divide model.hidden ({self.hidden})")
         if self.edge_features and not self.traits.edge_features:
             takes = [name for name, known in MODELS.items() if known.edge_features]
-            raise ValueError(f"model.edge_features: edge embeddings enter the messages of {listed(takes)}, not {self.arch}")
+            raise ValueError(
+                f"model.edge_features: edge embeddings enter the messages of {listed(takes)}, not {self.arch}"
+            )
         return self
 
     def _arch_option(self, key: str) -> None:

@@ -57,7 +57,8 @@ def test_one_output_per_graph_independent_of_the_batch(arch: str, jump: str) -> 
     second = edge_index[:, 4:] - 3
     alone = model(x[3:], GraphOps(second, 4, batch=torch.zeros(4, dtype=torch.long), num_graphs=1))
     torch.testing.assert_close(together[1:], alone, rtol=1e-5, atol=1e-6)
-    assert model.embed(x, GraphOps(edge_index, 7, batch=batch, num_graphs=2)).shape == (2, 8 * (3 if jump == "cat" else 1))
+    pooled = model.embed(x, GraphOps(edge_index, 7, batch=batch, num_graphs=2))
+    assert pooled.shape == (2, 8 * (3 if jump == "cat" else 1))
 
 
 def test_edge_features_need_gin() -> None:
