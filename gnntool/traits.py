@@ -75,6 +75,10 @@ DATASETS: dict[str, DatasetTraits] = {
     "ogbn-papers100M": DatasetTraits("ogb", ("public",), directed=True, npy_cache=True),
     # Whole-graph prediction (gnntool.data.graphsets, docs/graph-level.md): many small graphs, one
     # target each; a TU folder or an .npz decides classes, multi-label or regression itself.
+    "tu": DatasetTraits(
+        "tu", GRAPH_SET_SPLITS, multi_graph=True, graph_level=True, multilabel=None, fraction_split=True,
+        needs_path=True,
+    ),
     "graphs": DatasetTraits(
         "graphs", GRAPH_SET_SPLITS, multi_graph=True, graph_level=True, multilabel=None, fraction_split=True,
         needs_path=True,

@@ -17,6 +17,7 @@ from gnntool.data.dataset import GraphDataset
 from gnntool.data.graphsets.dataset import GraphSet
 from gnntool.data.graphsets.npz import load_graphs_npz
 from gnntool.data.graphsets.synthetic import load_synthetic_graphs
+from gnntool.data.graphsets.tu import load_tu
 from gnntool.data.ogb import load_ogb
 from gnntool.data.planetoid import load_planetoid
 from gnntool.data.ppi import load_ppi
@@ -43,6 +44,7 @@ LOADERS: dict[str, Loader] = {
     "ogb": load_ogb,
     "graphs": load_graphs_npz,
     "synthetic_graphs": load_synthetic_graphs,
+    "tu": load_tu,
 }
 
 # dataset name -> its loader (the names are the schema's table, `gnntool.traits.DATASETS`)

@@ -16,7 +16,7 @@ def as_set(t: torch.Tensor) -> set[int]:
     return set(t.tolist())
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     counts=st.lists(st.integers(5, 40), min_size=2, max_size=4),
     k=st.integers(2, 5),
@@ -73,7 +73,7 @@ def test_regression_and_multilabel_folds_are_plain_kfold() -> None:
         graph_folds(torch.randn(4, 1), "regression", 5, 0)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(n=st.integers(3, 200), train=st.floats(0.1, 0.8), seed=st.integers(0, 99))
 def test_random_split_partitions_every_graph(n: int, train: float, seed: int) -> None:
     val = (1 - train) / 2

@@ -91,7 +91,7 @@ def test_missing_arrays_are_named(tmp_path: Path) -> None:
         load(write(tmp_path / "bad.npz", x=np.ones((2, 1)), edge_index=np.zeros((2, 0), dtype=np.int64)))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sizes=st.lists(st.integers(1, 6), min_size=3, max_size=12), seed=st.integers(0, 1000))
 def test_any_node_order_gives_the_same_graphs(tmp_path: Path, sizes: list[int], seed: int) -> None:
     """Shuffling the nodes of an archive (and renumbering its edges) changes nothing after sorting,
