@@ -416,6 +416,22 @@ class Config(Section):
             return {**raw, "dataset": {**dataset, "split": "random"}}
         return raw
 
+    @model_validator(mode="before")
+    @classmethod
+    def _objective_for_dataset(cls, raw: Any) -> Any:
+        """A whole-graph set without `train.objective` trains the whole-graph objective (the one
+        table entry that is `graph_level`), not node classification, which it cannot."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("train", {}), dict) or not isinstance(
+            raw.get("dataset") or {}, dict
+        ):
+            return raw
+        train, dataset = raw.get("train") or {}, raw.get("dataset") or {}
+        name = canonical_dataset(str(dataset.get("name", DatasetConfig.model_fields["name"].default)))
+        if "objective" in train or name not in DATASETS or not DATASETS[name].graph_level:
+            return raw
+        objective = next(key for key, known in OBJECTIVES.items() if known.graph_level)
+        return {**raw, "train": {**train, "objective": objective}}
+
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> Config:
         objective, dataset = self.objective_traits, self.dataset.traits

@@ -19,7 +19,8 @@ from gnntool.models.base import GNN
 
 def dataset_for(objective: str) -> dict[str, object]:
     """The default dataset (Cora), or a small generated set of graphs for a whole-graph objective."""
-    return {"name": "synthetic_graphs", "graphs": 40, "graph_nodes": 10} if traits.OBJECTIVES[objective].graph_level else {}
+    whole_graphs = traits.OBJECTIVES[objective].graph_level
+    return {"name": "synthetic_graphs", "graphs": 40, "graph_nodes": 10} if whole_graphs else {}
 
 
 def test_registry_and_schema_table_agree() -> None:
