@@ -62,7 +62,7 @@ class GINConv(nn.Module):
             z = self.combine(projected, ops, edge) + self.lin1.bias
         else:
             z = self.lin1(self.combine(x, ops, edge))
-        return self.lin2(F.relu(z))
+        return self.lin2(F.relu(z, inplace=True))  # (lin1's backward needs its input, not z)
 
     def combine(self, x: Tensor, ops: GraphOps, edge: Tensor | None) -> Tensor:
         """(1 + eps) x_v + the sum of v's messages, for the ops' targets."""
@@ -72,7 +72,7 @@ class GINConv(nn.Module):
         else:
             messages = F.relu(x.index_select(0, ops.source) + edge)
             neighbours = x.new_zeros(ops.num_targets, x.size(1)).index_add_(0, ops.target - ops.first_target, messages)
-        return (1 + self.eps) * ops.targets(x) + neighbours
+        return neighbours.addcmul_(ops.targets(x), 1 + self.eps)  # one pass: neighbours + (1 + eps) x
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"

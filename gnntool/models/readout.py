@@ -101,7 +101,7 @@ class GraphModel(nn.Module):
                 x = conv(x, ops)
             else:
                 x = conv(x, ops, self.edge_encoders[index](edge_attr))
-            x = F.relu(norm(x, ops.batch, ops.num_graphs))
+            x = F.relu(norm(x, ops.batch, ops.num_graphs), inplace=True)  # the norm's output is ours
             if self.jump == "cat" or index == len(self.convs) - 1:
                 pooled.append(pool(x, ops.batch, ops.num_graphs, self.readout))
         return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=1)

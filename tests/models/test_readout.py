@@ -76,3 +76,12 @@ def test_gine_model_embeds_categorical_nodes_and_edges() -> None:
     assert out.shape == (2, 1)
     out.sum().backward()
     assert model.edge_encoders[0].weight.grad.abs().sum() > 0  # the edge embeddings reach the loss
+
+
+@pytest.mark.parametrize("norm", ["none", "batch", "batchrenorm", "layer", "instance", "group"])
+def test_every_norm_trains_in_a_graph_model(norm: str) -> None:
+    torch.manual_seed(4)
+    x, edge_index, batch = two_graphs()
+    model = build_graph_model(ModelConfig(arch="gin", hidden=8, layers=2, norm=norm), 3, 2)
+    model(x, GraphOps(edge_index, 7, batch=batch, num_graphs=2)).sum().backward()
+    assert all(p.grad is not None for p in model.convs.parameters())
