@@ -83,11 +83,6 @@ class Task:
     def multilabel(self) -> bool:
         return self.dataset.multilabel
 
-    def training_size(self) -> tuple[int, int]:
-        """Nodes and edges of the distinct training graphs (one full-batch step's size)."""
-        graphs = {id(part.graph): part.graph for part in self.dataset.splits["train"]}.values()
-        return sum(graph.num_nodes for graph in graphs), sum(graph.edge_index.size(1) for graph in graphs)
-
 
 def feature_tensor(x: Tensor, sparse: bool = True) -> Tensor:
     """Float features, stored as sparse CSR when mostly zeros and `sparse` allows it."""

@@ -9,6 +9,7 @@ these methods and never asks which objective it holds.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from gnntool.data.graphfile import read_graph
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task, task_tensors
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
+from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.steps import EpochPosition
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_model
@@ -72,6 +74,13 @@ class Objective(ABC):
         if fold != 0:
             raise UserError(f"--fold {fold}: this run has no cross-validation folds (dataset.split: folds)")
         return task_tensors(dataset, device, config.inference_chunk)
+
+    @classmethod
+    def training_threads(
+        cls, config: Config, task: Any, device: torch.device, distributed: bool
+    ) -> AbstractContextManager[int | None]:
+        """The torch thread count while training on `task` (`gnntool.engine.runtime.threads`)."""
+        return training_threads(config, task, device, distributed)
 
     @classmethod
     def build_saved(cls, config: Config, saved: dict[str, Any]) -> nn.Module:

@@ -8,6 +8,7 @@ drawn from (seed, epoch) (`gnntool.engine.seeding`), so that an epoch resumes at
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from gnntool.engine.graphs.task import GraphTask, graph_task
 from gnntool.engine.inference import Inference
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
+from gnntool.engine.runtime.threads import chosen_threads
 from gnntool.engine.seeding import epoch_generator
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.errors import UserError
@@ -76,6 +78,16 @@ class GraphLevel(Objective):
         names = saved.shape.get("class_names")
         unseen.class_names = None if names is None else np.asarray(names)  # the run's labels, not the file's
         return unseen
+
+    @classmethod
+    def training_threads(
+        cls, config: Config, task: GraphTask, device: torch.device, distributed: bool
+    ) -> AbstractContextManager[int | None]:
+        """Threads sized by all training graphs' nodes and edges, as a full batch is on the CPU."""
+        del config, distributed
+        if device.type != "cpu":
+            return nullcontext()
+        return chosen_threads(*task.training_size(), task.num_features)
 
     def saved_shape(self) -> dict[str, Any]:
         dataset = self.task.dataset
@@ -230,7 +242,8 @@ class GraphLevel(Objective):
         def records() -> np.ndarray:
             return np.rec.fromarrays(list(table.values()), names=list(table))
 
-        write_table(table, options.output, options.format, options.header, {"npy": records})
+        output, format, header = options.output, options.format, options.header
+        write_table(table, output, format, header, {"npy": records})
 
     def evaluate_graph(self, model: nn.Module, path: Path, graph_file: Any) -> dict[str, float]:
         del graph_file  # the task holds the file's graphs, every one in each split

@@ -28,7 +28,7 @@ from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.inference import Inference
 from gnntool.engine.metrics import summarise
-from gnntool.engine.objectives import build_task
+from gnntool.engine.objectives import OBJECTIVE_CLASSES, build_task
 from gnntool.engine.runs.board import check_tensorboard, seed_board
 from gnntool.engine.runs.saved import save_model
 from gnntool.engine.runtime.device import resolve_device
@@ -39,7 +39,6 @@ from gnntool.engine.runtime.distributed import (
     local_device,
     process_group,
 )
-from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
 from gnntool.launcher import is_main_process, launched_by_torchrun
@@ -126,7 +125,7 @@ def train_one_seed(
     task = build_task(config, loaded, device, fold)
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
     with (
-        training_threads(config, task, device, ranks.distributed),
+        OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed),
         seed_board(config, run_dir, seed, enabled=ranks.main) as board,
     ):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])

@@ -84,5 +84,7 @@ def training_threads(
     graphs (all of them: one full-batch step); anything else keeps torch's thread count."""
     if device.type != "cpu" or distributed or config.neighbour_sampling:
         return nullcontext()
-    nodes, edges = task.training_size()
+    graphs = {id(part.graph): part.graph for part in task.dataset.splits["train"]}.values()
+    nodes = sum(graph.num_nodes for graph in graphs)
+    edges = sum(graph.edge_index.size(1) for graph in graphs)
     return chosen_threads(nodes, edges, task.num_features)
