@@ -9,7 +9,9 @@ shuffled order. gnntool: `GraphLevel.train_epoch` (its batches cut by index gath
 node and edge pointers). PyG: a list of `Data` objects (built once, as a user's dataset is) through
 `DataLoader(shuffle=True)`, `GINConv` and `global_add_pool`. Times include batching. The sides
 alternate epoch by epoch (gnntool, PyG, gnntool, ...) after one warm-up epoch each; the table
-gives the median seconds per epoch over `--repeats` epochs.
+gives the median seconds per epoch over `--repeats` epochs: wall-clock, and the CPU time of this
+process (on one thread, what the epoch itself cost: on a shared machine the wall clock also counts
+the time other processes held the core).
 """
 
 from __future__ import annotations
@@ -89,35 +91,35 @@ def main() -> None:
     theirs_optimizer = torch.optim.Adam(theirs.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
 
-    def gnntool_epoch(epoch: int) -> float:
-        started = time.perf_counter()
+    def gnntool_epoch(epoch: int) -> None:
         objective.train_epoch(ours, ours_optimizer, epoch, EpochPosition())
-        return time.perf_counter() - started
 
-    def pyg_epoch(epoch: int) -> float:
-        started = time.perf_counter()
+    def pyg_epoch(epoch: int) -> None:
         theirs.train()
         for batch in loader:
             theirs_optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(theirs(batch.x, batch.edge_index, batch.batch), batch.y)
             loss.backward()
             theirs_optimizer.step()
-        return time.perf_counter() - started
 
-    gnntool_epoch(0), pyg_epoch(0)  # warm-up
-    times: dict[str, list[float]] = {"gnntool": [], "PyG": []}
+    sides = {"gnntool": gnntool_epoch, "PyG": pyg_epoch}
+    for run in sides.values():
+        run(0)  # warm-up
+    times: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
     for epoch in range(1, args.repeats + 1):
-        times["gnntool"].append(gnntool_epoch(epoch))
-        times["PyG"].append(pyg_epoch(epoch))
+        for side, run in sides.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run(epoch)
+            times[side].append((time.perf_counter() - wall, time.process_time() - cpu))
     nodes = int(graphs.node_ptr[-1])
     print(f"{len(train):,} training graphs, {nodes / graphs.num_graphs:.1f} nodes per graph on average, "
           f"batch {BATCH}, {torch.get_num_threads()} thread(s), median of {args.repeats} epochs")  # fmt: skip
-    print("| side | seconds per epoch | ratio to PyG |")
-    print("|---|---|---|")
-    pyg = statistics.median(times["PyG"])
+    print("| side | wall s per epoch | CPU s per epoch | ratio to PyG (wall) | ratio to PyG (CPU) |")
+    print("|---|---|---|---|---|")
+    pyg = [statistics.median(value[i] for value in times["PyG"]) for i in (0, 1)]
     for side, values in times.items():
-        median = statistics.median(values)
-        print(f"| {side} | {median:.3f} | {median / pyg:.2f} |")
+        wall, cpu = (statistics.median(value[i] for value in values) for i in (0, 1))
+        print(f"| {side} | {wall:.3f} | {cpu:.3f} | {wall / pyg[0]:.2f} | {cpu / pyg[1]:.2f} |")
 
 
 if __name__ == "__main__":
