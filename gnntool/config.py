@@ -94,10 +94,10 @@ class DatasetConfig(Section):
     num_val: int = Field(default=500, gt=0, description="Planetoid random split: validation nodes")
     num_test: int = Field(default=1000, gt=0, description="Planetoid random split: test nodes")
     train_frac: float = Field(
-        default=0.6, gt=0.0, lt=1.0, description="graph, synthetic random split: training fraction"
+        default=0.6, gt=0.0, lt=1.0, description="random split (graph, synthetic, whole-graph sets): training fraction"
     )
     val_frac: float = Field(
-        default=0.2, gt=0.0, lt=1.0, description="graph, synthetic random split: validation fraction"
+        default=0.2, gt=0.0, lt=1.0, description="random split (graph, synthetic, whole-graph sets): validation share"
     )
     nodes: int | None = Field(default=None, gt=1, description="synthetic only: number of nodes; null: 10000")
     avg_degree: float | None = Field(
@@ -154,7 +154,8 @@ class DatasetConfig(Section):
         if known.needs_path and self.path is None:
             raise ValueError(f"dataset.path is required for dataset.name: {self.name} (an .npz file or a folder)")
         if not known.needs_path and self.path is not None:
-            raise ValueError(f"dataset.path is for a graph file (dataset.name: graph), not {self.name}")
+            files = ", ".join(name for name, known in DATASETS.items() if known.needs_path)
+            raise ValueError(f"dataset.path is for datasets read from your files ({files}), not {self.name}")
         self._storage_options()
         self._graph_set_options()
         return self
@@ -449,7 +450,7 @@ class Config(Section):
             self.train.monitor = objective.multilabel_monitor if multilabel else objective.default_monitor
             if self.train.loss in objective.loss_monitors:
                 self.train.monitor = objective.loss_monitors[self.train.loss]
-            elif objective.needs_labels and dataset.monitor is not None:
+            elif objective.needs_labels and dataset.monitor in objective.monitors:  # the dataset's own, where reported
                 self.train.monitor = dataset.monitor
         check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
         self._sampling_fits()

@@ -87,6 +87,14 @@ DATASETS: dict[str, DatasetTraits] = {
         "synthetic_graphs", ("random", "folds"), multi_graph=True, graph_level=True, fraction_split=True,
         generated=SYNTHETIC_GRAPHS_SHAPE,
     ),
+    # OGB graph property prediction: scaffold split, categorical atom and bond features, each bond
+    # listed once (the loader adds its reverse, as OGB's does).
+    "ogbg-molhiv": DatasetTraits(
+        "ogbg", ("public",), multi_graph=True, graph_level=True, multilabel=True, monitor="val_auc", inverse_edges=True
+    ),
+    "ogbg-molpcba": DatasetTraits(
+        "ogbg", ("public",), multi_graph=True, graph_level=True, multilabel=True, monitor="val_ap", inverse_edges=True
+    ),
 }
 
 

@@ -16,6 +16,7 @@ from gnntool.config import DatasetConfig
 from gnntool.data.dataset import GraphDataset
 from gnntool.data.graphsets.dataset import GraphSet
 from gnntool.data.graphsets.npz import load_graphs_npz
+from gnntool.data.graphsets.ogbg import load_ogbg
 from gnntool.data.graphsets.synthetic import load_synthetic_graphs
 from gnntool.data.graphsets.tu import load_tu
 from gnntool.data.ogb import load_ogb
@@ -45,6 +46,7 @@ LOADERS: dict[str, Loader] = {
     "graphs": load_graphs_npz,
     "synthetic_graphs": load_synthetic_graphs,
     "tu": load_tu,
+    "ogbg": load_ogbg,
 }
 
 # dataset name -> its loader (the names are the schema's table, `gnntool.traits.DATASETS`)

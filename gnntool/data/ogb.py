@@ -26,6 +26,7 @@ array (`gnntool.data.arrays`), read back with `allow_pickle=False`; features mem
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import sys
@@ -52,7 +53,7 @@ from gnntool.data.fetch import RawFiles, data_root
 from gnntool.data.splits import single_graph_dataset
 from gnntool.errors import UserError
 
-__all__ = ["OgbScorer", "OgbSpec", "import_ogb", "load_ogb", "ogb_spec", "raw_files"]
+__all__ = ["OgbScorer", "OgbSpec", "fingerprint", "import_ogb", "load_ogb", "ogb_spec", "raw_files", "read_csv"]
 
 INSTALL = "pip install 'gnntool[ogb]'"
 OGB_SPLIT_NAMES = {"train": "train", "val": "valid", "test": "test"}  # gnntool's split -> OGB's file
@@ -83,14 +84,13 @@ def _no_version_check() -> Iterator[None]:
             sys.modules["outdated"] = saved
 
 
-def import_ogb() -> Any:
-    """The `ogb.nodeproppred` module (imported without a network check), or a UserError."""
+def import_ogb(part: str = "nodeproppred") -> Any:
+    """The `ogb.<part>` module (`nodeproppred`, `graphproppred`; imported without a network check), or a UserError."""
     with _no_version_check():
         try:
-            import ogb.nodeproppred
+            return importlib.import_module(f"ogb.{part}")
         except ImportError as exc:
             raise UserError(f"the OGB datasets need the `ogb` package ({exc}); install it with: {INSTALL}") from None
-    return ogb.nodeproppred
 
 
 @dataclass(frozen=True)
@@ -108,24 +108,29 @@ class OgbSpec:
     edge_features: bool
     num_tasks: int
     num_classes: int
-    metric: str  # acc | rocauc
+    metric: str  # acc | rocauc (| ap for graph property prediction)
+    labels: str = "node-label"  # the label file: node-label, or graph-label for graph property prediction
 
     def files(self) -> tuple[str, ...]:
         """Every file the loader reads, relative to `<root>/<folder>`."""
         if self.binary:
             raw = ["raw/data.npz", "raw/node-label.npz"]
         else:
-            raw = ["raw/edge.csv.gz", "raw/num-node-list.csv.gz", "raw/num-edge-list.csv.gz", "raw/node-label.csv.gz"]
+            raw = ["raw/edge.csv.gz", "raw/num-node-list.csv.gz", "raw/num-edge-list.csv.gz"]
+            raw.append(f"raw/{self.labels}.csv.gz")
             raw += ["raw/node-feat.csv.gz"] * self.node_features + ["raw/edge-feat.csv.gz"] * self.edge_features
         return (*raw, *(f"split/{self.split}/{part}.csv.gz" for part in OGB_SPLIT_NAMES.values()))
 
 
+LABEL_FILES = {"nodeproppred": "node-label", "graphproppred": "graph-label"}  # ogb's part -> its label file
+
+
 @cache
-def ogb_spec(name: str) -> OgbSpec:
-    """`name`'s facts from the installed ogb package's master.csv."""
+def ogb_spec(name: str, part: str = "nodeproppred") -> OgbSpec:
+    """`name`'s facts from the installed ogb package's master.csv of `part` (nodeproppred, graphproppred)."""
     import pandas as pd
 
-    master = Path(import_ogb().__file__).parent / "master.csv"
+    master = Path(import_ogb(part).__file__).parent / "master.csv"
     row = pd.read_csv(master, index_col=0, keep_default_na=False)[name]
     return OgbSpec(
         name=name,
@@ -140,6 +145,7 @@ def ogb_spec(name: str) -> OgbSpec:
         num_tasks=int(row["num tasks"]),
         num_classes=int(row["num classes"]),
         metric=row["eval metric"],
+        labels=LABEL_FILES[part],
     )
 
 
@@ -339,7 +345,7 @@ def load_arrays_of(config: DatasetConfig, spec: OgbSpec) -> dict[str, np.ndarray
     cache = folder / "gnntool" / ("undirected" if undirected else "directed")
     names = ("x", "edge_index", "y", *OGB_SPLIT_NAMES)
     fetch.ensure_raw_files(raw_files(spec), root)
-    source = {"dataset": spec.name, "format": CACHE_FORMAT, "undirected": undirected, "raw": _fingerprint(folder, spec)}
+    source = {"dataset": spec.name, "format": CACHE_FORMAT, "undirected": undirected, "raw": fingerprint(folder, spec)}
     mmap = ("x",) if config.mmap_features else ()
     arrays = load_arrays(cache, names, source, mmap)
     if arrays is None:
@@ -354,7 +360,7 @@ def load_arrays_of(config: DatasetConfig, spec: OgbSpec) -> dict[str, np.ndarray
     return arrays
 
 
-def _fingerprint(folder: Path, spec: OgbSpec) -> dict[str, list[int]]:
+def fingerprint(folder: Path, spec: OgbSpec) -> dict[str, list[int]]:
     """Size and modification time of every raw file: a changed file makes the cache stale."""
     stats = {file: (folder / file).stat() for file in spec.files()}
     return {file: [stat.st_size, stat.st_mtime_ns] for file, stat in stats.items()}

@@ -3,7 +3,8 @@
 Every reader (TU folder, .npz, OGB, generated) ends here: nodes are sorted by graph (stably, so
 each graph keeps its own node order) and edges by the graph they lie in; an edge joining two
 graphs, or a graph without nodes, is one UserError naming the file and the place. Then the
-config's `dataset.degree_features` and `dataset.split` apply.
+config's `dataset.normalize_features`, `dataset.degree_features` (after it: degrees stay one-hot)
+and `dataset.split` apply.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.transforms import NormalizeFeatures
 
 from gnntool.config import DatasetConfig
 from gnntool.data.graphsets.dataset import GraphSet
@@ -21,7 +24,7 @@ from gnntool.data.graphsets.folds import graph_folds, random_split
 from gnntool.data.graphsets.targets import Targets
 from gnntool.errors import UserError
 
-__all__ = ["Naming", "SortedGraphs", "degree_one_hot", "finish", "sort_by_graph"]
+__all__ = ["Naming", "SortedGraphs", "add_degree_features", "build", "degree_one_hot", "finish", "sort_by_graph"]
 
 
 @dataclass(frozen=True)
@@ -93,15 +96,19 @@ def degree_one_hot(edge_index: Tensor, num_nodes: int, width: int) -> Tensor:
     return torch.nn.functional.one_hot(degree, width).float()
 
 
-def _with_degrees(graphs: GraphSet) -> None:
-    """Append each node's degree: one-hot columns to float features, or one more categorical column."""
+def add_degree_features(graphs: GraphSet, width: int | None = None) -> None:
+    """Append each node's degree: `width` one-hot columns to float features, or one more categorical
+    column of `width` values (degrees of `width - 1` and more share the last); `width` None: the
+    set's largest degree + 1. `graphs.degree_width` records it, for graphs read later."""
     degree = torch.bincount(graphs.edge_index[1], minlength=len(graphs.x))
-    width = int(degree.max()) + 1 if len(degree) else 1
+    if width is None:
+        width = int(degree.max()) + 1 if len(degree) else 1
     if graphs.node_vocab is not None:
-        graphs.x = torch.cat([graphs.x, degree.view(-1, 1)], dim=1)
+        graphs.x = torch.cat([graphs.x, degree.clamp(max=width - 1).view(-1, 1)], dim=1)
         graphs.node_vocab = [*graphs.node_vocab, width]
     else:
         graphs.x = torch.cat([graphs.x, degree_one_hot(graphs.edge_index, len(graphs.x), width)], dim=1)
+    graphs.degree_width = width
 
 
 def splits_of(config: DatasetConfig, targets: Targets, seed: int) -> list[dict[str, Tensor]]:
@@ -134,21 +141,38 @@ def finish(
         splits = [{part: _tensor(np.sort(ids.astype(np.int64))) for part, ids in public.items()}]
     else:
         splits = splits_of(config, targets, seed)
-    graph_set = GraphSet(
+    graph_set = build(graphs, targets, splits, node_vocab=node_vocab, edge_vocab=edge_vocab, graph_id=graph_id)
+    if config.normalize_features:
+        if node_vocab is not None:
+            raise UserError(f"dataset.normalize_features: {config.name}'s node features are categories, not amounts")
+        graph_set.x = NormalizeFeatures()(Data(x=graph_set.x)).x  # as for every other dataset: PyG's transform
+    if config.degree_features:
+        add_degree_features(graph_set)
+    return graph_set
+
+
+def build(
+    graphs: SortedGraphs,
+    targets: Targets | None,
+    splits: list[dict[str, Tensor]],
+    *,
+    node_vocab: list[int] | None = None,
+    edge_vocab: list[int] | None = None,
+    graph_id: np.ndarray | None = None,
+) -> GraphSet:
+    """The GraphSet of sorted arrays, targets (None: graphs without targets) and splits, as they are."""
+    return GraphSet(
         x=_tensor(graphs.x),
         edge_index=_tensor(graphs.edge_index),
         node_ptr=_tensor(graphs.node_ptr),
         edge_ptr=_tensor(graphs.edge_ptr),
-        y=targets.y,
-        task=targets.task,
-        num_outputs=targets.num_outputs,
+        y=None if targets is None else targets.y,
+        task=None if targets is None else targets.task,
+        num_outputs=0 if targets is None else targets.num_outputs,
         splits=splits,
         edge_attr=None if graphs.edge_attr is None else _tensor(graphs.edge_attr),
         node_vocab=node_vocab,
         edge_vocab=edge_vocab,
         graph_id=graph_id,
-        class_names=targets.class_names,
+        class_names=None if targets is None else targets.class_names,
     )
-    if config.degree_features:
-        _with_degrees(graph_set)
-    return graph_set

@@ -26,12 +26,16 @@ class GraphSet:
       edges columns `edge_ptr[g]:edge_ptr[g+1]`.
     - `y`: (G,) long classes | (G × C) float 0/1 with NaN = missing (multilabel) | (G × T) float
       (regression); `task` says which ("classes", "multilabel", "regression") and `num_outputs`
-      counts the classes, labels or targets.
+      counts the classes, labels or targets. Graphs read to run a trained model on
+      (`gnntool.data.graphsets.unseen.read_graph_set`) may bring no targets: y and task are then
+      None, num_outputs 0 and splits empty.
     - `splits`: one dict per fold (a single one when not split into folds) of "train", "val",
       "test" -> sorted long graph indices; val comes from the fold's training graphs and never
       overlaps test.
     - `edge_attr`: E × D float, or E × C long categorical when `edge_vocab` is set.
     - `graph_id`: the input's own graph ids; `class_names[i]`: the original label of class i.
+    - `degree_width`: when `dataset.degree_features` appended one-hot degrees (the last columns of
+      `x`, or its last categorical column), their number; graphs read later get the same.
     - `scorer`: the dataset's own metric (OGB's Evaluator): a split's outputs and targets ->
       {metric: value}.
     """
@@ -40,8 +44,8 @@ class GraphSet:
     edge_index: Tensor
     node_ptr: Tensor
     edge_ptr: Tensor
-    y: Tensor
-    task: str
+    y: Tensor | None
+    task: str | None
     num_outputs: int
     splits: list[dict[str, Tensor]]
     edge_attr: Tensor | None = None
@@ -50,6 +54,7 @@ class GraphSet:
     graph_id: np.ndarray | None = None
     class_names: np.ndarray | None = None
     scorer: Callable[[Tensor, Tensor], dict[str, float]] | None = None
+    degree_width: int | None = None
 
     @property
     def num_graphs(self) -> int:

@@ -28,7 +28,7 @@ from gnntool.data.graphsets.targets import class_targets
 
 __all__ = ["CLASS_NAMES", "generate", "load_synthetic_graphs"]
 
-CLASS_NAMES = np.array(["spread", "hub"])
+CLASS_NAMES = np.array([0, 1])  # 0: spread, 1: hub (numbers, as a file of these graphs would label them)
 _GRAPH_SEED = 0
 
 

@@ -19,12 +19,12 @@ import numpy as np
 
 from gnntool.config import DatasetConfig
 from gnntool.data.graphfile.validate import not_whole
-from gnntool.data.graphsets.assemble import Naming, finish, sort_by_graph
+from gnntool.data.graphsets.assemble import Naming, SortedGraphs, finish, sort_by_graph
 from gnntool.data.graphsets.dataset import GraphSet
 from gnntool.data.graphsets.targets import Targets, class_targets, regression_targets
 from gnntool.errors import UserError
 
-__all__ = ["find_name", "load_tu", "read_table", "read_tu"]
+__all__ = ["find_name", "load_tu", "read_table", "read_tu", "read_tu_graphs"]
 
 INDICATOR = "_graph_indicator.txt"
 
@@ -52,25 +52,32 @@ def read_table(path: Path, integers: bool, columns: int | None = None) -> np.nda
     float32 array; a bad line is a UserError naming the file and the line."""
     import pandas as pd
 
+    options = {"header": None, "sep": ",", "skipinitialspace": True, "skip_blank_lines": False}
     try:
-        frame = pd.read_csv(
-            path, header=None, sep=",", skipinitialspace=True, dtype=str, keep_default_na=False, skip_blank_lines=False
-        )
+        try:  # the fast path: every value a number
+            values = pd.read_csv(path, dtype=np.float64, **options).to_numpy()
+            text = None
+        except ValueError:  # not numbers somewhere: read as text, to name the line
+            text = pd.read_csv(path, dtype=str, keep_default_na=False, **options).to_numpy()
+            values = np.stack([pd.to_numeric(text[:, c], errors="coerce") for c in range(text.shape[1])], axis=1)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: empty (a TU file has one line per item)") from None
     except pd.errors.ParserError as exc:  # a line with more values than the first
         raise UserError(f"{path}: not comma-separated rows of equal length ({str(exc).strip()})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read: {exc}") from None
-    text = frame.to_numpy()
-    while len(text) and (text[-1] == "").all():  # blank lines at the end
-        text = text[:-1]
-    if columns is not None and text.shape[1] != columns:
-        raise UserError(f"{path}: {text.shape[1]} values per line; expected {columns}")
-    values = np.stack([pd.to_numeric(text[:, c], errors="coerce") for c in range(text.shape[1])], axis=1).astype(float)
+    values = values.astype(np.float64)
+    end = len(values)
+    while end and np.isnan(values[end - 1]).all() and (text is None or (text[end - 1] == "").all()):
+        end -= 1  # blank lines at the end
+    values = values[:end]
+    if columns is not None and values.shape[1] != columns:
+        raise UserError(f"{path}: {values.shape[1]} values per line; expected {columns}")
     bad = ~np.isfinite(values) | (not_whole(values) if integers else False)
     if bad.any():
         row, col = np.argwhere(bad)[0]
+        if text is None:  # read it again as text, to show the value as written
+            text = pd.read_csv(path, dtype=str, keep_default_na=False, **options).to_numpy()
         shown = text[row, col].strip() or "nothing"
         kind = "an integer" if integers else "a finite number"
         raise UserError(f"{path}: {_line(int(row))} has {shown!r} in column {int(col) + 1}; expected {kind}")
@@ -103,22 +110,24 @@ def _optional_features(folder: Path, name: str, kind: str, count: int, of: str) 
     return np.concatenate(blocks, axis=1) if blocks else None
 
 
-def _targets(folder: Path, name: str, num_graphs: int) -> Targets:
+def _targets(folder: Path, name: str, num_graphs: int) -> Targets | None:
+    """Regression targets from `_graph_attributes.txt`, else classes from `_graph_labels.txt`, else None."""
     attributes, labels = folder / f"{name}_graph_attributes.txt", folder / f"{name}_graph_labels.txt"
     if attributes.is_file():
         path, table = attributes, read_table(attributes, integers=False)
     elif labels.is_file():
         path, table = labels, read_table(labels, integers=True, columns=1)
     else:
-        raise UserError(f"{folder}: neither {labels.name} (classes) nor {attributes.name} (regression targets)")
+        return None
     _count_must_match(path, table, num_graphs, f"graph ({num_graphs} in {name}{INDICATOR})")
     if path == attributes:
         return regression_targets(table, str(path), _line)
     return class_targets(table, str(path), _line)
 
 
-def read_tu(folder: Path, config: DatasetConfig, seed: int) -> GraphSet:
-    """The TU-format set in `folder`, split as `config` says."""
+def read_tu_graphs(folder: Path) -> tuple[SortedGraphs, Targets | None, np.ndarray]:
+    """The graphs of the TU-format folder sorted by graph, their targets (None without a graph label
+    or attribute file) and their ids (1-based, as the files count them)."""
     name = find_name(folder)
     indicator_path, edges_path = folder / f"{name}{INDICATOR}", folder / f"{name}_A.txt"
     if not edges_path.is_file():
@@ -144,7 +153,18 @@ def read_tu(folder: Path, config: DatasetConfig, seed: int) -> GraphSet:
     naming = Naming(str(edges_path), str(indicator_path), edge=_line, node=lambda i: f"node {i + 1}",
                     graph=lambda g: f"graph {g + 1}")  # fmt: skip
     sorted_graphs = sort_by_graph(x, edges.T - 1, graph - 1, num_graphs, naming, edge_attr)
-    return finish(config, sorted_graphs, targets, seed, graph_id=np.arange(1, num_graphs + 1))
+    return sorted_graphs, targets, np.arange(1, num_graphs + 1)
+
+
+def read_tu(folder: Path, config: DatasetConfig, seed: int) -> GraphSet:
+    """The TU-format set in `folder`, split as `config` says."""
+    graphs, targets, graph_id = read_tu_graphs(folder)
+    if targets is None:
+        name = find_name(folder)
+        raise UserError(
+            f"{folder}: neither {name}_graph_labels.txt (classes) nor {name}_graph_attributes.txt (regression targets)"
+        )
+    return finish(config, graphs, targets, seed, graph_id=graph_id)
 
 
 def load_tu(config: DatasetConfig, seed: int) -> GraphSet:

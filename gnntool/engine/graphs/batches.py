@@ -10,15 +10,12 @@ are (`grouped`): no Python loop over graphs, no sort per batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from gnntool.data.graphsets.dataset import GraphSet
 from gnntool.models.graph_ops import GraphOps
-
-if TYPE_CHECKING:
-    from gnntool.data.graphsets.dataset import GraphSet
 
 
 @dataclass
@@ -28,7 +25,7 @@ class GraphBatch:
     x: Tensor
     ops: GraphOps
     edge_attr: Tensor | None
-    y: Tensor
+    y: Tensor | None  # None: graphs without targets (embed, predict)
     graphs: Tensor  # the set's indices of the batch's graphs, in batch order
 
 
@@ -71,7 +68,7 @@ class GraphBatcher:
             self.edge_attr = self.edge_attr.float()
         self.node_ptr = graphs.node_ptr.to(device)
         self.edge_ptr = edge_ptr.to(device)
-        self.y = graphs.y.to(device)
+        self.y = None if graphs.y is None else graphs.y.to(device)
         self.device = device
 
     def batch(self, chosen: Tensor) -> GraphBatch:
@@ -87,4 +84,5 @@ class GraphBatcher:
         graph_of_node = torch.repeat_interleave(positions, nodes, output_size=rows.numel())
         ops = GraphOps(edge_index, rows.numel(), batch=graph_of_node, num_graphs=count, grouped=True)
         edge_attr = None if self.edge_attr is None else self.edge_attr[columns]
-        return GraphBatch(self.x[rows], ops, edge_attr, self.y[chosen], chosen)
+        y = None if self.y is None else self.y[chosen]
+        return GraphBatch(self.x[rows], ops, edge_attr, y, chosen)

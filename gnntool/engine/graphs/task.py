@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from gnntool.data.graphsets.dataset import GraphSet
 from gnntool.engine.graphs.batches import GraphBatcher
 from gnntool.errors import UserError
 from gnntool.traits import SPLITS
-
-if TYPE_CHECKING:
-    from gnntool.data.graphsets.dataset import GraphSet
 
 
 @dataclass

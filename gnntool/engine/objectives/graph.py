@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from gnntool.config import Config
+from gnntool.data.graphsets.dataset import GraphSet
+from gnntool.data.graphsets.unseen import read_graph_set
 from gnntool.engine.graphs.batches import GraphBatch
 from gnntool.engine.graphs.metrics import LOSSES, graph_metrics, reported, resolve_loss
 from gnntool.engine.graphs.task import GraphTask, graph_task
@@ -31,9 +33,6 @@ from gnntool.export import write_table
 from gnntool.models import build_graph_model
 from gnntool.models.readout import GraphModel
 from gnntool.traits import SPLITS
-
-if TYPE_CHECKING:
-    from gnntool.data.graphsets.dataset import GraphSet
 
 EVAL_GRAPHS = 1024  # graphs per inference batch (eval mode: results do not depend on it)
 
@@ -63,18 +62,18 @@ class GraphLevel(Objective):
 
     @classmethod
     def read_unseen(cls, config: Config, path: Path, saved: Any) -> GraphSet:
-        """A file of graphs in the run's format: a TU folder or a graphs .npz (by what `path` is),
-        read as the run's dataset keys say (degree features...)."""
-        from gnntool.data import load_dataset  # (the data layer, imported where it is used)
-
-        name = "tu" if path.is_dir() else "graphs"
-        unseen = config.dataset.model_copy(update={"name": name, "path": str(path), "split": "random", "folds": None})
-        return load_dataset(unseen, saved.seed)
+        """A file of graphs (a TU folder or a graphs .npz) as the run read its own: classes numbered
+        by the run's class names, degree features as wide."""
+        names = saved.shape.get("class_names")
+        return read_graph_set(path, None if names is None else np.asarray(names), saved.shape.get("degree_width"))
 
     @classmethod
     def unseen_dataset(cls, unseen: GraphSet, saved: Any) -> GraphSet:
         every = torch.arange(unseen.num_graphs)
         unseen.splits = [{split: every for split in SPLITS}]
+        if unseen.task is not None and unseen.task != saved.shape["task"]:
+            raise UserError(f"the graphs' targets are {unseen.task}; the run was trained on {saved.shape['task']}")
+        unseen.task, unseen.num_outputs = saved.shape["task"], saved.num_classes  # the model's task shape
         names = saved.shape.get("class_names")
         unseen.class_names = None if names is None else np.asarray(names)  # the run's labels, not the file's
         return unseen
@@ -99,6 +98,7 @@ class GraphLevel(Objective):
             "task": dataset.task,
             "class_names": names,
             "fold": self.task.fold,
+            "degree_width": dataset.degree_width,
         }
 
     def data_report(self) -> list[str]:
@@ -247,4 +247,6 @@ class GraphLevel(Objective):
 
     def evaluate_graph(self, model: nn.Module, path: Path, graph_file: Any) -> dict[str, float]:
         del graph_file  # the task holds the file's graphs, every one in each split
+        if self.task.dataset.y is None:
+            raise UserError(f"{path}: has no targets (y, or graph labels); eval --graph needs them — embed it instead")
         return self.evaluate(model, ("test",))["test"]

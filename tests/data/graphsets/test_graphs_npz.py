@@ -74,7 +74,7 @@ def test_without_x_every_node_gets_a_constant_feature(tmp_path: Path) -> None:
             r"array edge_index\): column 1 joins node 1 of graph 1 and node 3 of graph 0",
         ),
         ({"graph": np.array([0, 2, 2, 0, 2, 2])}, r"array graph\): graph 1 has no nodes"),
-        ({"graph": np.array([0, 1, 3, 0, 1, 1])}, r"holds graph 3 at row 2; y has 3 rows"),
+        ({"graph": np.array([0, 1, 3, 0, 1, 1])}, r"holds graph 3 at row 2; y has 3 rows: graphs 0..2"),
         ({"x": np.ones((5, 2))}, r"array x\) has 5 rows; array graph names the graph of 6 nodes"),
         ({"edge_attr": np.ones(4)}, r"array edge_attr\) must have one row per edge \(6\)"),
         ({"graph_id": np.array([1, 1, 2])}, "duplicate graph id 1"),
@@ -87,8 +87,10 @@ def test_bad_archives_are_one_user_error_naming_the_array(tmp_path: Path, change
 
 
 def test_missing_arrays_are_named(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="has no graph and no y array"):
+    with pytest.raises(UserError, match="has no graph array"):
         load(write(tmp_path / "bad.npz", x=np.ones((2, 1)), edge_index=np.zeros((2, 0), dtype=np.int64)))
+    with pytest.raises(UserError, match="has no y array: training needs one target row per graph"):
+        load(write(tmp_path / "noy.npz", edge_index=np.zeros((2, 0), dtype=np.int64), graph=np.array([0, 1, 1])))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -121,3 +123,33 @@ def test_any_node_order_gives_the_same_graphs(tmp_path: Path, sizes: list[int], 
 
     assert edge_rows(ordered) == edge_rows(mixed)
     assert (mixed.graph_of_node()[mixed.edge_index[0]] == mixed.graph_of_edge()).all()
+
+
+def test_unseen_graphs_need_no_targets_and_get_no_split(tmp_path: Path) -> None:
+    from gnntool.data.graphsets.assemble import degree_one_hot
+    from gnntool.data.graphsets.unseen import read_graph_set
+
+    path = write(tmp_path / "u.npz", edge_index=np.array([[0, 2], [2, 0]]), graph=np.array([1, 0, 1]),
+                 graph_id=np.array([10, 20]))  # fmt: skip
+    graphs = read_graph_set(path)
+    assert graphs.y is None and graphs.task is None and graphs.splits == [] and graphs.num_outputs == 0
+    assert graphs.node_ptr.tolist() == [0, 1, 3] and graphs.edge_index.tolist() == [[1, 2], [2, 1]]
+    assert graphs.output_ids().tolist() == [10, 20]
+    # degrees at a trained width: 0 and 1 here, a width of 2 puts degree ≥ 1 in the last column
+    assert degree_one_hot(graphs.edge_index, 3, 2).tolist() == [[1, 0], [0, 1], [0, 1]]
+    labelled = read_graph_set(three_graphs(tmp_path))
+    assert labelled.task == "classes" and labelled.splits == [] and labelled.y.tolist() == [1, 0, 1]
+    with pytest.raises(UserError, match="no such file or folder"):
+        read_graph_set(tmp_path / "absent.npz")
+
+
+def test_unseen_graphs_keep_the_runs_class_numbers_and_degree_width(tmp_path: Path) -> None:
+    from gnntool.data.graphsets.unseen import read_graph_set
+
+    path = three_graphs(tmp_path)  # labels 7, -1, 7; degrees 1, 1, 0, 1, 2, 1 after sorting
+    graphs = read_graph_set(path, class_names=np.array([-1, 3, 7]), degree_width=2)
+    assert graphs.y.tolist() == [2, 0, 2] and graphs.num_outputs == 3 and graphs.class_names.tolist() == [-1, 3, 7]
+    assert graphs.num_features == 2 + 2 and graphs.degree_width == 2
+    assert graphs.x[:, 2:].argmax(1).tolist() == [1, 1, 1, 1, 1, 0]  # degree 2 shares the last column
+    with pytest.raises(UserError, match="label -1 is not one of the classes the model was trained on"):
+        read_graph_set(path, class_names=np.array([7, 8]))

@@ -74,6 +74,13 @@ def test_neither_labels_nor_attributes_gives_a_constant_feature_and_degrees_on_r
     assert graphs.x[:, 1:].argmax(1).tolist() == [2, 2, 2, 1, 1, 1, 2, 1]
 
 
+def test_normalized_features_sum_to_one_before_degrees_are_added(tmp_path: Path) -> None:
+    folder = mutag_like(tmp_path / "m", node_attributes=[[0.0, 1.0, 3.0]] * 8)
+    graphs = load(folder, split="random", normalize_features=True, degree_features=True)
+    assert torch.allclose(graphs.x[:, :3], torch.tensor([[0.0, 0.25, 0.75]] * 8))  # PyG's NormalizeFeatures
+    assert torch.equal(graphs.x[:, 3:].sum(1), torch.ones(8))
+
+
 def test_graph_attributes_are_regression_targets(tmp_path: Path) -> None:
     folder = mutag_like(tmp_path / "m", graph_attributes=[[0.5, 1], [1.5, 2], [-1, 0]])
     graphs = load(folder, split="random")
@@ -121,9 +128,13 @@ def test_the_name_comes_from_the_files(tmp_path: Path) -> None:
     assert find_name(mutag_like(tmp_path / "m")) == "MUTAG"
     with pytest.raises(UserError, match="exactly one <NAME>_graph_indicator.txt"):
         find_name(tmp_path)
+    (tmp_path / "m" / "MUTAG_graph_labels.txt").unlink()
     with pytest.raises(UserError, match="neither MUTAG_graph_labels.txt"):
-        (tmp_path / "m" / "MUTAG_graph_labels.txt").unlink()
         load(tmp_path / "m", split="random")
+    from gnntool.data.graphsets.unseen import read_graph_set
+
+    unseen = read_graph_set(tmp_path / "m")  # graphs to run a model on need no labels
+    assert unseen.y is None and unseen.num_graphs == 3 and unseen.graph_id.tolist() == [1, 2, 3]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
