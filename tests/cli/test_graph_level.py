@@ -87,3 +87,74 @@ def test_folds_then_eval_embed_predict_by_fold(runner, tmp_path: Path) -> None:
     assert predicted.exit_code == 0, predicted.output
     lines = predicted.stdout.splitlines()
     assert lines[0].split("\t")[:3] == ["id", "predicted", "p_0"] and len(lines) == 121
+
+
+def write_tu(folder: Path, graphs: int) -> Path:
+    """A TU-format folder (NAME found from the files) of `graphs` rings and paths of 5-9 nodes,
+    labelled -1 (path) or 1 (ring) as MUTAG's labels are, with node labels."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    edges, indicator, labels, first = [], [], [], 1
+    for g in range(graphs):
+        n, ring = int(rng.integers(5, 10)), g % 2
+        pairs = [(i, i + 1) for i in range(n - 1)] + [(n - 1, 0)] * ring
+        edges += [(first + a, first + b) for a, b in pairs] + [(first + b, first + a) for a, b in pairs]
+        indicator += [g + 1] * n
+        labels.append(1 if ring else -1)
+        first += n
+    (folder / "RINGS_A.txt").write_text("".join(f"{a}, {b}\n" for a, b in edges))
+    (folder / "RINGS_graph_indicator.txt").write_text("".join(f"{g}\n" for g in indicator))
+    (folder / "RINGS_graph_labels.txt").write_text("".join(f"{label}\n" for label in labels))
+    (folder / "RINGS_node_labels.txt").write_text("".join(f"{rng.integers(0, 3)}\n" for _ in indicator))
+    return folder
+
+
+def test_a_tu_folder_trains_ten_folds_and_predicts_its_own_labels(runner, tmp_path: Path) -> None:
+    folder = write_tu(tmp_path / "rings", 100)
+    model = {"arch": "gin", "hidden": 8, "layers": 2}
+    dataset = {"name": "tu", "path": str(folder), "split": "folds"}
+    config = write(tmp_path / "tu.yaml", {"dataset": dataset, "model": model, "train": {**TRAIN, "epochs": 2}})
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(config), "--out", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["folds"]) == 10 and {"accuracy", "auc", "loss"} <= set(metrics["test"])
+    predicted = runner.invoke(app, ["predict", str(run), "--fold", "1", "--device", "cpu"])
+    assert predicted.exit_code == 0, predicted.output
+    assert {line.split("\t")[1] for line in predicted.stdout.splitlines()} <= {"-1", "1"}  # the original labels
+
+
+def write_csv_gz(path: Path, rows) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt") as handle:
+        for row in np.asarray(rows).reshape(len(rows), -1).tolist():
+            handle.write(",".join("" if value != value else str(value) for value in row) + "\n")
+
+
+def test_ogbg_molhiv_raw_layout_trains_with_bond_features_scored_by_the_evaluator(runner, tmp_path: Path) -> None:
+    pytest.importorskip("ogb")
+    rng = np.random.default_rng(0)
+    folder, graphs = tmp_path / "ogbg_molhiv", 40
+    sizes = rng.integers(2, 7, graphs)
+    write_csv_gz(folder / "raw" / "num-node-list.csv.gz", sizes)
+    write_csv_gz(folder / "raw" / "num-edge-list.csv.gz", sizes - 1)
+    bonds = [np.stack([np.arange(n - 1), np.arange(1, n)], 1) for n in sizes]  # a path, each bond once
+    write_csv_gz(folder / "raw" / "edge.csv.gz", np.concatenate(bonds))
+    write_csv_gz(folder / "raw" / "node-feat.csv.gz", rng.integers(0, [119, 5, 12, 12, 10, 6, 6, 2, 2], (sizes.sum(), 9)))
+    write_csv_gz(folder / "raw" / "edge-feat.csv.gz", rng.integers(0, [5, 6, 2], (sizes.sum() - graphs, 3)))
+    write_csv_gz(folder / "raw" / "graph-label.csv.gz", np.arange(graphs) % 2)
+    for part, ids in zip(("train", "valid", "test"), np.split(rng.permutation(graphs), [20, 30]), strict=True):
+        write_csv_gz(folder / "split" / "scaffold" / f"{part}.csv.gz", np.sort(ids))
+    model = {"arch": "gin", "hidden": 8, "layers": 2, "edge_features": True}
+    dataset = {"name": "ogbg-molhiv", "root": str(tmp_path)}
+    config = write(tmp_path / "hiv.yaml", {"dataset": dataset, "model": model, "train": {**TRAIN, "epochs": 2}})
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert validate(yaml.safe_load(config.read_text())).train.monitor == "val_auc"
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["test"]) >= {"auc", "ap", "loss"}
+    (folder / "raw" / "edge-feat.csv.gz").unlink()
+    missing = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "again"), "-q"])
+    assert missing.exit_code == 2
