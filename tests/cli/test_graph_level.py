@@ -142,7 +142,8 @@ def test_ogbg_molhiv_raw_layout_trains_with_bond_features_scored_by_the_evaluato
     write_csv_gz(folder / "raw" / "num-edge-list.csv.gz", sizes - 1)
     bonds = [np.stack([np.arange(n - 1), np.arange(1, n)], 1) for n in sizes]  # a path, each bond once
     write_csv_gz(folder / "raw" / "edge.csv.gz", np.concatenate(bonds))
-    write_csv_gz(folder / "raw" / "node-feat.csv.gz", rng.integers(0, [119, 5, 12, 12, 10, 6, 6, 2, 2], (sizes.sum(), 9)))
+    atoms = rng.integers(0, [119, 5, 12, 12, 10, 6, 6, 2, 2], (sizes.sum(), 9))  # inside OGB's vocabularies
+    write_csv_gz(folder / "raw" / "node-feat.csv.gz", atoms)
     write_csv_gz(folder / "raw" / "edge-feat.csv.gz", rng.integers(0, [5, 6, 2], (sizes.sum() - graphs, 3)))
     write_csv_gz(folder / "raw" / "graph-label.csv.gz", np.arange(graphs) % 2)
     for part, ids in zip(("train", "valid", "test"), np.split(rng.permutation(graphs), [20, 30]), strict=True):

@@ -41,6 +41,25 @@ def test_a_batch_is_the_disjoint_union_of_its_graphs() -> None:
     assert batch.ops.num_graphs == 2
 
 
+def test_symmetric_batches_back_propagate_as_the_general_path() -> None:
+    """An undirected set's adjacency is its own transpose: the backward skips the transpose plan
+    and gives the gradients the general plan gives."""
+    from gnntool.models.graph_ops import sparse_matmul
+
+    graphs = tiny_set()
+    graphs.edge_index = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 6, 6, 7], [1, 0, 2, 1, 4, 3, 6, 5, 7, 6]])
+    graphs.edge_ptr, graphs.edge_attr = torch.tensor([0, 4, 6, 10]), None
+    batcher = GraphBatcher(graphs, torch.device("cpu"))
+    assert batcher.symmetric and not GraphBatcher(tiny_set(), torch.device("cpu")).symmetric
+    ops = batcher.batch(torch.tensor([1, 2, 0])).ops
+    x = torch.randn(ops.num_nodes, 3, requires_grad=True)
+    sparse_matmul(ops.sum_adjacency, x).pow(2).sum().backward()
+    fast, x.grad = x.grad, None
+    general = ops.csr(torch.ones(ops.source.numel()))  # no plan attached: CSRTranspose sorts
+    sparse_matmul(general, x).pow(2).sum().backward()
+    torch.testing.assert_close(fast, x.grad)
+
+
 def test_losses_and_metrics_mask_missing_labels() -> None:
     outputs = torch.tensor([[2.0, -1.0], [-1.0, 0.5], [0.3, 3.0], [-2.0, 1.0]])
     y = torch.tensor([[1.0, float("nan")], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])

@@ -56,8 +56,11 @@ class GraphBatcher:
     """A `GraphSet` on a device, ready to cut into batches of graphs."""
 
     def __init__(self, graphs: GraphSet, device: torch.device) -> None:
-        keep = canonical_edges(graphs.edge_index, int(graphs.x.size(0)))
+        keep = canonical_edges(graphs.edge_index, int(graphs.x.size(0)))  # sorted by (target, source)
         source, target = graphs.edge_index[:, keep]
+        nodes = int(graphs.x.size(0))
+        # every edge's reverse present (undirected graphs): the adjacency is its own transpose
+        self.symmetric = torch.equal(torch.sort(source * nodes + target).values, target * nodes + source)
         graph_of_edge = graphs.graph_of_node()[target]
         edge_ptr = torch.zeros(graphs.num_graphs + 1, dtype=torch.long)
         torch.cumsum(torch.bincount(graph_of_edge, minlength=graphs.num_graphs), 0, out=edge_ptr[1:])
@@ -82,7 +85,9 @@ class GraphBatcher:
         count = chosen.numel()
         positions = torch.arange(count, device=self.device)
         graph_of_node = torch.repeat_interleave(positions, nodes, output_size=rows.numel())
-        ops = GraphOps(edge_index, rows.numel(), batch=graph_of_node, num_graphs=count, grouped=True)
+        ops = GraphOps(
+            edge_index, rows.numel(), batch=graph_of_node, num_graphs=count, grouped=True, symmetric=self.symmetric
+        )
         edge_attr = None if self.edge_attr is None else self.edge_attr[columns]
         y = None if self.y is None else self.y[chosen]
         return GraphBatch(self.x[rows], ops, edge_attr, y, chosen)
