@@ -126,7 +126,7 @@ def train_one_seed(
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
     with (
         OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed),
-        seed_board(config, run_dir, seed, enabled=ranks.main) as board,
+        seed_board(config, run_dir, seed, enabled=ranks.main, fold=fold if fold_count(config) > 1 else None) as board,
     ):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])
         objective = result.objective
