@@ -87,6 +87,31 @@ def test_folds_then_eval_embed_predict_by_fold(runner, tmp_path: Path) -> None:
     assert predicted.exit_code == 0, predicted.output
     lines = predicted.stdout.splitlines()
     assert lines[0].split("\t")[:3] == ["id", "predicted", "p_0"] and len(lines) == 121
+    scored = runner.invoke(app, ["eval", str(run), "--graph", str(npz), "--json", "--device", "cpu"])
+    assert scored.exit_code == 0, scored.output
+    assert set(json.loads(scored.stdout)["graph"]) == {"accuracy", "auc", "loss"}
+
+
+def test_regression_defaults_to_mse_and_predicts_values(runner, tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    sizes = rng.integers(3, 7, 60)
+    graph = np.repeat(np.arange(60), sizes)
+    x = rng.normal(size=(sizes.sum(), 2)).astype(np.float32)
+    y = np.stack([np.bincount(graph, weights=x[:, 0]), sizes.astype(float)], 1)  # per-graph sums: a sum readout's task
+    npz = tmp_path / "values.npz"
+    np.savez(npz, x=x, edge_index=np.zeros((2, 0), dtype=np.int64), graph=graph, y=y)
+    dataset = {"name": "graphs", "path": str(npz), "split": "random"}
+    model = {"arch": "gin", "hidden": 8, "layers": 2, "readout": "sum"}
+    unset = write(tmp_path / "unset.yaml", {"dataset": dataset, "model": model, "train": {**TRAIN, "epochs": 2}})
+    refused = runner.invoke(app, ["train", str(unset), "--out", str(tmp_path / "no"), "-q"])
+    assert refused.exit_code == 2 and "val_rmse" in refused.stderr  # the message names the monitor to set
+    train = {**TRAIN, "epochs": 2, "monitor": "val_rmse"}
+    config = write(tmp_path / "r.yaml", {"dataset": dataset, "model": model, "train": train})
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert set(json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]) == {"rmse", "mae", "loss"}
+    predicted = runner.invoke(app, ["predict", str(tmp_path / "run"), "--header", "--device", "cpu"])
+    assert predicted.stdout.splitlines()[0].split("\t") == ["id", "value_0", "value_1"]
 
 
 def write_tu(folder: Path, graphs: int) -> Path:
