@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gnntool.config import validate
 from gnntool.data.graphsets.dataset import GraphSet
@@ -58,6 +61,38 @@ def test_symmetric_batches_back_propagate_as_the_general_path() -> None:
     general = ops.csr(torch.ones(ops.source.numel()))  # no plan attached: CSRTranspose sorts
     sparse_matmul(general, x).pow(2).sum().backward()
     torch.testing.assert_close(fast, x.grad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_any_batch_is_the_union_of_its_graphs_canonical_edges(data) -> None:  # type: ignore[no-untyped-def]
+    """Random graphs (repeated edges, self-loops, any edge order) and any choice of them: the batch
+    holds each chosen graph's nodes in order and its distinct non-loop edges, shifted, and nothing else."""
+    sizes = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=6))
+    ptr = np.concatenate([[0], np.cumsum(sizes)])
+    edges = [
+        [(int(ptr[g]) + a, int(ptr[g]) + b) for a, b in data.draw(st.lists(st.tuples(st.integers(0, n - 1),
+                                                                            st.integers(0, n - 1)), max_size=8))]
+        for g, n in enumerate(sizes)
+    ]  # fmt: skip
+    edge_ptr = np.concatenate([[0], np.cumsum([len(e) for e in edges])])
+    flat = [pair for graph in edges for pair in graph]
+    edge_index = torch.tensor(flat, dtype=torch.long).t().reshape(2, -1)
+    x = torch.arange(int(ptr[-1]), dtype=torch.float).view(-1, 1)  # each node's global row
+    y = torch.zeros(len(sizes), dtype=torch.long)
+    graphs = GraphSet(x, edge_index, torch.tensor(ptr), torch.tensor(edge_ptr), y, "classes", 2, [])
+    chosen = data.draw(st.lists(st.integers(0, len(sizes) - 1), min_size=1, max_size=6, unique=True))
+    batch = GraphBatcher(graphs, torch.device("cpu")).batch(torch.tensor(chosen))
+    expected_x, expected_edges, offset = [], set(), 0
+    for position, g in enumerate(chosen):
+        expected_x += list(range(int(ptr[g]), int(ptr[g + 1])))
+        expected_edges |= {(a - int(ptr[g]) + offset, b - int(ptr[g]) + offset) for a, b in edges[g] if a != b}
+        offset += sizes[g]
+        assert batch.ops.batch[offset - 1].item() == position
+    assert batch.x.view(-1).long().tolist() == expected_x
+    pairs = list(zip(batch.ops.source.tolist(), batch.ops.target.tolist()))
+    assert set(pairs) == expected_edges and len(pairs) == len(expected_edges)
+    assert pairs == sorted(pairs, key=lambda pair: (pair[1], pair[0]))  # the order GraphOps keeps
 
 
 def test_losses_and_metrics_mask_missing_labels() -> None:
