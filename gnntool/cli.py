@@ -125,6 +125,7 @@ DEVICE_HELP = "auto, cpu, cuda or cuda:N (auto: CUDA when there is a GPU)"
 # train, sweep, tune: the device overrides the config's; eval, embed, predict: auto unless given.
 ConfigDeviceOption = Annotated[str | None, typer.Option(help=f"{DEVICE_HELP} \\[default: the config's device].")]
 DeviceOption = Annotated[str, typer.Option(help=f"{DEVICE_HELP}.")]
+FoldOption = Annotated[int, typer.Option(min=0, help="Cross-validated runs: the fold whose model to use.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")]
 TensorboardOption = Annotated[
     bool,
@@ -213,6 +214,7 @@ def eval_(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json's shape as one JSON object.")] = False,
     device: DeviceOption = "auto",
+    fold: FoldOption = 0,
 ) -> None:
     """Reload a run's model and recompute its metrics (or score it on an unseen graph)."""
     from gnntool.config import check_device
@@ -225,7 +227,7 @@ def eval_(
         splits: tuple[str, ...] = ("graph",)
     else:
         splits = SPLITS if split.value == "all" else (split.value,)
-    metrics = evaluate_run(run_dir, splits, graph, device)
+    metrics = evaluate_run(run_dir, splits, graph, device, fold)
     if as_json:
         typer.echo(json.dumps(metrics))
     else:
@@ -266,6 +268,7 @@ def embed(
     node_type: Annotated[
         str | None, typer.Option("--type", help="Typed graphs: the node type to embed \\[default: the target type].")
     ] = None,
+    fold: FoldOption = 0,
 ) -> None:
     """Write node embeddings of the run's graph, or of an unseen one (first column: node id)."""
     from gnntool.config import check_device
@@ -277,7 +280,7 @@ def embed(
     from gnntool.engine.runs.loaded import embed_run
     from gnntool.export import write_embeddings
 
-    embeddings, node_id = embed_run(run_dir, graph, device, node_type)
+    embeddings, node_id = embed_run(run_dir, graph, device, node_type, fold)
     write_embeddings(embeddings, node_id, output, resolved, header)
 
 
@@ -486,6 +489,7 @@ def predict(
         Path | None,
         typer.Option(help="Link runs with --top-k: the source node ids (one per line) instead of every node."),
     ] = None,
+    fold: FoldOption = 0,
 ) -> None:
     """Per node: id, predicted class (or label set), and the class probabilities.
 
@@ -503,7 +507,7 @@ def predict(
     from gnntool.engine.runs.loaded import predict_run
 
     options = PredictOptions(output, resolved, header, pairs=pairs, top_k=k, nodes=nodes)
-    predict_run(run_dir, graph, device, options)
+    predict_run(run_dir, graph, device, options, fold)
 
 
 def parse_top_k(text: str) -> int:

@@ -292,6 +292,15 @@ class ModelConfig(Section):
     )
     norm: NormName = "none"
     norm_args: NormArgs = Field(default_factory=NormArgs)
+    readout: Literal["mean", "sum", "max"] = Field(
+        default="sum", description="graph objective: how node states pool into one vector per graph"
+    )
+    jump: Literal["last", "cat"] = Field(
+        default="last", description="graph objective: pool the last layer's states, or every layer's, concatenated"
+    )
+    edge_features: bool = Field(
+        default=False, description="graph objective, gin only: add edge embeddings to the messages (GINE)"
+    )
 
     @property
     def traits(self) -> ModelTraits:
@@ -306,6 +315,11 @@ class ModelConfig(Section):
         if divides is not None and self.hidden % getattr(self.norm_args, divides):
             value = getattr(self.norm_args, divides)
             raise ValueError(f"model.norm_args.{divides} ({value}) must divide model.hidden ({self.hidden})")
+        if self.edge_features and not self.traits.edge_features:
+            takes = [name for name, known in MODELS.items() if known.edge_features]
+            raise ValueError(
+                f"model.edge_features: edge embeddings enter the messages of {listed(takes)}, not {self.arch}"
+            )
         return self
 
     def _arch_option(self, key: str) -> None:
@@ -372,6 +386,11 @@ class TrainConfig(Section):
         default=None,
         description="link on a typed graph: the relation trained and scored (source__relation__target), or all "
         "(every relation, with a relation-aware decoder such as distmult); refused on a homogeneous graph",
+    )
+    loss: Literal["cross_entropy", "bce", "mse", "mae"] | None = Field(
+        default=None,
+        description="graph objective: cross_entropy (classes), bce (0/1 labels), mse or mae (regression); "
+        "null: what the data's targets are",
     )
 
     @field_validator("objective")
@@ -468,16 +487,40 @@ class Config(Section):
             return {**raw, "dataset": {**dataset, "split": "random"}}
         return raw
 
+    @model_validator(mode="before")
+    @classmethod
+    def _objective_for_dataset(cls, raw: Any) -> Any:
+        """A whole-graph set without `train.objective` trains the whole-graph objective (the one
+        table entry that is `graph_level`), not node classification, which it cannot."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("train", {}), dict) or not isinstance(
+            raw.get("dataset") or {}, dict
+        ):
+            return raw
+        train, dataset = raw.get("train") or {}, raw.get("dataset") or {}
+        name = canonical_dataset(str(dataset.get("name", DatasetConfig.model_fields["name"].default)))
+        if "objective" in train or name not in DATASETS or not DATASETS[name].graph_level:
+            return raw
+        objective = next(key for key, known in OBJECTIVES.items() if known.graph_level)
+        return {**raw, "train": {**train, "objective": objective}}
+
     @model_validator(mode="after")
     def _task_fits_dataset(self) -> Config:
         objective, dataset = self.objective_traits, self.dataset.traits
         name = self.train.objective
         if objective.one_graph and dataset.multi_graph:
             raise ValueError(f"train.objective: {name} training runs on one graph; {self.dataset.name} has several")
+        if objective.graph_level != dataset.graph_level:
+            if objective.graph_level:
+                raise ValueError(f"train.objective: {name} predicts whole graphs; {self.dataset.name} labels nodes")
+            raise ValueError(f"train.objective: {self.dataset.name} labels whole graphs; use train.objective: graph")
+        if self.train.loss is not None and not objective.graph_level:
+            raise ValueError(f"train.loss chooses the graph objective's loss, not {name}'s")
         if self.train.monitor is None:
             multilabel = dataset.multilabel and objective.multilabel_monitor
             self.train.monitor = objective.multilabel_monitor if multilabel else objective.default_monitor
-            if objective.needs_labels and dataset.monitor in objective.monitors:  # the dataset's own, where reported
+            if self.train.loss in objective.loss_monitors:
+                self.train.monitor = objective.loss_monitors[self.train.loss]
+            elif objective.needs_labels and dataset.monitor in objective.monitors:  # the dataset's own, where reported
                 self.train.monitor = dataset.monitor
         check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
         self._link_relation_fits()

@@ -31,7 +31,8 @@ METRICS: dict[str, MetricFacts] = {
     "accuracy": MetricFacts(percent=True, primary=2),
     "probe_micro_f1": MetricFacts(percent=True, primary=3),  # unsupervised: a linear probe's scores
     "probe_accuracy": MetricFacts(percent=True, primary=4),
-    "loss": MetricFacts(percent=False, higher_is_better=False, primary=5),  # when there is nothing else
+    "rmse": MetricFacts(percent=False, higher_is_better=False, primary=5),  # regression (graph objective)
+    "loss": MetricFacts(percent=False, higher_is_better=False, primary=6),  # when there is nothing else
     "macro_f1": MetricFacts(percent=True),
     "ap": MetricFacts(percent=False),
     "mrr": MetricFacts(percent=False),
@@ -39,6 +40,7 @@ METRICS: dict[str, MetricFacts] = {
     # knowledge graphs' filtered ranking (gnntool.engine.link.filtered): hits@1, @3, @10
     "filtered_mrr": MetricFacts(percent=False),
     "filtered_hits@": MetricFacts(percent=False),
+    "mae": MetricFacts(percent=False, higher_is_better=False),
 }
 
 _RANKS = {name: entry.primary for name, entry in METRICS.items() if entry.primary is not None}

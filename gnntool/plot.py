@@ -29,8 +29,8 @@ from gnntool.rundir.layout import (
     SWEEP_JSON,
     is_finished,
     read_json,
-    seed_dirs,
     typed_embeddings,
+    unit_dirs,
     write_with,
 )
 
@@ -107,13 +107,14 @@ def read_history(path: Path) -> dict[str, np.ndarray]:
 
 
 def histories(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Each seed's history (`seed-N/history.csv`, or the run's own for one seed), by seed label."""
-    seed_files = [path / HISTORY for path in seed_dirs(run_dir) if (path / HISTORY).is_file()]
+    """Each seed's (or fold's) history (`seed-N/history.csv`, `fold-K/...`, or the run's own for one
+    seed), by its folder's label."""
+    seed_files = [path / HISTORY for path in unit_dirs(run_dir) if (path / HISTORY).is_file()]
     if (run_dir / HISTORY).is_file():
         return {"": read_history(run_dir / HISTORY)}
     if not seed_files:
         raise UserError(f"{run_dir}: no {HISTORY} (a run from before gnntool kept histories?)")
-    return {path.parent.name: read_history(path) for path in seed_files}
+    return {str(path.parent.relative_to(run_dir)): read_history(path) for path in seed_files}
 
 
 def best_epoch(history: dict[str, np.ndarray], monitor: str) -> int:

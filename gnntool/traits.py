@@ -144,6 +144,8 @@ class ObjectiveTraits:
     node_splits: bool = True
     distributed: bool = True
     link_relation: bool = False
+    graph_level: bool = False  # predicts whole graphs: runs on the datasets whose traits say graph_level
+    loss_monitors: Mapping[str, str] = field(default_factory=dict)  # train.loss -> the monitor it implies
     description: str = ""
 
 
@@ -172,6 +174,15 @@ OBJECTIVES: dict[str, ObjectiveTraits] = {
         distributed=False,
         link_relation=True,
         description="link prediction: held-out edges scored against non-edges (docs/link-prediction.md)",
+    ),
+    "graph": ObjectiveTraits(
+        ("val_accuracy", "val_auc", "val_ap", "val_rmse", "val_mae", "val_loss"),
+        "val_accuracy",
+        needs_labels=True,
+        distributed=False,
+        graph_level=True,
+        loss_monitors={"mse": "val_rmse", "mae": "val_rmse", "bce": "val_ap"},
+        description="whole-graph classification or regression with a readout (docs/graph-level.md)",
     ),
 }
 
@@ -210,6 +221,7 @@ class ModelTraits:
     layerwise: bool = True
     row_sliced: bool = True
     typed: bool = True
+    edge_features: bool = False  # its messages can take edge embeddings (`model.edge_features`, GINE)
 
     def __post_init__(self) -> None:
         # Sampled training is followed by layer-wise inference; a refusal must give its reason.
@@ -256,6 +268,7 @@ MODELS: dict[str, ModelTraits] = {
         options={"num_bases": ModelOption("basis decomposition: number of bases (null: a full weight per relation)",
                                           optional=True)}
     ),
+    "gin": ModelTraits(edge_features=True, typed=False),  # whole-graph and node-level; no typed layer
 }
 
 

@@ -26,13 +26,12 @@ def dry_run(config: Config, run_dir: Path) -> str:
     with no_downloads("a dry run downloads nothing"):
         dataset = load_dataset(config.dataset, config.seed)
     task = build_task(dataset, torch.device("cpu"), config.inference_chunk)
-    model = setup(config, task, config.seed).model  # as a run builds it, to its optimiser
-    first, *rest = task.summary()
+    training = setup(config, task, config.seed)  # the model as a run builds it, to its optimiser
+    model = training.model
     parameters = sum(p.numel() for p in model.parameters())
     return "\n".join(
         [
-            f"dataset: {config.dataset.name}, {first}",
-            *rest,
+            *training.objective.data_report(),
             f"model: {config.model.arch}, {parameters:,} parameters",
             *(f"  {line}" for line in repr(model).splitlines()),
             f"device: {device}",

@@ -28,7 +28,11 @@ class CSRTranspose:
     a matrix with that structure and any values (dropout's) is transposed by one gather, where
     torch's own `A.t().to_sparse_csr()` sorts the entries again every time."""
 
-    def __init__(self, matrix: Tensor) -> None:
+    def __init__(self, matrix: Tensor, symmetric: bool = False) -> None:
+        if symmetric:  # the matrix is its own transpose, values included: nothing to sort or permute
+            self.crow, self.col, self.shape = matrix.crow_indices(), matrix.col_indices(), matrix.shape
+            self.permutation: Tensor | None = None
+            return
         numbered = torch.sparse_csr_tensor(
             matrix.crow_indices(), matrix.col_indices(), torch.arange(matrix.values().numel(), dtype=torch.float64,
             device=matrix.device), matrix.shape, check_invariants=False,
@@ -40,7 +44,7 @@ class CSRTranspose:
 
     def __call__(self, values: Tensor) -> Tensor:
         """The transpose of the matrix of this structure holding `values`."""
-        permuted = values.index_select(0, self.permutation)  # (aten::index is several times slower)
+        permuted = values if self.permutation is None else values.index_select(0, self.permutation)  # (not aten::index)
         return torch.sparse_csr_tensor(self.crow, self.col, permuted, self.shape, check_invariants=False)
 
 
@@ -113,6 +117,9 @@ class GraphOps:
     graph, for operators that weigh an edge by its source's degree (GCN), and `node_ids` the
     nodes' ids in the whole graph, for anything that must not depend on how nodes were chunked.
 
+    `symmetric=True` (the caller guarantees every edge's reverse present) lets the 0/1 adjacency be
+    its own transpose in the backward, with nothing sorted.
+
     `grouped=True` takes the edges as they are, unchecked: the caller guarantees them in ascending
     target order, with no repeats and no self-loops, but sources in any order within a target (a
     sampled block, whose sources come in sampled order). Nothing here depends on that order: CSR
@@ -135,6 +142,7 @@ class GraphOps:
         node_ids: Tensor | None = None,
         first_target: int = 0,
         grouped: bool = False,
+        symmetric: bool = False,
     ) -> None:
         source, target = edge_index
         if grouped or is_canonical(source, target, num_nodes):
@@ -153,6 +161,7 @@ class GraphOps:
         self.num_graphs = num_graphs
         self._degree = degree
         self._node_ids = node_ids
+        self.symmetric = symmetric
         self._blocks: dict[int, list[tuple[Tensor, GraphOps]]] = {}
 
     @property
@@ -217,6 +226,16 @@ class GraphOps:
         deg_inv_sqrt = (self.degree + 1).to(torch.float).rsqrt()
         value = deg_inv_sqrt[row + self.first_target] * deg_inv_sqrt[col]
         return sparse_csr(row, col, value, self.shape)
+
+    @cached_property
+    def sum_adjacency(self) -> Tensor:
+        """A itself, 0/1: (A h)_v is the sum of v's in-neighbours' h (GIN's aggregation), sparse CSR.
+        On a `symmetric` graph (every edge's reverse present) A is its own transpose, which the
+        backward then uses as it is."""
+        matrix = self.csr(torch.ones(self.source.numel(), device=self.device))
+        if self.symmetric:
+            setattr(matrix, _PLAN, CSRTranspose(matrix, symmetric=True))
+        return matrix
 
     @cached_property
     def sym_adjacency(self) -> Tensor:

@@ -36,6 +36,7 @@ SWEEP_CSV = "sweep.csv"
 SWEEP_JSON = "sweep.json"
 TRIALS_CSV = "trials.csv"
 BEST_YAML = "best.yaml"
+FOLD_PREFIX = "fold-"  # a cross-validated run keeps each fold's files in RUN/fold-K (RUN/seed-N/fold-K with seeds)
 
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -80,7 +81,7 @@ def os_error_behind(exc: BaseException) -> OSError | None:
 
 def remove_temporaries(run_dir: Path) -> None:
     """Delete what a killed writer left of unfinished atomic writes (call with the run lock held)."""
-    for folder in [run_dir, *seed_dirs(run_dir)]:
+    for folder in [run_dir, *seed_dirs(run_dir), *unit_dirs(run_dir)]:
         for path in folder.glob(f".*{TEMPORARY_SUFFIX}"):
             if path.is_file():
                 path.unlink(missing_ok=True)
@@ -134,11 +135,27 @@ def seed_dirs(run_dir: Path) -> list[Path]:
     return sorted(folders, key=_seed_order)
 
 
-def _seed_order(path: Path) -> tuple[int, int, str]:
+def _seed_order(path: Path, prefix: str = SEED_PREFIX) -> tuple[int, int, str]:
     try:
-        return (0, int(path.name.removeprefix(SEED_PREFIX)), "")
+        return (0, int(path.name.removeprefix(prefix)), "")
     except ValueError:  # not written by gnntool, but still under its name pattern
         return (1, 0, path.name)
+
+
+def fold_dir(parent: Path, fold: int) -> Path:
+    """Where fold `fold` of a cross-validated run (or of one seed of it) keeps its files."""
+    return parent / f"{FOLD_PREFIX}{fold}"
+
+
+def fold_dirs(parent: Path) -> list[Path]:
+    """The fold folders under `parent` (a run or a seed folder), in fold order."""
+    folders = [path for path in parent.glob(f"{FOLD_PREFIX}*") if path.is_dir()]
+    return sorted(folders, key=lambda path: _seed_order(path, FOLD_PREFIX))
+
+
+def unit_dirs(run_dir: Path) -> list[Path]:
+    """The folders that each hold one trained model: seed-N, fold-K or seed-N/fold-K, in order."""
+    return [unit for parent in [run_dir, *seed_dirs(run_dir)] for unit in fold_dirs(parent)] or seed_dirs(run_dir)
 
 
 def is_finished(run_dir: Path) -> bool:
@@ -153,14 +170,14 @@ def typed_embeddings(node_type: str) -> str:
 
 def has_progress(run_dir: Path) -> bool:
     """An unfinished run worth resuming: a checkpoint, or seeds already (partly) trained."""
-    return (run_dir / CHECKPOINT).is_file() or bool(seed_dirs(run_dir))
+    return (run_dir / CHECKPOINT).is_file() or bool(seed_dirs(run_dir)) or bool(fold_dirs(run_dir))
 
 
 def clear_run(run_dir: Path) -> None:
     """Remove the files a previous run wrote (and only those: --out may be a shared folder)."""
     for name in RUN_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    for folder in [*seed_dirs(run_dir), run_dir / TENSORBOARD]:
+    for folder in [*seed_dirs(run_dir), *fold_dirs(run_dir), run_dir / TENSORBOARD]:
         if folder.is_dir():
             shutil.rmtree(folder)
     typed = run_dir / TYPED_EMBEDDINGS

@@ -17,15 +17,24 @@ from gnntool.engine.runs import train_run as run_module
 from gnntool.models.base import GNN
 
 
+def dataset_for(objective: str) -> dict[str, object]:
+    """The default dataset (Cora), or a small generated set of graphs for a whole-graph objective."""
+    whole_graphs = traits.OBJECTIVES[objective].graph_level
+    return {"name": "synthetic_graphs", "graphs": 40, "graph_nodes": 10} if whole_graphs else {}
+
+
 def test_registry_and_schema_table_agree() -> None:
     assert set(OBJECTIVE_CLASSES) == set(traits.OBJECTIVES)
     for name, known in traits.OBJECTIVES.items():
-        assert validate({"train": {"objective": name}}).train.monitor == known.default_monitor
+        config = validate({"train": {"objective": name}, "dataset": dataset_for(name)})
+        assert config.train.monitor == known.default_monitor
 
 
 @pytest.mark.parametrize("objective", sorted(traits.OBJECTIVES))
 def test_every_objective_trains_evaluates_and_embeds(runner, write_config, tmp_path: Path, objective: str) -> None:
-    config = write_config({"model": {"hidden": 8}, "train": {"objective": objective, "epochs": 3}})
+    config = write_config(
+        {"dataset": dataset_for(objective), "model": {"hidden": 8}, "train": {"objective": objective, "epochs": 3}}
+    )
     run_dir = tmp_path / "run"
     result = runner.invoke(app, ["train", str(config), "--out", str(run_dir), "-q"])
     assert result.exit_code == 0, result.output

@@ -9,8 +9,10 @@ defined on typed graphs.
 from __future__ import annotations
 
 from gnntool.config import Config
+from gnntool.engine.graphs.task import GraphTask
 from gnntool.engine.inputs import Task
 from gnntool.engine.objectives.base import Objective, PredictOptions
+from gnntool.engine.objectives.graph import GraphLevel
 from gnntool.engine.objectives.link import Link
 from gnntool.engine.objectives.supervised import Supervised
 from gnntool.engine.objectives.typed_link import TypedLink
@@ -26,6 +28,7 @@ OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
     "supervised": Supervised,
     "unsupervised": Unsupervised,
     "link": Link,
+    "graph": GraphLevel,
 }
 
 
@@ -39,10 +42,11 @@ TYPED_OBJECTIVE_CLASSES: dict[str, type[Objective]] = {
 OBJECTIVES_BY_KIND: dict[str, dict[str, type[Objective]]] = {
     Task.kind: OBJECTIVE_CLASSES,
     TypedTask.kind: TYPED_OBJECTIVE_CLASSES,
+    GraphTask.kind: {"graph": GraphLevel},
 }
 
 
-def build_objective(config: Config, task: Task | TypedTask, seed: int, ranks: Ranks = SINGLE) -> Objective:
+def build_objective(config: Config, task: Task | TypedTask | GraphTask, seed: int, ranks: Ranks = SINGLE) -> Objective:
     """The objective `config.train.objective` on `task`, with `seed`."""
     classes = OBJECTIVES_BY_KIND[task.kind]
     if config.train.objective not in classes:

@@ -9,6 +9,7 @@ these methods and never asks which objective it holds.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,7 +22,9 @@ from gnntool.config import Config
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
+from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.steps import EpochPosition
+from gnntool.engine.unseen import read_unseen, unseen_dataset
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_stack
 from gnntool.rundir.layout import EMBEDDINGS
@@ -62,6 +65,38 @@ class Objective(ABC):
         """Trainable parts beyond the layer stack (a link decoder), trained and saved with it."""
         del config
         return None
+
+    @classmethod
+    def training_threads(
+        cls, config: Config, task: Any, device: torch.device, distributed: bool
+    ) -> AbstractContextManager[int | None]:
+        """The torch thread count while training on `task` (`gnntool.engine.runtime.threads`)."""
+        return training_threads(config, task, device, distributed)
+
+    @classmethod
+    def build_saved(cls, config: Config, saved: dict[str, Any]) -> nn.Module:
+        """The untrained model that a model file (`gnntool.engine.runs.saved`) holds the weights of."""
+        return model_with_head(config, saved["num_features"], saved["num_outputs"], cls.head(config))
+
+    @classmethod
+    def read_unseen(cls, config: Config, path: Path, saved: Any) -> Any:
+        """An unseen graph (`--graph`) for the model `saved` (a `SavedModel`): a graph file or a
+        typed folder (`gnntool.engine.unseen`)."""
+        return read_unseen(path, config, saved)
+
+    @classmethod
+    def unseen_dataset(cls, unseen: Any, saved: Any) -> Any:
+        """What `read_unseen` read as a dataset whose every split is all of it, shaped as `saved`'s task."""
+        return unseen_dataset(unseen, saved)
+
+    def saved_shape(self) -> dict[str, Any]:
+        """What `build_saved` needs beyond the widths (plain values: the model file loads weights-only)."""
+        return {}
+
+    def data_report(self) -> list[str]:
+        """`--dry-run`'s lines about the data: its size and what each split scores."""
+        first, *rest = self.task.summary()
+        return [f"dataset: {self.config.dataset.name}, {first}", *rest]
 
     @abstractmethod
     def output_width(self) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gnntool.config import Config
 from gnntool.errors import UserError
-from gnntool.rundir.layout import TENSORBOARD, seed_dir
+from gnntool.rundir.layout import TENSORBOARD, fold_dir, seed_dir
 
 if TYPE_CHECKING:
     from gnntool.engine.train import EpochObserver
@@ -117,13 +117,17 @@ class SeedBoard:
 
 
 @contextmanager
-def seed_board(config: Config, run_dir: Path, seed: int, enabled: bool = True) -> Iterator[SeedBoard]:
-    """The seed's board (a no-op one unless `output.tensorboard` and `enabled`), closed at the end."""
+def seed_board(
+    config: Config, run_dir: Path, seed: int, enabled: bool = True, fold: int | None = None
+) -> Iterator[SeedBoard]:
+    """The seed's board (a no-op one unless `output.tensorboard` and `enabled`), closed at the end;
+    a cross-validation fold's in its own folder under the seed's (`seed-N/fold-K`)."""
     if not (config.output.tensorboard and enabled):
         yield SeedBoard(None)
         return
-    hparams = {**flatten(config.model_dump(mode="json")), "seed": seed}
-    board = SeedBoard(seed_dir(run_dir / TENSORBOARD, seed), hparams)
+    hparams = {**flatten(config.model_dump(mode="json")), "seed": seed, **({"fold": fold} if fold is not None else {})}
+    folder = seed_dir(run_dir / TENSORBOARD, seed)
+    board = SeedBoard(folder if fold is None else fold_dir(folder, fold), hparams)
     try:
         yield board
     finally:

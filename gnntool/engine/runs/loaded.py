@@ -14,12 +14,9 @@ import torch
 
 from gnntool.config import Config
 from gnntool.data import load_dataset
-from gnntool.data.graphfile import GraphFile
-from gnntool.data.typed.dataset import TypedDataset
 from gnntool.engine.metrics import summarise
-from gnntool.engine.objectives import Objective, PredictOptions, build_objective
+from gnntool.engine.objectives import OBJECTIVE_CLASSES, Objective, PredictOptions, build_objective
 from gnntool.engine.runs.saved import SavedModel, load_model, load_run_config, model_paths
-from gnntool.engine.runs.unseen import read_unseen, unseen_dataset
 from gnntool.engine.runtime.device import resolve_device
 from gnntool.engine.tasks import build_task
 from gnntool.rundir.layout import MODEL
@@ -34,22 +31,24 @@ class LoadedRun:
     device: torch.device
     models: list[SavedModel]
     graph_path: Path | None = None
-    graph_file: GraphFile | TypedDataset | None = field(default=None, init=False)
+    fold: int = 0
+    graph_file: Any = field(default=None, init=False)
 
     @classmethod
     def open(
-        cls, run_dir: Path, device: str = "auto", graph: Path | None = None, every_seed: bool = False
+        cls, run_dir: Path, device: str = "auto", graph: Path | None = None, every_seed: bool = False, fold: int = 0
     ) -> LoadedRun:
-        """Read `run_dir` (every seed's model, or the top-level model.pt) onto `device`."""
+        """Read `run_dir` (every seed's model, or the top-level model.pt; fold `fold`'s of a
+        cross-validated run) onto `device`."""
         config = load_run_config(run_dir)  # a clear error if this is no run directory
         resolved = resolve_device(device)
-        paths = model_paths(run_dir)  # a clear error if the run holds no model
+        paths = model_paths(run_dir, fold)  # a clear error if the run holds no model
         if not every_seed:
-            paths = [run_dir / MODEL]
+            paths = [run_dir / MODEL] if fold == 0 else paths[:1]
         models = [load_model(path, resolved, config) for path in paths]
-        run = cls(run_dir, config, resolved, models, graph)
+        run = cls(run_dir, config, resolved, models, graph, fold)
         if graph is not None:
-            run.graph_file = read_unseen(graph, config, models[0])
+            run.graph_file = OBJECTIVE_CLASSES[config.train.objective].read_unseen(config, graph, models[0])
         return run
 
     def objective(self, saved: SavedModel) -> Objective:
@@ -57,8 +56,9 @@ class LoadedRun:
         if self.graph_file is None:
             dataset = load_dataset(self.config.dataset, saved.seed)
         else:
-            dataset = unseen_dataset(self.graph_file, saved)
-        task = build_task(dataset, self.device, self.config.inference_chunk)
+            dataset = OBJECTIVE_CLASSES[self.config.train.objective].unseen_dataset(self.graph_file, saved)
+        fold = self.fold if self.graph_file is None else 0
+        task = build_task(dataset, self.device, self.config.inference_chunk, fold)
         return build_objective(self.config, task, saved.seed)
 
     def node_ids(self, objective: Objective) -> np.ndarray:
@@ -66,10 +66,12 @@ class LoadedRun:
         return objective.output_ids()
 
 
-def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, device: str) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: Path, splits: tuple[str, ...], graph: Path | None, device: str, fold: int = 0
+) -> dict[str, Any]:
     """A run's metrics from its saved model(s), in metrics.json's shape: per split of its
     dataset, or `{"graph": ...}` on an unseen graph file."""
-    run = LoadedRun.open(run_dir, device, graph, every_seed=True)
+    run = LoadedRun.open(run_dir, device, graph, every_seed=True, fold=fold)
     runs = []
     for saved in run.models:
         objective = run.objective(saved)
@@ -85,19 +87,20 @@ def evaluate_run(run_dir: Path, splits: tuple[str, ...], graph: Path | None, dev
 
 
 def embed_run(
-    run_dir: Path, graph: Path | None, device: str, node_type: str | None = None
+    run_dir: Path, graph: Path | None, device: str, node_type: str | None = None, fold: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings, node ids) of the run's graph, or of an unseen one, by its first seed's model;
-    on a typed graph, of the nodes of `node_type` (default: the target type)."""
-    run = LoadedRun.open(run_dir, device, graph)
+    """(embeddings, node ids) of the run's graph, or of an unseen one, by its first seed's model
+    (fold `fold`'s of a cross-validated run); on a typed graph, of the nodes of `node_type`
+    (default: the target type)."""
+    run = LoadedRun.open(run_dir, device, graph, fold=fold)
     saved = run.models[0]
     objective = run.objective(saved)
     return objective.embedded_rows(objective.inference(saved.model), node_type)
 
 
-def predict_run(run_dir: Path, graph: Path | None, device: str, options: PredictOptions) -> None:
+def predict_run(run_dir: Path, graph: Path | None, device: str, options: PredictOptions, fold: int = 0) -> None:
     """Write the run's predictions (what its objective predicts) as `options` say."""
-    run = LoadedRun.open(run_dir, device, graph)
+    run = LoadedRun.open(run_dir, device, graph, fold=fold)
     saved = run.models[0]
     objective = run.objective(saved)
     objective.predict(saved.model, options, run.node_ids(objective))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from gnntool.config import Config, read_yaml, validate
 from gnntool.engine.inputs import Task
 from gnntool.engine.objectives import OBJECTIVE_CLASSES
-from gnntool.engine.objectives.base import model_with_head
 from gnntool.errors import UserError
 from gnntool.models import GNN
-from gnntool.rundir.layout import CONFIG, MODEL, load_torch, save_torch, seed_dirs
+from gnntool.rundir.layout import CONFIG, MODEL, fold_dir, fold_dirs, load_torch, save_torch, seed_dirs
 
 
 @dataclass
@@ -25,10 +25,18 @@ class SavedModel:
     num_features: int
     num_classes: int
     multilabel: bool
+    shape: dict[str, Any] = field(default_factory=dict)  # the objective's `saved_shape`
 
 
 def save_model(
-    path: Path, config: Config, model: GNN, seed: int, task: Task, num_outputs: int, best_epoch: int
+    path: Path,
+    config: Config,
+    model: GNN,
+    seed: int,
+    task: Task,
+    num_outputs: int,
+    best_epoch: int,
+    shape: dict[str, Any] | None = None,
 ) -> None:
     """model.pt: tensors and plain values only, so `torch.load(weights_only=True)` reads it."""
     save_torch(
@@ -42,6 +50,7 @@ def save_model(
             "num_outputs": num_outputs,
             "multilabel": task.multilabel,
             "best_epoch": best_epoch,
+            **({"shape": shape} if shape else {}),
         },
     )
 
@@ -50,8 +59,7 @@ def load_model(path: Path, device: torch.device, config: Config | None = None) -
     """The model of `path`, built as `config` (the run's config.yaml; default: the one in the file) says."""
     saved = load_torch(path)
     config = config or validate(saved["config"])
-    head = OBJECTIVE_CLASSES[config.train.objective].head(config)
-    model = model_with_head(config, saved["num_features"], saved["num_outputs"], head)
+    model = OBJECTIVE_CLASSES[config.train.objective].build_saved(config, saved)
     model.load_state_dict(saved["state_dict"])
     return SavedModel(
         model=model.to(device).eval(),
@@ -59,6 +67,7 @@ def load_model(path: Path, device: torch.device, config: Config | None = None) -
         num_features=saved["num_features"],
         num_classes=saved["num_classes"],
         multilabel=saved["multilabel"],
+        shape=saved.get("shape", {}),
     )
 
 
@@ -68,8 +77,20 @@ def load_run_config(run_dir: Path) -> Config:
     return validate(read_yaml(run_dir / CONFIG))
 
 
-def model_paths(run_dir: Path) -> list[Path]:
-    """The run's model files: one per seed (seed-N/model.pt) or the single model.pt."""
+def model_paths(run_dir: Path, fold: int = 0) -> list[Path]:
+    """The run's model files: one per seed (seed-N/model.pt) or the single model.pt; in a
+    cross-validated run, fold `fold`'s of each seed (seed-N/fold-K/model.pt or fold-K/model.pt)."""
+    parents = seed_dirs(run_dir) or [run_dir]
+    if fold_dirs(parents[0]):
+        folds = len(fold_dirs(parents[0]))
+        paths = [fold_dir(parent, fold) / MODEL for parent in parents]
+        if not 0 <= fold < folds or not all(path.is_file() for path in paths):
+            raise UserError(
+                f"--fold {fold}: {run_dir} holds the models of folds 0 to {folds - 1} (is the run finished?)"
+            )
+        return paths
+    if fold != 0:
+        raise UserError(f"--fold {fold}: {run_dir} is not cross-validated (dataset.split: folds)")
     seed_models = [path / MODEL for path in seed_dirs(run_dir) if (path / MODEL).is_file()]
     if seed_models:
         return seed_models

@@ -8,6 +8,7 @@ finished — and only then a single-seed run's checkpoint is removed.
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 import time
@@ -26,6 +27,7 @@ from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.metrics import summarise
+from gnntool.engine.objectives import OBJECTIVE_CLASSES
 from gnntool.engine.runs.board import check_tensorboard, seed_board
 from gnntool.engine.runs.saved import save_model
 from gnntool.engine.runtime.device import resolve_device
@@ -36,7 +38,6 @@ from gnntool.engine.runtime.distributed import (
     local_device,
     process_group,
 )
-from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.tasks import build_task
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
@@ -106,8 +107,11 @@ def train_one_seed(
     run_dir: Path,
     ranks: Ranks,
     observers: Sequence[EpochObserver] = (),
+    fold: int = 0,
+    dataset: Callable[[int], Any] | None = None,
 ) -> dict[str, Any]:
-    """Train `seed` into `seed_dir` (skipped if already done there) and return its metrics.
+    """Train `seed` (on cross-validation fold `fold`) into `seed_dir` (skipped if already done
+    there) and return its metrics; `dataset(seed)` loads the data (default: `load_dataset`).
 
     Under torchrun every rank trains and evaluates; rank 0 alone writes (TensorBoard events too).
     """
@@ -116,11 +120,12 @@ def train_one_seed(
     if done:
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
-    task = build_task(load_dataset(config.dataset, seed), device, config.inference_chunk)
+    loaded = dataset(seed) if dataset is not None else load_dataset(config.dataset, seed)
+    task = build_task(loaded, device, config.inference_chunk, fold)
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
     with (
-        training_threads(config, task, device, ranks.distributed),
-        seed_board(config, run_dir, seed, enabled=ranks.main) as board,
+        OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed),
+        seed_board(config, run_dir, seed, enabled=ranks.main, fold=fold if fold_count(config) > 1 else None) as board,
     ):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])
         objective = result.objective
@@ -134,7 +139,10 @@ def train_one_seed(
         list(result.history[0]),
         ([row[key] for key in row] for row in result.history),
     )
-    save_model(seed_dir / MODEL, config, result.model, seed, task, objective.output_width(), result.best_epoch)
+    save_model(
+        seed_dir / MODEL, config, result.model, seed, task, objective.output_width(), result.best_epoch,
+        objective.saved_shape(),
+    )  # fmt: skip
     if first:
         for name, embeddings in objective.embedding_files(outputs).items():
             write_with(run_dir / name, lambda handle, rows=embeddings: np.save(handle, rows))
@@ -223,16 +231,31 @@ def train_seeds(
     seed_list = list(range(config.seed, config.seed + seeds))
     processes = f", {ranks.world} processes" if ranks.distributed else ""
     log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
-    runs = []
+    folds = fold_count(config)
+    runs, labels = [], []
     for index, seed in enumerate(seed_list):
         seed_dir = layout.seed_dir(run_dir, seed) if seeds > 1 else run_dir
-        label = f"seed {seed}" if seeds > 1 else "train"
         observers = hooks(index, seed_dir) if hooks else ()
-        runs.append(train_one_seed(config, seed, seed_dir, device, label, index == 0, run_dir, ranks, observers))
+        data = functools.cache(lambda seed: load_dataset(config.dataset, seed))  # every fold of a seed splits one load
+        for fold in range(folds):
+            unit_dir = layout.fold_dir(seed_dir, fold) if folds > 1 else seed_dir
+            label = " ".join([f"seed {seed}"] * (seeds > 1) + [f"fold {fold}"] * (folds > 1)) or "train"
+            first = index == 0 and fold == 0
+            runs.append(
+                train_one_seed(
+                    config, seed, unit_dir, device, label, first, run_dir, ranks, observers if fold == 0 else (),
+                    fold, data,
+                )  # fmt: skip
+            )
+            labels.append({"seed": seed, **({"fold": fold} if folds > 1 else {})})
     if not ranks.main:
         return
 
-    final = summarise([{"seed": seed, **run} for seed, run in zip(seed_list, runs)]) if seeds > 1 else runs[0]
+    seeded = [{"seed": label["seed"], **run} for label, run in zip(labels, runs)]
+    final = summarise(seeded) if len(runs) > 1 else runs[0]
+    if folds > 1:  # every (seed, fold)'s metrics under `folds`
+        final.pop("runs")
+        final["folds"] = [{**label, **run} for label, run in zip(labels, runs)]
     write_json(
         run_dir / RUN_INFO,
         {
@@ -253,7 +276,13 @@ def train_seeds(
     # Removed only once metrics.json marks the run finished: killed in between, --resume still
     # finds the checkpoint (or the finished run), never neither.
     (run_dir / CHECKPOINT).unlink(missing_ok=True)
-    if seeds > 1:
+    if len(runs) > 1:
         metric = main_metric(final["test"])
         test, std = final["test"][metric], final["std"]["test"][metric]
-        log.info(f"test {metric} over {seeds} seeds: {format_value(metric, test, std)}")
+        over = f"{seeds} seeds" + f" × {folds} folds" * (folds > 1) if seeds > 1 else f"{folds} folds"
+        log.info(f"test {metric} over {over}: {format_value(metric, test, std)}")
+
+
+def fold_count(config: Config) -> int:
+    """How many cross-validation folds each seed trains (`dataset.split: folds`), else 1."""
+    return config.dataset.folds if config.dataset.split == "folds" else 1

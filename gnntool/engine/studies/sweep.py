@@ -265,8 +265,9 @@ def _check_existing(cell: Cell, run_dir: Path, seeds: int) -> None:
             "run the sweep with the same config and --set, or use another --out"
         )
     if is_finished(run_dir):
-        runs = read_json(run_dir / METRICS).get("runs")
-        done = len(runs) if isinstance(runs, list) else 1
+        finished = read_json(run_dir / METRICS)
+        runs = finished.get("runs", finished.get("folds"))  # every seed's, or every (seed, fold)'s metrics
+        done = len({run.get("seed") for run in runs}) if isinstance(runs, list) else 1
         if done != seeds:
             raise UserError(
                 f"{run_dir}: finished with {done} seed(s) but this sweep asks for --seeds {seeds}; "

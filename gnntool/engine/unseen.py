@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -14,14 +15,13 @@ from gnntool.data.dataset import GraphDataset, SplitPart
 from gnntool.data.graphfile import GraphFile, read_graph
 from gnntool.data.typed.dataset import TypedDataset
 from gnntool.data.usergraph import typed_layout
-from gnntool.engine.runs.saved import SavedModel
 from gnntool.errors import UserError
 from gnntool.models.typed_ops import TypedSchema
 from gnntool.relation_names import relation_name
 from gnntool.traits import SPLITS
 
 
-def read_unseen(path: Path, config: Config, saved: SavedModel) -> GraphFile | TypedDataset:
+def read_unseen(path: Path, config: Config, saved: Any) -> GraphFile | TypedDataset:
     """The graph at `path`, read as its layout says (a typed folder, else a graph file)."""
     load = typed_layout(path)
     if load is None:
@@ -77,13 +77,13 @@ def check_fits(path: Path, dataset: TypedDataset, schema: TypedSchema, embedded:
 
 
 @functools.singledispatch
-def unseen_dataset(graph: object, saved: SavedModel) -> GraphDataset | TypedDataset:
+def unseen_dataset(graph: object, saved: Any) -> GraphDataset | TypedDataset:
     """An unseen graph as the dataset the run's objective scores."""
     raise TypeError(f"no dataset for {type(graph).__name__}")
 
 
 @unseen_dataset.register
-def _(graph: GraphFile, saved: SavedModel) -> GraphDataset:
+def _(graph: GraphFile, saved: Any) -> GraphDataset:
     data = graph.data
     every_node = [SplitPart(data, torch.ones(data.num_nodes, dtype=torch.bool))]
     return GraphDataset(
@@ -97,5 +97,5 @@ def _(graph: GraphFile, saved: SavedModel) -> GraphDataset:
 
 
 @unseen_dataset.register
-def _(graph: TypedDataset, saved: SavedModel) -> TypedDataset:
+def _(graph: TypedDataset, saved: Any) -> TypedDataset:
     return graph
