@@ -19,6 +19,7 @@ from gnntool.errors import UserError
 from gnntool.traits import (
     DATASETS,
     DECODERS,
+    LOGGERS,
     MODELS,
     NORMS,
     OBJECTIVES,
@@ -318,11 +319,40 @@ class TrainConfig(Section):
         return value
 
 
+LoggerName = Literal[tuple(LOGGERS)]
+
+
+class MlflowConfig(Section):
+    """The MLflow backend of `output.loggers` (gnntool.engine.runs.tracking)."""
+
+    tracking_uri: str | None = Field(
+        default=None, description="null: env MLFLOW_TRACKING_URI, else MLflow's default (sqlite:///mlflow.db)"
+    )
+    experiment: str | None = Field(default=None, description="null: the config file's stem")
+
+
+class WandbConfig(Section):
+    """The Weights & Biases backend of `output.loggers`."""
+
+    project: str | None = Field(default=None, description="null: the config file's stem")
+    entity: str | None = Field(default=None, description="null: the API key's default entity")
+
+
 class OutputConfig(Section):
     dir: str | None = Field(default=None, description="null: runs/<config file stem>")
     tensorboard: bool = Field(
         default=False, description="write TensorBoard event files under RUN/tensorboard/ (extra gnntool[tensorboard])"
     )
+    loggers: list[LoggerName] = Field(
+        default=[], description="experiment trackers to log to (tensorboard, mlflow, wandb; each an extra)"
+    )
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    wandb: WandbConfig = Field(default_factory=WandbConfig)
+
+    @property
+    def active_loggers(self) -> tuple[str, ...]:
+        """`loggers`, with tensorboard when `output.tensorboard` (its older spelling) says so."""
+        return tuple(dict.fromkeys([*self.loggers, *(["tensorboard"] if self.tensorboard else [])]))
 
 
 class Config(Section):

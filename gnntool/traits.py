@@ -244,3 +244,20 @@ DECODERS: dict[str, DecoderTraits] = {
     "dot": DecoderTraits(top_k=True),
     "mlp": DecoderTraits(),
 }
+
+
+@dataclass(frozen=True)
+class LoggerTraits:
+    """One experiment tracker (`output.loggers`, `--logger`): `package` is the module whose import
+    tells whether it is installed, `extra` the gnntool extra that installs it."""
+
+    package: str
+    extra: str
+
+
+# gnntool.engine.runs.tracking.LOGGERS implements each (tests/test_registries.py ties the two).
+LOGGERS: dict[str, LoggerTraits] = {
+    "tensorboard": LoggerTraits("torch.utils.tensorboard", "tensorboard"),
+    "mlflow": LoggerTraits("mlflow", "mlflow"),
+    "wandb": LoggerTraits("wandb", "wandb"),
+}

@@ -28,7 +28,9 @@ HISTORY = "history.csv"
 EMBEDDINGS = "embeddings.npy"
 RUN_INFO = "run.json"
 TENSORBOARD = "tensorboard"  # a folder: one sub-folder of event files per seed
-RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
+TRACKING = "tracking.json"  # the experiment trackers' run ids (output.loggers), so --resume continues them
+WANDB = "wandb"  # a folder: W&B's files of the run's W&B runs (offline: everything, for `wandb sync`)
+RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO, TRACKING)
 SEED_PREFIX = "seed-"  # a multi-seed run keeps each seed's files in RUN/seed-N (and RUN/tensorboard/seed-N)
 
 
@@ -149,7 +151,7 @@ def clear_run(run_dir: Path) -> None:
     """Remove the files a previous run wrote (and only those: --out may be a shared folder)."""
     for name in RUN_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    for folder in [*seed_dirs(run_dir), run_dir / TENSORBOARD]:
+    for folder in [*seed_dirs(run_dir), run_dir / TENSORBOARD, run_dir / WANDB]:
         if folder.is_dir():
             shutil.rmtree(folder)
 

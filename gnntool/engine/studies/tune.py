@@ -24,7 +24,7 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -47,6 +47,9 @@ from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value, minimise
 from gnntool.rundir.layout import CONFIG, METRICS, read_json, write_csv, write_text
 from gnntool.rundir.lock import hold_run_lock
+
+if TYPE_CHECKING:
+    from gnntool.engine.runs.tracking.tracker import Draw, TrackedRun
 
 TRIALS_CSV = "trials.csv"
 BEST_YAML = "best.yaml"
@@ -187,6 +190,7 @@ class Tuning:
     seeds: int
     out: Path
     storage: str
+    name: str = "tune"  # the config file's stem: the default MLflow experiment and W&B project
 
     @property
     def monitor(self) -> str:
@@ -226,7 +230,8 @@ def plan_tune(
     config = validate(base)
     check_space(base, space)
     out = Path(out) if out is not None else default_out(config_path)
-    return Tuning(space, base, config, seeds, out, storage or f"sqlite:///{(out / 'tune.db').resolve()}")
+    storage = storage or f"sqlite:///{(out / 'tune.db').resolve()}"
+    return Tuning(space, base, config, seeds, out, storage, config_path.stem)
 
 
 def import_optuna() -> Any:
@@ -309,8 +314,11 @@ def pruning_hooks(trial: Any, optuna: Any, tuning: Tuning) -> Any:
     return hooks
 
 
-def run_trial(trial: Any, tuning: Tuning, optuna: Any) -> float:
-    """The objective: train the trial's config into its run directory and return its score."""
+def run_trial(trial: Any, tuning: Tuning, optuna: Any, parent: TrackedRun) -> float:
+    """The objective: train the trial's config into its run directory (tracked under `parent`) and
+    return its score."""
+    from gnntool.engine.runs.tracking.training import point_scope
+
     values = {param.key: param.suggest(trial) for param in tuning.space}
     run_dir = Path(trial.user_attrs.get("run_dir") or tuning.out / f"trial-{trial.number:04d}")
     trial.set_user_attr("run_dir", str(run_dir))
@@ -321,7 +329,12 @@ def run_trial(trial: Any, tuning: Tuning, optuna: Any) -> float:
     log.info(f"tune: trial {trial.number} ({describe(values)}) into {run_dir}")
     try:
         train_point(
-            config, run_dir, tuning.seeds, interrupted=_interrupted(trial), hooks=pruning_hooks(trial, optuna, tuning)
+            config,
+            run_dir,
+            tuning.seeds,
+            interrupted=_interrupted(trial),
+            hooks=pruning_hooks(trial, optuna, tuning),
+            scope=point_scope(parent, "trial", str(trial.number)),
         )
     except (Interrupted, KeyboardInterrupt):
         trial.set_user_attr("interrupted", True)  # retried first by the next run of the same command
@@ -337,19 +350,38 @@ def _interrupted(trial: Any) -> Callable[[Interrupted], str]:
     return lambda _: f"interrupted in trial {trial.number}; checkpoint saved (run the same tune command to continue)"
 
 
-def run_tune(tuning: Tuning, trials: int, timeout: float | None = None, quiet: bool = False) -> list[dict[str, Any]]:
+def run_tune(
+    tuning: Tuning, trials: int, timeout: float | None = None, quiet: bool = False, draw: Draw | None = None
+) -> list[dict[str, Any]]:
     """Run the study up to `trials` trials in all; write trials.csv and best.yaml; return its trials
-    as rows (best first among the finished). Optuna logs on stderr (warnings only when `quiet`)."""
+    as rows (best first among the finished). Optuna logs on stderr (warnings only when `quiet`);
+    `draw` adds pictures of each finished trial to what the trackers keep."""
     optuna = import_optuna()
-    from gnntool.engine.runs.board import check_tensorboard
+    from gnntool.engine.runs.tracking.loggers import check_loggers
+    from gnntool.engine.runs.tracking.training import open_tracking, study_run
 
-    check_tensorboard(tuning.config)
-    with hold_run_lock(tuning.out):  # one tune per study directory; each trial's run is locked by train_run
-        return tune_study(tuning, trials, timeout, quiet, optuna)
+    check_loggers(tuning.config.output.active_loggers)
+    params = {**{f"space.{param.key}": space_text(param) for param in tuning.space}, "seeds": tuning.seeds}
+    # one tune per study directory; each trial's run is locked by train_run
+    with hold_run_lock(tuning.out), open_tracking(tuning.config, tuning.name, draw=draw) as tracking:
+        with study_run(tracking, tuning.config, tuning.out, "tune", params) as parent:
+            rows = tune_study(tuning, trials, timeout, quiet, optuna, parent)
+            parent.finish({}, None, lambda: [path for path in (tuning.out / TRIALS_CSV, tuning.out / BEST_YAML)
+                                            if path.is_file()])
+            return rows
 
 
-def tune_study(tuning: Tuning, trials: int, timeout: float | None, quiet: bool, optuna: Any) -> list[dict[str, Any]]:
-    """`run_tune`'s study, trials and tables, with the study directory locked."""
+def space_text(param: Param) -> str:
+    """A dimension of the space as `--space` gives it: `LOW:HIGH[:log]` or `A,B,C`."""
+    if param.choices:
+        return ",".join(yaml_text(choice) for choice in param.choices)
+    return f"{param.low}:{param.high}{':log' if param.log else ''}"
+
+
+def tune_study(
+    tuning: Tuning, trials: int, timeout: float | None, quiet: bool, optuna: Any, parent: TrackedRun
+) -> list[dict[str, Any]]:
+    """`run_tune`'s study, trials and tables, with the study directory locked; trials tracked under `parent`."""
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
     study, storage = open_study(tuning, optuna)
     retry_interrupted(study, storage, optuna)
@@ -357,7 +389,10 @@ def tune_study(tuning: Tuning, trials: int, timeout: float | None, quiet: bool, 
     if remaining > 0:
         log.info(f"tune: {remaining} trial(s) to run ({trials} in all) × {tuning.seeds} seed(s) into {tuning.out}")
         study.optimize(
-            lambda trial: run_trial(trial, tuning, optuna), n_trials=remaining, timeout=timeout, catch=(InvalidTrial,)
+            lambda trial: run_trial(trial, tuning, optuna, parent),
+            n_trials=remaining,
+            timeout=timeout,
+            catch=(InvalidTrial,),
         )
     else:
         log.info(f"tune: the study already has {trials} trial(s); nothing to run (raise --trials to add more)")
