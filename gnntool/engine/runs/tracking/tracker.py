@@ -41,7 +41,7 @@ def error_line(error: BaseException) -> str:
     """An error on one short line: its type and the first line of its message."""
     text = str(error).strip().splitlines()
     message = text[0] if text else ""
-    message = message if len(message) <= 200 else message[:197] + "..."
+    message = message if len(message) <= 200 else f"{message[:120]} ... {message[-75:]}"  # the cause is last
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 

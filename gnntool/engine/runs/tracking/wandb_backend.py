@@ -11,6 +11,7 @@ resumed run would lose the epochs it logs again); final metrics go to the run's 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,9 @@ class WandbLogger(Logger):
         self.run.summary.update(summary)
 
     def log_artifacts(self, paths: Sequence[Path]) -> None:
+        """Copies in the run's files folder, which W&B uploads at the end (offline: at `wandb sync`)."""
         for path in paths:
-            self.run.save(str(path), base_path=str(path.parent), policy="now")
+            shutil.copy2(path, Path(self.run.dir) / path.name)
 
     def end(self, status: str) -> None:
         self.run.finish(exit_code=EXIT_CODE.get(status, 1))
