@@ -71,8 +71,9 @@ class MlflowLogger(Logger):
 
         parent = self.parent if isinstance(self.parent, MlflowLogger) else None
         self.client = parent.client if parent is not None else make_client(self.settings)
-        if kept is not None:
-            self.client.update_run(kept, status="RUNNING")  # --resume: the same run goes on
+        if kept is not None:  # --resume: the same run goes on, in its experiment
+            self.experiment = self.client.get_run(kept).info.experiment_id
+            self.client.update_run(kept, status="RUNNING")
             self.run_id = kept
         else:
             if parent is not None:
