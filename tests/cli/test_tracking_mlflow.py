@@ -148,3 +148,28 @@ def test_a_tracking_server_gets_every_run_and_losing_it_costs_one_warning(
         assert time.monotonic() - started < 60
     finally:
         stop(server)
+
+
+@pytest.mark.slow
+def test_a_seeded_sweep_is_a_parent_with_a_child_per_cell_and_seed(runner, write_config, tmp_path, monkeypatch) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    config = write_config({"train": {"epochs": 2}, "model": {"hidden": 8}}, name="grid.yaml")
+    out = tmp_path / "sweep"
+    command = ["sweep", str(config), "--grid", "model.hidden=4,8", "--seeds", "2", "--out", str(out)]
+    command += ["--logger", "mlflow", "--set", "output.mlflow.experiment=grids"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(uri)
+    runs = runs_by_name(client, "grids")
+    parent = runs.pop("sweep")
+    assert parent.data.params["grid.model.hidden"] == "[4, 8]" and parent.data.tags["gnntool.kind"] == "sweep"
+    assert artifacts(client, parent) == {"sweep.csv", "sweep.json"}
+    assert sorted(runs) == [f"hidden-{hidden}/seed-{seed}" for hidden in (4, 8) for seed in (0, 1)]
+    for name, run in runs.items():
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.tags["cell"] == name.split("/")[0] and run.data.tags["gnntool.kind"] == "seed"
+        assert run.data.params["model.hidden"] == name.split("/")[0].removeprefix("hidden-")
+    assert runner.invoke(app, command).exit_code == 0  # every cell finished: none logged again
+    assert len(runs_by_name(client, "grids")) == 5
