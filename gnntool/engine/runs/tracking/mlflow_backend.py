@@ -97,7 +97,8 @@ class MlflowLogger(Logger):
 
         now = int(time.time() * 1000)
         metrics = [Metric(safe_name(key), float(value), now, step) for key, value in values.items()]
-        self.client.log_batch(self.run_id, metrics=metrics)
+        if metrics:  # a study's parent has none
+            self.client.log_batch(self.run_id, metrics=metrics)
 
     def log_epoch(self, metrics: Mapping[str, float], step: int) -> None:
         self._metrics(metrics, step)

@@ -141,12 +141,21 @@ class TrackedRun:
 
     def finish(self, metrics: Mapping[str, Any], step: int | None, files: Callable[[], list[Path]]) -> None:
         """The final metrics (at the best epoch `step`, if one), the files `files()` lists, and the end."""
-        paths = files() if any(logger.artifacts for logger in self.loggers.values()) else []
+        paths = self._files(files) if any(logger.artifacts for logger in self.loggers.values()) else []
         for name, logger in self.loggers.items():
             self.tracking.call(name, logger.log_final, metrics, step)
             self.tracking.call(name, logger.log_artifacts, paths)
             self._end(name, logger, FINISHED, metrics, step)
         self.ended = True
+
+    @staticmethod
+    def _files(files: Callable[[], list[Path]]) -> list[Path]:
+        """The files to keep; none if gathering them fails (drawing the curves, say): never the run."""
+        try:
+            return files()
+        except Exception as error:
+            log.warn(f"tracking: the run's files are not kept ({error_line(error)})")
+            return []
 
     def end(self, status: str) -> None:
         """End without final metrics (the run failed or was interrupted)."""
