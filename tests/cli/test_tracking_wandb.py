@@ -63,6 +63,7 @@ def no_api_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "120")  # W&B's service may start slowly on a busy machine
 
 
 def test_without_an_api_key_a_seeded_run_is_logged_offline_under_its_directory(

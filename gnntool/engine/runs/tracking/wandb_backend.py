@@ -19,7 +19,7 @@ from typing import Any
 from gnntool import log
 from gnntool.engine.runs.tracking.base import FINISHED, KILLED, Logger, Param, RunInfo, final_scalars, safe_name
 
-INIT_TIMEOUT = 10.0  # seconds wandb.init waits for its service and server (its default: 90)
+INIT_TIMEOUT = "10"  # seconds wandb.init waits for its service and server, unless WANDB_INIT_TIMEOUT says (W&B's: 90)
 TAG_LENGTH = 64  # W&B's longest tag
 EXIT_CODE = {FINISHED: 0, KILLED: 130}  # failed: 1
 
@@ -46,7 +46,11 @@ class WandbLogger(Logger):
         self.mode = parent.mode if parent is not None else offline_mode(wandb)
         output = self.settings.config.output.wandb
         settings = wandb.Settings(
-            init_timeout=INIT_TIMEOUT, console="off", silent=True, disable_git=True, save_code=False,
+            init_timeout=float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT)),
+            console="off",  # gnntool's own stdout and stderr stay as they are
+            silent=True,
+            disable_git=True,
+            save_code=False,
             x_disable_stats=True,
         )
         self.run = wandb.init(
