@@ -147,3 +147,16 @@ def test_logger_options_add_to_the_configs_loggers(write_config) -> None:
     assert with_loggers(listed, ["model.hidden=8"], names) == ["model.hidden=8", "output.loggers=[tensorboard, mlflow]"]
     assert with_loggers(write_config(), [], names[:1]) == ["output.loggers=[mlflow]"]
     assert with_loggers(listed, ["seed=1"], None) == ["seed=1"]
+
+
+def test_force_and_a_fresh_start_drop_the_kept_ids(tmp_path) -> None:
+    from gnntool.engine.runs.train_run import prepare_run_dir
+    from gnntool.rundir.layout import clear_run
+
+    (tmp_path / "tracking.json").write_text('{"run": {"mlflow": "old"}}')
+    (tmp_path / "wandb" / "offline-run-1-old").mkdir(parents=True)
+    clear_run(tmp_path)  # --force
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "tracking.json").write_text('{"run": {"mlflow": "old"}}')  # a run killed before its checkpoint
+    assert prepare_run_dir(tmp_path, validate({}), resume=False, force=False)
+    assert not (tmp_path / "tracking.json").exists()
