@@ -150,7 +150,6 @@ def test_a_tracking_server_gets_every_run_and_losing_it_costs_one_warning(
         stop(server)
 
 
-@pytest.mark.slow
 def test_a_seeded_sweep_is_a_parent_with_a_child_per_cell_and_seed(runner, write_config, tmp_path, monkeypatch) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
