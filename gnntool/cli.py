@@ -24,7 +24,7 @@ import typer
 from gnntool import __version__, log
 from gnntool.errors import Interrupted, Terminated, UserError
 from gnntool.export import EMBED_FORMATS, PREDICT_FORMATS
-from gnntool.traits import SPLITS
+from gnntool.traits import LOGGERS, SPLITS
 
 app = typer.Typer(
     help="Train GCN and GraphSAGE models from a YAML config; evaluate, embed and predict with them.",
@@ -109,6 +109,7 @@ def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 Split = choices("Split", (*SPLITS, "all"))
 EmbedFormat = choices("EmbedFormat", EMBED_FORMATS)
 PredictFormat = choices("PredictFormat", PREDICT_FORMATS)
+LoggerName = choices("LoggerName", tuple(LOGGERS))
 
 
 ConfigArgument = Annotated[
@@ -131,6 +132,38 @@ TensorboardOption = Annotated[
     bool,
     typer.Option("--tensorboard", help="Write TensorBoard event files under RUN/tensorboard/ (output.tensorboard)."),
 ]
+LoggerOption = Annotated[
+    list[LoggerName] | None,
+    typer.Option(
+        "--logger",
+        metavar="NAME",
+        help=f"Also log to this experiment tracker ({', '.join(LOGGERS)}; added to output.loggers); repeatable.",
+    ),
+]
+
+
+def with_loggers(config_path: Path, overrides: list[str], loggers: list[Enum] | None) -> list[str]:
+    """`overrides` and, for `--logger`, one more: the config's `output.loggers` with those names added."""
+    if not loggers:
+        return overrides
+    from gnntool.config import read_overridden
+
+    output = read_overridden(config_path, overrides).get("output")
+    current = output.get("loggers") if isinstance(output, dict) else None
+    if not isinstance(current, (list, type(None))):
+        return overrides  # not a list: the schema says so
+    names = dict.fromkeys([*(str(name) for name in current or []), *(logger.value for logger in loggers)])
+    return [*overrides, f"output.loggers=[{', '.join(names)}]"]
+
+
+def draw_curves(run_dir: Path) -> list[Path]:
+    """A finished run's curves.png for the trackers (`gnntool plot RUN`), where gnntool[plot] is installed."""
+    from gnntool.plot import plot_curves
+
+    try:
+        return [plot_curves(run_dir)]
+    except UserError:  # no matplotlib: the trackers go without the picture
+        return []
 
 
 def config_overrides(set_: list[str] | None, device: str | None, tensorboard: bool = False) -> list[str]:
@@ -162,6 +195,7 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its checkpoint.")] = False,
     force: Annotated[bool, typer.Option(help="Overwrite a finished run in the directory.")] = False,
     tensorboard: TensorboardOption = False,
+    logger: LoggerOption = None,
     quiet: QuietOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check the config, the dataset files and the model; train nothing.")
@@ -178,7 +212,7 @@ def train(
     if seed is not None:
         overrides.append(f"seed={seed}")
     config_path = resolve_config(config_path)
-    config = load_config(config_path, overrides)
+    config = load_config(config_path, with_loggers(config_path, overrides, logger))
     run_dir = out or Path(config.output.dir or Path("runs") / config_path.stem)
     if dry_run:
         from gnntool.engine.dryrun import dry_run as check
@@ -186,11 +220,11 @@ def train(
         typer.echo(check(config, run_dir))
         return
 
-    from gnntool.engine.runs.board import check_tensorboard
+    from gnntool.engine.runs.tracking.loggers import check_loggers
     from gnntool.launcher import launched_by_torchrun
     from gnntool.rundir.lock import hold_run_lock
 
-    check_tensorboard(config)  # a missing extra is refused before the run directory is made
+    check_loggers(config.output.active_loggers)  # a missing extra is refused before the run directory is made
     with ExitStack() as lock:
         # One process: the lock first (torch-free), so that a busy directory is refused at once,
         # not after importing torch and loading the data. Under torchrun rank 0 takes it itself
@@ -198,9 +232,11 @@ def train(
         locked = not launched_by_torchrun()
         if locked:
             lock.enter_context(hold_run_lock(run_dir))
+        from gnntool.engine.runs.tracking.training import Scope, open_tracking
         from gnntool.engine.runs.train_run import train_run
 
-        if train_run(config, run_dir, seeds, resume=resume, force=force, locked=locked) is not None:
+        scope = Scope(lock.enter_context(open_tracking(config, config_path.stem, draw=draw_curves)))
+        if train_run(config, run_dir, seeds, resume=resume, force=force, locked=locked, scope=scope) is not None:
             typer.echo(str(run_dir))
 
 
@@ -312,6 +348,7 @@ def sweep(
     ] = None,
     device: ConfigDeviceOption = None,
     tensorboard: TensorboardOption = False,
+    logger: LoggerOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train one run per cell of a grid of config values; print the results table on stdout.
@@ -325,8 +362,8 @@ def sweep(
 
     log.set_quiet(quiet)
     config_path = resolve_config(config_path)
-    overrides = config_overrides(set_, device, tensorboard)
-    rows = run_sweep(config_path, grid, overrides, seeds=seeds, out=out)
+    overrides = with_loggers(config_path, config_overrides(set_, device, tensorboard), logger)
+    rows = run_sweep(config_path, grid, overrides, seeds=seeds, out=out, draw=draw_curves)
     print_sweep_table(*display_table(rows))
 
 
@@ -388,6 +425,8 @@ def tune(
         typer.Option(help="Study directory, one run directory per trial \\[default: runs/<config stem>-tune]."),
     ] = None,
     device: ConfigDeviceOption = None,
+    tensorboard: TensorboardOption = False,
+    logger: LoggerOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Search config values with Optuna (TPE, median pruning), scored on validation by train.monitor.
@@ -402,11 +441,11 @@ def tune(
     from gnntool.shipped import resolve_config
 
     log.set_quiet(quiet)
-    overrides = config_overrides(set_, device)
     config_path = resolve_config(config_path)
+    overrides = with_loggers(config_path, config_overrides(set_, device, tensorboard), logger)
     tuning = plan_tune(config_path, space, overrides, seeds=seeds, out=out, storage=storage, workers=workers)
     if workers == 1:
-        rows = run_tune(tuning, trials, timeout=timeout, quiet=quiet)
+        rows = run_tune(tuning, trials, timeout=timeout, quiet=quiet, draw=draw_curves)
     else:
         from gnntool.engine.studies.workers import run_workers
 

@@ -20,6 +20,7 @@ from gnntool.relation_names import parse_relation
 from gnntool.traits import (
     DATASETS,
     DECODERS,
+    LOGGERS,
     MODELS,
     NORMS,
     OBJECTIVES,
@@ -434,6 +435,23 @@ def fanout_lists(fanout: list[int] | dict[str, list[int]] | None) -> dict[str | 
     if fanout is None:
         return {}
     return dict(fanout) if isinstance(fanout, dict) else {None: fanout}
+LoggerName = Literal[tuple(LOGGERS)]
+
+
+class MlflowConfig(Section):
+    """The MLflow backend of `output.loggers` (gnntool.engine.runs.tracking)."""
+
+    tracking_uri: str | None = Field(
+        default=None, description="null: env MLFLOW_TRACKING_URI, else MLflow's default (sqlite:///mlflow.db)"
+    )
+    experiment: str | None = Field(default=None, description="null: the config file's stem")
+
+
+class WandbConfig(Section):
+    """The Weights & Biases backend of `output.loggers`."""
+
+    project: str | None = Field(default=None, description="null: the config file's stem")
+    entity: str | None = Field(default=None, description="null: the API key's default entity")
 
 
 class OutputConfig(Section):
@@ -441,6 +459,16 @@ class OutputConfig(Section):
     tensorboard: bool = Field(
         default=False, description="write TensorBoard event files under RUN/tensorboard/ (extra gnntool[tensorboard])"
     )
+    loggers: list[LoggerName] = Field(
+        default=[], description="experiment trackers to log to (tensorboard, mlflow, wandb; each an extra)"
+    )
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    wandb: WandbConfig = Field(default_factory=WandbConfig)
+
+    @property
+    def active_loggers(self) -> tuple[str, ...]:
+        """`loggers`, with tensorboard when `output.tensorboard` (its older spelling) says so."""
+        return tuple(dict.fromkeys([*self.loggers, *(["tensorboard"] if self.tensorboard else [])]))
 
 
 class Config(Section):

@@ -324,3 +324,20 @@ DECODERS: dict[str, DecoderTraits] = {
     "mlp": DecoderTraits(),
     "distmult": DecoderTraits(top_k=True, relational=True),
 }
+
+
+@dataclass(frozen=True)
+class LoggerTraits:
+    """One experiment tracker (`output.loggers`, `--logger`): `package` is the module whose import
+    tells whether it is installed, `extra` the gnntool extra that installs it."""
+
+    package: str
+    extra: str
+
+
+# gnntool.engine.runs.tracking.LOGGERS implements each (tests/test_registries.py ties the two).
+LOGGERS: dict[str, LoggerTraits] = {
+    "tensorboard": LoggerTraits("torch.utils.tensorboard", "tensorboard"),
+    "mlflow": LoggerTraits("mlflow", "mlflow"),
+    "wandb": LoggerTraits("wandb", "wandb"),
+}

@@ -29,6 +29,8 @@ EMBEDDINGS = "embeddings.npy"
 TYPED_EMBEDDINGS = "embeddings"  # a folder: a typed run's embeddings, one <type>.npy per node type
 RUN_INFO = "run.json"
 TENSORBOARD = "tensorboard"  # a folder: one sub-folder of event files per seed
+TRACKING = "tracking.json"  # the experiment trackers' run ids (output.loggers), so --resume continues them
+WANDB = "wandb"  # a folder: W&B's files of the run's W&B runs (offline: everything, for `wandb sync`)
 RUN_FILES = (CONFIG, MODEL, CHECKPOINT, METRICS, HISTORY, EMBEDDINGS, RUN_INFO)
 SEED_PREFIX = "seed-"  # a multi-seed run keeps each seed's files in RUN/seed-N (and RUN/tensorboard/seed-N)
 # What a sweep's and a tuning study's folder holds besides its runs (gnntool.engine.studies writes them).
@@ -175,9 +177,9 @@ def has_progress(run_dir: Path) -> bool:
 
 def clear_run(run_dir: Path) -> None:
     """Remove the files a previous run wrote (and only those: --out may be a shared folder)."""
-    for name in RUN_FILES:
+    for name in (*RUN_FILES, TRACKING):
         (run_dir / name).unlink(missing_ok=True)
-    for folder in [*seed_dirs(run_dir), *fold_dirs(run_dir), run_dir / TENSORBOARD]:
+    for folder in [*seed_dirs(run_dir), *fold_dirs(run_dir), run_dir / TENSORBOARD, run_dir / WANDB]:
         if folder.is_dir():
             shutil.rmtree(folder)
     typed = run_dir / TYPED_EMBEDDINGS

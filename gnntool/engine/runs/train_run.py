@@ -13,7 +13,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,9 @@ from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.metrics import summarise
 from gnntool.engine.objectives import OBJECTIVE_CLASSES
-from gnntool.engine.runs.board import check_tensorboard, seed_board
 from gnntool.engine.runs.saved import save_model
+from gnntool.engine.runs.tracking.loggers import check_loggers
+from gnntool.engine.runs.tracking.training import Scope, TrainingRuns, open_tracking
 from gnntool.engine.runtime.device import resolve_device
 from gnntool.engine.runtime.distributed import (
     SINGLE,
@@ -51,6 +52,7 @@ from gnntool.rundir.layout import (
     METRICS,
     MODEL,
     RUN_INFO,
+    TRACKING,
     clear_run,
     has_progress,
     is_finished,
@@ -93,6 +95,8 @@ def prepare_run_dir(run_dir: Path, config: Config, resume: bool, force: bool) ->
             )
     elif resume:
         log.warn(f"{run_dir}: no checkpoint to resume from; starting a new run")
+    if not has_progress(run_dir):
+        (run_dir / TRACKING).unlink(missing_ok=True)  # a run started afresh starts new tracked runs
     write_text(config_path, dump_config(config))
     return True
 
@@ -109,31 +113,28 @@ def train_one_seed(
     observers: Sequence[EpochObserver] = (),
     fold: int = 0,
     dataset: Callable[[int], Any] | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], int | None]:
     """Train `seed` (on cross-validation fold `fold`) into `seed_dir` (skipped if already done
-    there) and return its metrics; `dataset(seed)` loads the data (default: `load_dataset`).
+    there) and return its metrics and best epoch (None when it was done already); `dataset(seed)`
+    loads the data (default: `load_dataset`).
 
-    Under torchrun every rank trains and evaluates; rank 0 alone writes (TensorBoard events too).
+    Under torchrun every rank trains and evaluates; rank 0 alone writes.
     """
     metrics_path = seed_dir / METRICS
     done = broadcast_from_main(seed_dir != run_dir and metrics_path.is_file(), ranks)
     if done:
         log.info(f"{label}: already finished")
-        return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks)
+        return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks), None
     loaded = dataset(seed) if dataset is not None else load_dataset(config.dataset, seed)
     task = build_task(loaded, device, config.inference_chunk, fold)
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
-    with (
-        OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed),
-        seed_board(config, run_dir, seed, enabled=ranks.main, fold=fold if fold_count(config) > 1 else None) as board,
-    ):
-        result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, [*board.observers, *observers])
+    with OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed):
+        result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, observers)
         objective = result.objective
         outputs = objective.inference(result.model)  # one pass for the metrics and the embeddings
         metrics = objective.evaluate(result.model, SPLITS, outputs)
-        board.finish(metrics, result.best_epoch)
     if not ranks.main:
-        return metrics
+        return metrics, result.best_epoch
     write_csv(
         seed_dir / HISTORY,
         list(result.history[0]),
@@ -154,7 +155,7 @@ def train_one_seed(
         (seed_dir / CHECKPOINT).unlink(missing_ok=True)  # only now that metrics.json marks the seed done
     metric = main_metric(metrics["test"])
     log.info(f"{label}: test {metric} {metrics['test'][metric]:.4f} (val {metrics['val'][metric]:.4f})")
-    return metrics
+    return metrics, result.best_epoch
 
 
 def train_run(
@@ -165,6 +166,7 @@ def train_run(
     force: bool,
     hooks: SeedHooks | None = None,
     locked: bool = False,
+    scope: Scope | None = None,
 ) -> Path | None:
     """Train `seeds` models (seeds config.seed ...) into `run_dir`; return `run_dir`.
 
@@ -172,11 +174,13 @@ def train_run(
     rank 0 alone reports and returns `run_dir`, the other ranks print nothing and return None.
     `hooks` adds observers to each seed's epochs. `locked`: the caller already holds `run_dir`'s
     lock (one process only: under torchrun rank 0 locks and tells the others the outcome).
+    `scope`: where the run is tracked (`output.loggers`); by default on its own, the experiment
+    named after the run directory.
     """
-    check_tensorboard(config)
+    check_loggers(config.output.active_loggers)
     device = resolve_device(config.device)
     if not launched_by_torchrun():
-        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks, locked)
+        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks, locked, scope)
     if not is_main_process():
         log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
     if not config.objective_traits.distributed:
@@ -188,7 +192,7 @@ def train_run(
         )
     device = local_device(device)
     with process_group(device) as ranks:
-        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks, hooks)
+        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks, hooks, scope=scope)
         return path if ranks.main else None
 
 
@@ -202,6 +206,7 @@ def train_ranks(
     ranks: Ranks,
     hooks: SeedHooks | None = None,
     locked: bool = False,
+    scope: Scope | None = None,
 ) -> Path:
     """`train_run` on this rank: rank 0 locks (unless `locked`), prepares and writes the run
     directory, every rank trains."""
@@ -218,39 +223,74 @@ def train_ranks(
         if isinstance(outcome, str):
             raise UserError(outcome)
         if outcome:
-            train_seeds(config, run_dir, seeds, device, ranks, hooks)
+            with ExitStack() as tracking:
+                if scope is None or not ranks.main:  # only rank 0 tracks
+                    opened = open_tracking(config, run_dir.name, enabled=ranks.main)
+                    scope = Scope(tracking.enter_context(opened))
+                train_seeds(config, run_dir, seeds, device, ranks, scope, hooks)
     return run_dir
 
 
 def train_seeds(
-    config: Config, run_dir: Path, seeds: int, device: torch.device, ranks: Ranks, hooks: SeedHooks | None = None
+    config: Config,
+    run_dir: Path,
+    seeds: int,
+    device: torch.device,
+    ranks: Ranks,
+    scope: Scope,
+    hooks: SeedHooks | None = None,
 ) -> None:
-    """Train every seed into the prepared `run_dir`; rank 0 writes run.json and metrics.json last."""
+    """Train every seed into the prepared `run_dir`; rank 0 writes run.json and metrics.json last,
+    and tells the trackers of `scope` (a seed done before a resume is not tracked again)."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     seed_list = list(range(config.seed, config.seed + seeds))
     processes = f", {ranks.world} processes" if ranks.distributed else ""
     log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
     folds = fold_count(config)
-    runs, labels = [], []
-    for index, seed in enumerate(seed_list):
-        seed_dir = layout.seed_dir(run_dir, seed) if seeds > 1 else run_dir
-        observers = hooks(index, seed_dir) if hooks else ()
-        data = functools.cache(lambda seed: load_dataset(config.dataset, seed))  # every fold of a seed splits one load
-        for fold in range(folds):
-            unit_dir = layout.fold_dir(seed_dir, fold) if folds > 1 else seed_dir
-            label = " ".join([f"seed {seed}"] * (seeds > 1) + [f"fold {fold}"] * (folds > 1)) or "train"
-            first = index == 0 and fold == 0
-            runs.append(
-                train_one_seed(
-                    config, seed, unit_dir, device, label, first, run_dir, ranks, observers if fold == 0 else (),
-                    fold, data,
-                )  # fmt: skip
-            )
-            labels.append({"seed": seed, **({"fold": fold} if folds > 1 else {})})
-    if not ranks.main:
-        return
+    data = functools.cache(lambda seed: load_dataset(config.dataset, seed))  # every fold of a seed splits one load
+    with TrainingRuns(scope, config, run_dir, seed_list) as tracked:
+        runs, labels, best_epoch = [], [], None
+        for index, seed in enumerate(seed_list):
+            seed_dir = layout.seed_dir(run_dir, seed) if seeds > 1 else run_dir
+            observers = hooks(index, seed_dir) if hooks else ()
+            units = [layout.fold_dir(seed_dir, fold) if folds > 1 else seed_dir for fold in range(folds)]
+            done = all(unit != run_dir and (unit / METRICS).is_file() for unit in units)  # not tracked again
+            with nullcontext() if done else tracked.seed(seed) as run:
+                seed_runs = []
+                for fold, unit_dir in enumerate(units):
+                    label = " ".join([f"seed {seed}"] * (seeds > 1) + [f"fold {fold}"] * (folds > 1)) or "train"
+                    # the trackers and hooks follow a seed's first fold (each fold restarts its epochs)
+                    watch = [*([run.epoch] if run is not None else []), *observers] if fold == 0 else []
+                    metrics, best_epoch = train_one_seed(
+                        config, seed, unit_dir, device, label, index == 0 and fold == 0, run_dir, ranks, watch,
+                        fold, data,
+                    )  # fmt: skip
+                    seed_runs.append(metrics)
+                    labels.append({"seed": seed, **({"fold": fold} if folds > 1 else {})})
+                if run is not None:
+                    folded = summarise([{"seed": seed, **fold_run} for fold_run in seed_runs]) if folds > 1 else None
+                    tracked.seed_done(run, seed, folded or seed_runs[0], best_epoch)
+            runs.extend(seed_runs)
+        if ranks.main:
+            finish_run(config, run_dir, seed_list, runs, labels, device, ranks, started, clock)
+            tracked.finish(read_json(run_dir / METRICS), best_epoch if len(runs) == 1 else None)
 
+
+def finish_run(
+    config: Config,
+    run_dir: Path,
+    seed_list: list[int],
+    runs: list[dict[str, Any]],
+    labels: list[dict[str, int]],
+    device: torch.device,
+    ranks: Ranks,
+    started: datetime,
+    clock: float,
+) -> None:
+    """Write run.json, then metrics.json (the mean and std over seeds and folds when several, every
+    fold's metrics under `folds`), and report."""
+    seeds, folds = len(seed_list), fold_count(config)
     seeded = [{"seed": label["seed"], **run} for label, run in zip(labels, runs)]
     final = summarise(seeded) if len(runs) > 1 else runs[0]
     if folds > 1:  # every (seed, fold)'s metrics under `folds`

@@ -24,6 +24,7 @@ from gnntool.metric_facts import format_value
 from gnntool.rundir.layout import has_progress, is_finished
 
 if TYPE_CHECKING:
+    from gnntool.engine.runs.tracking.training import Scope
     from gnntool.engine.runs.train_run import SeedHooks
 
 REPORTED_SPLITS = ("val", "test")  # the splits a study reports; it chooses on val, never on test
@@ -52,9 +53,11 @@ def train_point(
     interrupted: Callable[[Interrupted], str],
     hooks: SeedHooks | None = None,
     locked: bool = False,
+    scope: Scope | None = None,
 ) -> None:
     """Train `config` into `run_dir`, resuming what it holds (a finished run stays as it is);
-    `locked`: the caller holds `run_dir`'s lock.
+    `locked`: the caller holds `run_dir`'s lock; tracked as `scope` says (a point of the study's
+    tracked run).
 
     On Ctrl-C or SIGTERM (the checkpoint saved), the error's message is `interrupted(error)`: how
     to continue the whole study rather than the one run.
@@ -64,7 +67,7 @@ def train_point(
     # resume=True on a finished run leaves it; on a fresh directory it would warn of no checkpoint.
     resume = is_finished(run_dir) or has_progress(run_dir)
     try:
-        train_run(config, run_dir, seeds, resume=resume, force=False, hooks=hooks, locked=locked)
+        train_run(config, run_dir, seeds, resume=resume, force=False, hooks=hooks, locked=locked, scope=scope)
     except Interrupted as error:
         error.args = (interrupted(error),)
         raise

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -59,6 +59,9 @@ from gnntool.rundir.layout import (
     write_json,
 )
 from gnntool.rundir.lock import hold_run_lock
+
+if TYPE_CHECKING:
+    from gnntool.engine.runs.tracking.tracker import Draw, TrackedRun
 
 MAX_NAME = 120
 
@@ -284,8 +287,10 @@ def run_sweep(
     overrides: Sequence[str] = (),
     seeds: int = 1,
     out: Path | None = None,
+    draw: Draw | None = None,
 ) -> list[dict[str, Any]]:
-    """Train every cell not yet finished, write OUT/sweep.csv and OUT/sweep.json, return their rows.
+    """Train every cell not yet finished, write OUT/sweep.csv and OUT/sweep.json, return their rows;
+    `draw` adds pictures of each finished run to what the trackers keep.
 
     Each row (an entry of sweep.json) is `{"cell": {key: value}, "run_dir": str, "metrics": ...}`,
     `metrics` being the cell's metrics.json.
@@ -295,16 +300,26 @@ def run_sweep(
     for cell in cells:
         _check_existing(cell, out / cell.name, seeds)
 
+    from gnntool.engine.runs.tracking.loggers import check_loggers
+    from gnntool.engine.runs.tracking.training import open_tracking, study_run
     from gnntool.engine.runtime.device import resolve_device
 
     for device in dict.fromkeys(cell.config.device for cell in cells):
         resolve_device(device)  # a missing device is an error before anything trains
-    with hold_run_lock(out):  # one sweep per directory; each cell's run is locked by train_run
-        return train_cells(cells, out, seeds)
+    check_loggers(dict.fromkeys(name for cell in cells for name in cell.config.output.active_loggers))
+    params = {**{f"grid.{key}": yaml_text(values) for key, values in parse_grids(grid_specs)}, "seeds": seeds}
+    # one sweep per directory; each cell's run is locked by train_run
+    with hold_run_lock(out), open_tracking(cells[0].config, config_path.stem, draw=draw) as tracking:
+        with study_run(tracking, cells[0].config, out, "sweep", params) as parent:
+            rows = train_cells(cells, out, seeds, parent)
+            parent.finish({}, None, lambda: [out / SWEEP_CSV, out / SWEEP_JSON])
+            return rows
 
 
-def train_cells(cells: Sequence[Cell], out: Path, seeds: int) -> list[dict[str, Any]]:
-    """`run_sweep`'s training and tables, with the sweep directory locked."""
+def train_cells(cells: Sequence[Cell], out: Path, seeds: int, parent: TrackedRun) -> list[dict[str, Any]]:
+    """`run_sweep`'s training and tables, with the sweep directory locked; each cell tracked under `parent`."""
+    from gnntool.engine.runs.tracking.training import point_scope
+
     total = len(cells)
     log.info(f"sweep: {total} cell(s) × {seeds} seed(s) into {out}")
     for index, cell in enumerate(cells, 1):
@@ -314,7 +329,8 @@ def train_cells(cells: Sequence[Cell], out: Path, seeds: int) -> list[dict[str, 
             log.info(f"{label}: already finished; skipped")
             continue
         log.info(f"{label}: {'resuming' if has_progress(run_dir) else 'training'}")
-        train_point(cell.config, run_dir, seeds, interrupted=partial(_interrupted, cell))
+        scope = point_scope(parent, "cell", cell.name)
+        train_point(cell.config, run_dir, seeds, interrupted=partial(_interrupted, cell), scope=scope)
 
     rows = [
         {"cell": dict(cell.values), "run_dir": str(out / cell.name), "metrics": read_json(out / cell.name / METRICS)}

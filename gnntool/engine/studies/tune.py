@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -61,6 +61,9 @@ from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value, minimise
 from gnntool.rundir.layout import BEST_YAML, CONFIG, METRICS, TRIALS_CSV, read_json, write_csv, write_text
 from gnntool.rundir.lock import first_free_lock, hold_run_lock, is_locked, waiting_lock
+
+if TYPE_CHECKING:
+    from gnntool.engine.runs.tracking.tracker import Draw, TrackedRun
 
 STUDY_NAME = "gnntool"
 DRAW_LOCK = ".draw.lock"  # held by a worker for moments: to draw a trial and lock its directory
@@ -197,6 +200,7 @@ class Tuning:
     seeds: int
     out: Path
     storage: str
+    name: str = "tune"  # the config file's stem: the default MLflow experiment and W&B project
 
     @property
     def monitor(self) -> str:
@@ -238,7 +242,7 @@ def plan_tune(
     config = validate(base)
     check_space(base, space)
     out = Path(out) if out is not None else default_out(config_path)
-    return Tuning(space, base, config, seeds, out, storage or default_storage(out, workers))
+    return Tuning(space, base, config, seeds, out, storage or default_storage(out, workers), config_path.stem)
 
 
 def import_optuna() -> Any:
@@ -344,8 +348,11 @@ def pruning_hooks(trial: Any, optuna: Any, tuning: Tuning) -> Any:
     return hooks
 
 
-def run_trial(trial: Any, config: Config, run_dir: Path, tuning: Tuning, optuna: Any) -> float:
-    """Train a drawn trial's config into its run directory (locked by the caller); return its score."""
+def run_trial(trial: Any, config: Config, run_dir: Path, tuning: Tuning, optuna: Any, parent: TrackedRun) -> float:
+    """Train a drawn trial's config into its run directory (locked by the caller; tracked under
+    `parent`); return its score."""
+    from gnntool.engine.runs.tracking.training import point_scope
+
     log.info(f"tune: trial {trial.number} ({describe(trial_values(trial, tuning))}) into {run_dir}")
     try:
         train_point(
@@ -355,6 +362,7 @@ def run_trial(trial: Any, config: Config, run_dir: Path, tuning: Tuning, optuna:
             interrupted=_interrupted(trial),
             hooks=pruning_hooks(trial, optuna, tuning),
             locked=True,
+            scope=point_scope(parent, "trial", str(trial.number)),
         )
     except (Interrupted, KeyboardInterrupt):
         trial.set_user_attr("interrupted", True)  # retried first by the next worker
@@ -374,29 +382,48 @@ def _interrupted(trial: Any) -> Callable[[Interrupted], str]:
     return lambda _: f"interrupted in trial {trial.number}; checkpoint saved (run the same tune command to continue)"
 
 
-def run_tune(tuning: Tuning, trials: int, timeout: float | None = None, quiet: bool = False) -> list[dict[str, Any]]:
+def run_tune(
+    tuning: Tuning, trials: int, timeout: float | None = None, quiet: bool = False, draw: Draw | None = None
+) -> list[dict[str, Any]]:
     """Work on the study, one trial after another, until it has `trials` trials in all (other
     workers may be taking trials of it at the same time); write trials.csv and best.yaml; return
     its trials as rows (best first among the finished). Optuna logs on stderr (warnings only when
-    `quiet`)."""
+    `quiet`); `draw` adds pictures of each finished trial to what the trackers keep."""
     optuna = import_optuna()
-    from gnntool.engine.runs.board import check_tensorboard
+    from gnntool.engine.runs.tracking.loggers import check_loggers
+    from gnntool.engine.runs.tracking.training import open_tracking, study_run
 
-    check_tensorboard(tuning.config)
+    check_loggers(tuning.config.output.active_loggers)
+    params = {**{f"space.{param.key}": space_text(param) for param in tuning.space}, "seeds": tuning.seeds}
     # Shared: workers of the study exclude a train or sweep into its directory, not one another.
-    with hold_run_lock(tuning.out, shared=True), first_free_lock(tuning.out, WORKER_LOCK) as worker:
+    with (
+        hold_run_lock(tuning.out, shared=True),
+        first_free_lock(tuning.out, WORKER_LOCK) as worker,
+        open_tracking(tuning.config, tuning.name, draw=draw) as tracking,
+        study_run(tracking, tuning.config, tuning.out, "tune", params) as parent,
+    ):
         optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
         with waiting_lock(tuning.out / DRAW_LOCK):
             study, storage = open_study(tuning, optuna, worker)
-        ran = work(study, storage, tuning, trials, timeout, optuna)
+        ran = work(study, storage, tuning, trials, timeout, optuna, parent)
         if not ran:
             log.info(f"tune: the study already has {trials} trial(s); nothing to run (raise --trials to add more)")
         with waiting_lock(tuning.out / DRAW_LOCK):
             rows = write_tables(study, tuning, optuna)
+        tables = [path for path in (tuning.out / TRIALS_CSV, tuning.out / BEST_YAML) if path.is_file()]
+        parent.finish({}, None, lambda: tables)
     if not complete(rows):
         log.warn("tune: no trial finished; no best.yaml")
     log.info(f"tune: wrote {tuning.out / TRIALS_CSV}" + (f" and {tuning.out / BEST_YAML}" if complete(rows) else ""))
     return rows
+
+
+
+def space_text(param: Param) -> str:
+    """A dimension of the space as `--space` gives it: `LOW:HIGH[:log]` or `A,B,C`."""
+    if param.choices:
+        return ",".join(yaml_text(choice) for choice in param.choices)
+    return f"{param.low}:{param.high}{':log' if param.log else ''}"
 
 
 def tune_results(tuning: Tuning, quiet: bool = False) -> list[dict[str, Any]]:
@@ -409,7 +436,9 @@ def tune_results(tuning: Tuning, quiet: bool = False) -> list[dict[str, Any]]:
         return write_tables(study, tuning, optuna)
 
 
-def work(study: Any, storage: Any, tuning: Tuning, trials: int, timeout: float | None, optuna: Any) -> int:
+def work(
+    study: Any, storage: Any, tuning: Tuning, trials: int, timeout: float | None, optuna: Any, parent: TrackedRun
+) -> int:
     """Draw and run trials until the study is full (or `timeout` seconds have passed); return how
     many this worker ran."""
     started = time.monotonic()
@@ -427,7 +456,7 @@ def work(study: Any, storage: Any, tuning: Tuning, trials: int, timeout: float |
             if ran == 0:
                 log.info(f"tune: up to {trials} trial(s) in all × {tuning.seeds} seed(s) into {tuning.out}")
             ran += 1
-            finish(study, trial, config, run_dir, tuning, optuna)  # told with the trial's directory still held
+            finish(study, trial, config, run_dir, tuning, optuna, parent)  # told with the trial's directory still held
         with waiting_lock(tuning.out / DRAW_LOCK):  # one writer of the tables at a time, from the latest view
             write_tables(study, tuning, optuna)
     return ran
@@ -461,12 +490,14 @@ def draw(
         return trial, None, run_dir
 
 
-def finish(study: Any, trial: Any, config: Config, run_dir: Path, tuning: Tuning, optuna: Any) -> None:
+def finish(
+    study: Any, trial: Any, config: Config, run_dir: Path, tuning: Tuning, optuna: Any, parent: TrackedRun
+) -> None:
     """Run a drawn trial and tell the study how it ended (a Ctrl-C or an error is told as failed,
     then raised)."""
     state = optuna.trial.TrialState
     try:
-        value = run_trial(trial, config, run_dir, tuning, optuna)
+        value = run_trial(trial, config, run_dir, tuning, optuna, parent)
     except optuna.TrialPruned as pruned:
         study.tell(trial, state=state.PRUNED)
         log.info(f"tune: trial {trial.number} pruned: {pruned}")
