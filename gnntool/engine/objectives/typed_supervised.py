@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from gnntool.engine.metrics import loss_fn, metric_sums, metrics_from_sums
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
+from gnntool.engine.runtime.distributed import mean_over_ranks
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.engine.typed_inputs import TypedInference, TypedStep, TypedTask
 from gnntool.engine.typed_sampled import TypedSampledSteps
@@ -81,7 +82,8 @@ class TypedSupervised(Objective):
                 logits = logits[step.rows]
             return loss_fn(logits.float(), step.y, multilabel)
 
-        return run_steps(model, optimizer, self.stepper.steps(epoch, position.start), step_loss, position)
+        loss = run_steps(model, optimizer, self.stepper.steps(epoch, position.start), step_loss, position)
+        return mean_over_ranks(loss, self.ranks, self.task.device)
 
     def inference(self, model: TypedGNN) -> TypedInference:  # type: ignore[override]
         return self.task.inference(model)
