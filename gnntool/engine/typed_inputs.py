@@ -183,7 +183,9 @@ def typed_layers(
         else:
             out = {}
             for node_type, count in ops.num_nodes.items():
-                parts = [conv(x, ops.rows(node_type, start, min(start + chunk_size, count))).get(node_type)
+                # each relation's input rows once for all chunks (between two types: a concatenation)
+                prepared = {e: r.inputs(x) for e, r in ops.relations.items() if r.target_type == node_type}
+                parts = [conv(x, ops.rows(node_type, start, min(start + chunk_size, count), prepared)).get(node_type)
                          for start in range(0, count, chunk_size)]  # fmt: skip
                 if parts and parts[0] is not None:
                     out[node_type] = torch.cat(parts)

@@ -54,11 +54,13 @@ class TypedSchema:
 @dataclass
 class RelationOps:
     """One relation's operators: `ops` over its target rows first, then (between two types) the
-    source type's rows; `offset` is where those source rows start (0 within one type)."""
+    source type's rows; `offset` is where those source rows start (0 within one type).
+    `prepared`: the rows `inputs` gives, made once for every chunk of a layer-wise pass."""
 
     edge_type: EdgeType
     ops: GraphOps
     offset: int
+    prepared: Tensor | None = None
 
     @property
     def source_type(self) -> str:
@@ -76,6 +78,8 @@ class RelationOps:
         """The rows `ops` reads from per-type features `x`: the target type's own rows (all of
         them within one type; its output rows, then the source type's rows, between two)."""
         source, target = self.source_type, self.target_type
+        if self.prepared is not None:
+            return self.prepared
         if source == target:
             return x[target]
         return torch.cat([x[target][: self.offset], x[source]])
@@ -141,11 +145,15 @@ class TypedOps:
         first = self.first_target.get(node_type, 0)
         return x[first : first + self.num_targets[node_type]]
 
-    def rows(self, node_type: str, start: int, end: int) -> TypedOps:
+    def rows(
+        self, node_type: str, start: int, end: int, prepared: Mapping[EdgeType, Tensor] | None = None
+    ) -> TypedOps:
         """The row slice of `node_type`'s nodes `start` .. `end` - 1: only that type is output,
-        from the relations into it, each sliced (`GraphOps.rows`: every node's rows stay inputs)."""
+        from the relations into it, each sliced (`GraphOps.rows`: every node's rows stay inputs);
+        `prepared` holds each relation's `RelationOps.inputs`, made once for all slices."""
+        prepared = prepared or {}
         relations = {
-            edge_type: RelationOps(edge_type, relation.ops.rows(start, end), relation.offset)
+            edge_type: RelationOps(edge_type, relation.ops.rows(start, end), relation.offset, prepared.get(edge_type))
             for edge_type, relation in self.relations.items()
             if relation.target_type == node_type
         }

@@ -106,17 +106,21 @@ def test_outputs_eval_embed_predict_and_dry_run(runner, typed_config: Path, tmp_
     assert not (tmp_path / "dry").exists()
 
 
-def test_resume_after_interrupt_matches_uninterrupted(runner, typed_config: Path, tmp_path: Path, interrupt_at) -> None:
+@pytest.mark.parametrize("sets", [(), ("train.batch_size=64", "train.fanout=[4, 2]")], ids=["full", "sampled"])
+def test_resume_after_interrupt_matches_uninterrupted(
+    runner, typed_config: Path, tmp_path: Path, interrupt_at, sets: tuple[str, ...]
+) -> None:
     reference = tmp_path / "reference"
-    train(runner, typed_config, reference)
+    train(runner, typed_config, reference, *sets)
     interrupt_at(3)
     run_dir = tmp_path / "interrupted"
-    result = runner.invoke(app, ["train", str(typed_config), "--out", str(run_dir), "--device", "cpu"])
+    argv = ["train", str(typed_config), "--out", str(run_dir), "--device", "cpu"]
+    result = runner.invoke(app, [*argv, *(arg for assignment in sets for arg in ("--set", assignment))])
     assert result.exit_code == 130, result.output
-    train(runner, typed_config, run_dir, extra=("--resume",))
+    train(runner, typed_config, run_dir, *sets, extra=("--resume",))
     assert (run_dir / "metrics.json").read_text() == (reference / "metrics.json").read_text()
     assert np.array_equal(np.load(run_dir / "embeddings/node.npy"), np.load(reference / "embeddings/node.npy"))
-    forced = train(runner, typed_config, run_dir, extra=("--force",))  # clears the typed embeddings too
+    forced = train(runner, typed_config, run_dir, *sets, extra=("--force",))  # clears the typed embeddings too
     assert forced.exit_code == 0 and (run_dir / "embeddings/node.npy").is_file()
 
 

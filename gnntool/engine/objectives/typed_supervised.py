@@ -15,6 +15,7 @@ from gnntool.engine.metrics import loss_fn, metric_sums, metrics_from_sums
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
 from gnntool.engine.objectives.typed_outputs import TypedOutputs
+from gnntool.engine.runtime.distributed import mean_over_ranks
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.engine.typed_inputs import TypedStep, TypedTask
 from gnntool.engine.typed_sampled import TypedSampledSteps
@@ -81,7 +82,8 @@ class TypedSupervised(TypedOutputs, Objective):
                 logits = logits[step.rows]
             return loss_fn(logits.float(), step.y, multilabel)
 
-        return run_steps(model, optimizer, self.stepper.steps(epoch, position.start), step_loss, position)
+        loss = run_steps(model, optimizer, self.stepper.steps(epoch, position.start), step_loss, position)
+        return mean_over_ranks(loss, self.ranks, self.task.device)
 
     def evaluate(
         self, model: TypedGNN, splits: tuple[str, ...], outputs: Any = None
