@@ -348,7 +348,8 @@ class TrainConfig(Section):
     monitor: str | None = Field(
         default=None,
         description="validation metric that picks the best epoch; null: the objective's default "
-        "(val_accuracy, val_micro_f1 on multi-label data, val_loss unsupervised, val_auc for link)",
+        "(val_accuracy, val_micro_f1 on multi-label data, val_loss unsupervised, val_auc for link; graph: "
+        "the dataset's own, or as its targets say: val_accuracy, val_ap multi-label, val_rmse regression)",
     )
     batch_size: int | None = Field(
         default=None,
@@ -499,6 +500,18 @@ class Config(Section):
     def objective_traits(self) -> ObjectiveTraits:
         return OBJECTIVES[self.train.objective]
 
+    @property
+    def monitor_waits_for_data(self) -> bool:
+        """Whether `train.monitor` is left for the data to settle (`ObjectiveTraits.data_monitors`,
+        `gnntool.engine.monitor`): neither it nor `train.loss` is set, and only the data tells the
+        kind of targets."""
+        return (
+            self.train.monitor is None
+            and self.train.loss is None
+            and bool(self.objective_traits.data_monitors)
+            and self.dataset.traits.multilabel is None
+        )
+
     @model_validator(mode="before")
     @classmethod
     def _split_for_objective(cls, raw: Any) -> Any:
@@ -543,14 +556,15 @@ class Config(Section):
             raise ValueError(f"train.objective: {self.dataset.name} labels whole graphs; use train.objective: graph")
         if self.train.loss is not None and not objective.graph_level:
             raise ValueError(f"train.loss chooses the graph objective's loss, not {name}'s")
-        if self.train.monitor is None:
+        if self.train.monitor is None and not self.monitor_waits_for_data:
             multilabel = dataset.multilabel and objective.multilabel_monitor
             self.train.monitor = objective.multilabel_monitor if multilabel else objective.default_monitor
             if self.train.loss in objective.loss_monitors:
                 self.train.monitor = objective.loss_monitors[self.train.loss]
             elif objective.needs_labels and dataset.monitor in objective.monitors:  # the dataset's own, where reported
                 self.train.monitor = dataset.monitor
-        check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
+        if self.train.monitor is not None:  # else settled once the data is read (gnntool.engine.monitor)
+            check_monitor(self.train.monitor, name, objective, dataset, self.dataset.name)
         self._link_relation_fits()
         self._sampling_fits()
         return self

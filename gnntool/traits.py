@@ -132,6 +132,10 @@ class ObjectiveTraits:
     `node_splits`: scores the nodes of `dataset.split` (else a graph file without split masks
     defaults to a random split, whose nodes go unused); `distributed`: trains under torchrun;
     `link_relation`: reads `train.link_relation` (the relation of a typed graph it predicts).
+    `data_monitors`: where the dataset leaves its kind of targets to the data (`multilabel` None)
+    and neither `train.monitor` nor `train.loss` is set, the monitor waits for the data: the
+    objective reads the kind (`Objective.targets_kind`) and this table maps it to the monitor
+    (`gnntool.engine.monitor`).
     """
 
     monitors: tuple[str, ...]
@@ -146,6 +150,7 @@ class ObjectiveTraits:
     link_relation: bool = False
     graph_level: bool = False  # predicts whole graphs: runs on the datasets whose traits say graph_level
     loss_monitors: Mapping[str, str] = field(default_factory=dict)  # train.loss -> the monitor it implies
+    data_monitors: Mapping[str, str] = field(default_factory=dict)  # the data's kind of targets -> the monitor
     description: str = ""
 
 
@@ -182,6 +187,7 @@ OBJECTIVES: dict[str, ObjectiveTraits] = {
         distributed=False,
         graph_level=True,
         loss_monitors={"mse": "val_rmse", "mae": "val_rmse", "bce": "val_ap"},
+        data_monitors={"classes": "val_accuracy", "multilabel": "val_ap", "regression": "val_rmse"},
         description="whole-graph classification or regression with a readout (docs/graph-level.md)",
     ),
 }

@@ -15,6 +15,7 @@ import torch
 from gnntool.config import Config
 from gnntool.data import load_dataset
 from gnntool.data.fetch import no_downloads
+from gnntool.engine.monitor import settle_monitor
 from gnntool.engine.runtime.device import resolve_device
 from gnntool.engine.tasks import build_task
 from gnntool.engine.train import setup
@@ -25,6 +26,7 @@ def dry_run(config: Config, run_dir: Path) -> str:
     device = resolve_device(config.device)
     with no_downloads("a dry run downloads nothing"):
         dataset = load_dataset(config.dataset, config.seed)
+    config = settle_monitor(config, dataset)
     task = build_task(dataset, torch.device("cpu"), config.inference_chunk)
     training = setup(config, task, config.seed)  # the model as a run builds it, to its optimiser
     model = training.model

@@ -92,7 +92,7 @@ def test_folds_then_eval_embed_predict_by_fold(runner, tmp_path: Path) -> None:
     assert set(json.loads(scored.stdout)["graph"]) == {"accuracy", "auc", "loss"}
 
 
-def test_regression_defaults_to_mse_and_predicts_values(runner, tmp_path: Path) -> None:
+def test_regression_defaults_to_mse_and_val_rmse_and_predicts_values(runner, tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     sizes = rng.integers(3, 7, 60)
     graph = np.repeat(np.arange(60), sizes)
@@ -103,8 +103,9 @@ def test_regression_defaults_to_mse_and_predicts_values(runner, tmp_path: Path) 
     dataset = {"name": "graphs", "path": str(npz), "split": "random"}
     model = {"arch": "gin", "hidden": 8, "layers": 2, "readout": "sum"}
     unset = write(tmp_path / "unset.yaml", {"dataset": dataset, "model": model, "train": {**TRAIN, "epochs": 2}})
-    refused = runner.invoke(app, ["train", str(unset), "--out", str(tmp_path / "no"), "-q"])
-    assert refused.exit_code == 2 and "val_rmse" in refused.stderr  # the message names the monitor to set
+    settled = runner.invoke(app, ["train", str(unset), "--out", str(tmp_path / "unset"), "-q"])
+    assert settled.exit_code == 0, settled.output  # the data settles the monitor: val_rmse
+    assert yaml.safe_load((tmp_path / "unset" / "config.yaml").read_text())["train"]["monitor"] == "val_rmse"
     train = {**TRAIN, "epochs": 2, "monitor": "val_rmse"}
     config = write(tmp_path / "r.yaml", {"dataset": dataset, "model": model, "train": train})
     result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run"), "-q"])

@@ -89,6 +89,13 @@ class Objective(ABC):
         """What `read_unseen` read as a dataset whose every split is all of it, shaped as `saved`'s task."""
         return unseen_dataset(unseen, saved)
 
+    @classmethod
+    def targets_kind(cls, dataset: Any) -> str | None:
+        """The kind of targets `dataset` holds, which `ObjectiveTraits.data_monitors` maps to the
+        monitor an unset `train.monitor` becomes (`gnntool.engine.monitor`); None: not told."""
+        del dataset
+        return None
+
     def saved_shape(self) -> dict[str, Any]:
         """What `build_saved` needs beyond the widths (plain values: the model file loads weights-only)."""
         return {}

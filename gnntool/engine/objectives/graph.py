@@ -75,6 +75,11 @@ class GraphLevel(Objective):
         return unseen
 
     @classmethod
+    def targets_kind(cls, dataset: GraphSet) -> str | None:
+        """Classes, multi-label or regression, as the set's targets say (`data_monitors` picks the monitor)."""
+        return dataset.task
+
+    @classmethod
     def training_threads(
         cls, config: Config, task: GraphTask, device: torch.device, distributed: bool
     ) -> AbstractContextManager[int | None]:

@@ -27,6 +27,7 @@ from gnntool import log
 from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.metrics import summarise
+from gnntool.engine.monitor import settle_monitor
 from gnntool.engine.objectives import OBJECTIVE_CLASSES
 from gnntool.engine.runs.saved import save_model
 from gnntool.engine.runs.tracking.loggers import check_loggers
@@ -179,6 +180,7 @@ def train_run(
     """
     check_loggers(config.output.active_loggers)
     device = resolve_device(config.device)
+    config = settle_monitor(config)  # before config.yaml is written or anything reads the monitor
     if not launched_by_torchrun():
         return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks, locked, scope)
     if not is_main_process():

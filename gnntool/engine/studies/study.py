@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gnntool.config import Config, set_key, validate
+from gnntool.engine.monitor import settle_monitor
 from gnntool.errors import Interrupted, UserError
 from gnntool.metric_facts import format_value
 from gnntool.rundir.layout import has_progress, is_finished
@@ -34,11 +35,12 @@ REPORTED_SPLITS = ("val", "test")  # the splits a study reports; it chooses on v
 
 
 def point_config(base: dict[str, Any], values: dict[str, Any], option: str) -> Config:
-    """The base config with a point's `key → value`s set (errors naming `option`), validated."""
+    """The base config with a point's `key → value`s set (errors naming `option`), validated, its
+    monitor settled (`gnntool.engine.monitor`)."""
     raw = copy.deepcopy(base)
     for key, value in values.items():
         set_key(raw, key, copy.deepcopy(value), option=option)
-    return validate(raw)
+    return settle_monitor(validate(raw))
 
 
 def config_problem(error: UserError) -> str:

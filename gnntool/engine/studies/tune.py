@@ -43,6 +43,7 @@ from pydantic import BaseModel
 
 from gnntool import log
 from gnntool.config import Config, known_keys, read_overridden, validate
+from gnntool.engine.monitor import settle_monitor
 from gnntool.engine.studies.storage import default_storage, open_storage
 from gnntool.engine.studies.study import (
     REPORTED_SPLITS,
@@ -239,7 +240,7 @@ def plan_tune(
     storage defaults as `storage.default_storage` says for `workers` processes."""
     space = parse_space(specs)
     base = read_overridden(config_path, overrides)
-    config = validate(base)
+    config = settle_monitor(validate(base))  # the study's direction and tables follow the monitor
     check_space(base, space)
     out = Path(out) if out is not None else default_out(config_path)
     return Tuning(space, base, config, seeds, out, storage or default_storage(out, workers), config_path.stem)
