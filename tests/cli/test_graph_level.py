@@ -145,6 +145,7 @@ def test_a_tu_folder_trains_ten_folds_and_predicts_its_own_labels(runner, tmp_pa
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["folds"]) == 10 and {"accuracy", "auc", "loss"} <= set(metrics["test"])
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["monitor"] == "val_accuracy"  # its classes'
     predicted = runner.invoke(app, ["predict", str(run), "--fold", "1", "--device", "cpu"])
     assert predicted.exit_code == 0, predicted.output
     assert {line.split("\t")[1] for line in predicted.stdout.splitlines()} <= {"-1", "1"}  # the original labels
