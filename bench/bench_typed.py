@@ -140,9 +140,11 @@ def sampled_objective(nodes: int):
 def sampled(args: argparse.Namespace) -> dict[str, float]:
     import torch
 
+    from gnntool.engine.runtime.allocator import retain_freed_memory
     from gnntool.engine.steps import EpochPosition
     from gnntool.engine.train import build_optimizer
 
+    retain_freed_memory()  # as the gnntool command sets it
     config, task, objective = sampled_objective(args.nodes)
     torch.manual_seed(0)
     model = objective.build_model()
