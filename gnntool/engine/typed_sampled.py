@@ -9,8 +9,9 @@ neighbours without one). Every type's sampled nodes are ordered by the hop that 
 them, so that, as on a graph of one type (`gnntool.engine.sampled.layer_blocks`), layer k runs
 as a block whose targets are each type's nodes within L - 1 - k hops of the seeds.
 
-Epochs, shards and per-batch generators are `SampledSteps`'s, and so is the background thread
-that prepares the next batch while the current one trains.
+Epochs, shards and per-batch generators are `SampledSteps`'s, and so are the background thread
+that prepares the next batch while the current one trains and the recycled buffers that each
+featured type's rows are gathered into (`gnntool.engine.runtime.buffers`).
 """
 
 from __future__ import annotations
