@@ -12,13 +12,25 @@ nodes; gnntool's through `gnntool.models.build_typed_model` and its typed operat
 `torch_geometric.nn.RGCNConv(aggr="mean")` layers on the graph's edge_index and edge_type (pure
 torch: PyG's default path without pyg-lib's segment matmul). Rows: seconds per epoch (median
 over `--epochs` epochs after one warm-up), and peak RSS of the measuring process (the graph, the
-model and training). The sampled row is gnntool's typed GraphSAGE (mean, hidden 64, fanout
-[10, 10] on every relation, batches of 1024 seeds, the next batch prepared in a background
-thread): training seeds per second over one epoch.
+model and training).
+
+The sampled table: one epoch (epoch 0, every training node once) of typed GraphSAGE (mean, 2
+layers, hidden 64, dropout 0.5 on each layer's input, ReLU, fanout [10, 10] on every relation,
+batches of 1024 seeds, Adam lr 0.01 and weight decay 5e-4, cross-entropy on the seeds): training
+seeds per second over the whole epoch and peak RSS. gnntool runs `gnntool train`'s epoch
+(`objective.train_epoch`, the next batch prepared in a background thread, glibc's allocator set as
+the command sets it). DGL 2.1 trains the same model on the same batches: the graph (each
+relation's edges as gnntool samples them, the features, the labels) and gnntool's epoch-0 order
+of the training nodes are written once as .npy files under `--root` that DGL's side reads; a
+heterograph, `dgl.dataloading.NeighborSampler([10, 10])` (10 per relation at each hop, as
+gnntool's list) and `DataLoader` over those seeds in that order (DGL's defaults otherwise:
+sampling in the training thread), two `HeteroGraphConv({relation: SAGEConv(..., "mean")},
+aggregate="sum")` layers.
 
 Every measurement runs in a fresh process (`--side`), the sides alternating, `--repeats` each;
-the table gives medians. DGL's heterograph sampling (`HeteroGraphConv(SAGEConv)`) needs DGL 2.1
-in its own virtualenv (docs/speed.md) and is not part of this script.
+the tables give medians. DGL's side runs in its own virtualenv (`--dgl-python`; the recipe is in
+docs/speed.md); without that interpreter the DGL table is left out. This file runs under both
+interpreters: its top level imports the standard library only.
 """
 
 from __future__ import annotations
