@@ -2,7 +2,7 @@
 neighbour-sampled typed GraphSAGE epoch, on the generated typed graph; printed as one table.
 
     python bench/bench_typed.py [--nodes 100000] [--repeats 3] [--epochs 5] [--threads N]
-                                [--dgl-python /work/dgl-venv/bin/python] [--root data]
+                                [--dgl-python /work/dgl-venv/bin/python] [--root data] [--dgl-workers 0]
 
 The graph is `synthetic_typed` (`--nodes` nodes, average degree 10, 128 features, 10 classes,
 two relations, seed 0), generated in every measuring process. Both full-batch sides train the
@@ -24,8 +24,8 @@ relation's edges as gnntool samples them, the features, the labels) and gnntool'
 of the training nodes are written once as .npy files under `--root` that DGL's side reads; a
 heterograph, `dgl.dataloading.NeighborSampler([10, 10])` (10 per relation at each hop, as
 gnntool's list) and `DataLoader` over those seeds in that order (DGL's defaults otherwise:
-sampling in the training thread), two `HeteroGraphConv({relation: SAGEConv(..., "mean")},
-aggregate="sum")` layers.
+sampling in the training thread; `--dgl-workers N` samples in N worker processes), two
+`HeteroGraphConv({relation: SAGEConv(..., "mean")}, aggregate="sum")` layers.
 
 Every measurement runs in a fresh process (`--side`), the sides alternating, `--repeats` each;
 the tables give medians. DGL's side runs in its own virtualenv (`--dgl-python`; the recipe is in
@@ -251,7 +251,8 @@ def dgl_side(args: argparse.Namespace) -> dict[str, Any]:
     sampler = NeighborSampler(FANOUT, prefetch_node_feats={t: ["feat"] for t in meta["num_nodes"]},
                               prefetch_labels={target: ["label"]})  # fmt: skip
     started = time.perf_counter()
-    loader = DataLoader(graph, {target: order}, sampler, batch_size=BATCH, shuffle=False, drop_last=False)
+    loader = DataLoader(graph, {target: order}, sampler, batch_size=BATCH, shuffle=False, drop_last=False,
+                        num_workers=args.dgl_workers)  # fmt: skip
     model.train()
     for _, _, blocks in loader:
         x = {t: blocks[0].srcnodes[t].data["feat"] for t in blocks[0].srctypes}
@@ -272,7 +273,7 @@ def measure(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """One fresh process measuring `side` (DGL's in DGL's interpreter)."""
     python = args.dgl_python if side == "dgl" else sys.executable
     command = [python, __file__, "--side", side, "--nodes", str(args.nodes), "--epochs", str(args.epochs)]
-    command += ["--root", args.root, "--threads", str(args.threads)]
+    command += ["--root", args.root, "--threads", str(args.threads), "--dgl-workers", str(args.dgl_workers)]
     env = {"PYTHONPATH": str(REPO), **{k: v for k, v in os.environ.items() if k.startswith(("OMP_", "MKL_"))}}
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
@@ -288,6 +289,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads in each process (0: torch's default)")
     parser.add_argument("--dgl-python", default=DEFAULT_DGL_PYTHON, help="DGL 2.1's interpreter (its own venv)")
     parser.add_argument("--root", default=str(REPO / "data"), help="where the graph is exported for DGL")
+    parser.add_argument("--dgl-workers", type=int, default=0, help="DGL DataLoader's sampling processes (default 0)")
     parser.add_argument("--side", choices=list(SIDES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
