@@ -9,8 +9,9 @@ neighbours without one). Every type's sampled nodes are ordered by the hop that 
 them, so that, as on a graph of one type (`gnntool.engine.sampled.layer_blocks`), layer k runs
 as a block whose targets are each type's nodes within L - 1 - k hops of the seeds.
 
-Epochs, shards and per-batch generators are `SampledSteps`'s, and so is the background thread
-that prepares the next batch while the current one trains.
+Epochs, shards and per-batch generators are `SampledSteps`'s, and so are the background thread
+that prepares the next batch while the current one trains and the recycled buffers that each
+featured type's rows are gathered into (`gnntool.engine.runtime.buffers`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import Tensor
 
 from gnntool.config import FANOUT_DEFAULT, Config
 from gnntool.data.sampler import UniformNeighborSampler
-from gnntool.engine.runtime.buffers import GatherBuffers
+from gnntool.engine.runtime.buffers import SLOTS, GatherBuffers
 from gnntool.engine.runtime.distributed import Ranks
 from gnntool.engine.sampled import SampledSteps
 from gnntool.engine.typed_inputs import TypedStep, TypedTask
@@ -28,7 +29,10 @@ from gnntool.errors import UserError
 from gnntool.models.typed_ops import EdgeType, TypedOps, relation_ops
 from gnntool.relation_names import relation_name
 
-_UNSEEN = -1  # a node not (yet) in the batch
+# Global id -> position in the batch as int32 (as `UniformNeighborSampler`'s: half the bytes of
+# int64 for its random gathers); unseen is above every position, so `amin` keeps positions.
+_LOCAL = torch.int32
+_UNSEEN = torch.iinfo(_LOCAL).max  # a node not (yet) in the batch
 
 
 def relation_fanouts(config: Config, relations: list[EdgeType]) -> dict[EdgeType, list[int]]:
@@ -106,52 +110,55 @@ class TypedNeighborSampler:
 
     def sample(self, seed_type: str, seeds: Tensor, generator: torch.Generator | None = None) -> TypedSample:
         """The sampled neighbourhood of `seeds` (nodes of `seed_type`), drawn from `generator`."""
+        try:
+            sample = self._sample(seed_type, seeds.to(self.device), generator)
+        except BaseException:
+            self.local = {}  # possibly left dirty: the next call starts clean tables
+            raise
+        for node_type, parts in sample.nodes.items():  # undo this batch's writes only: O(batch)
+            for part in parts:
+                self.local[node_type].index_fill_(0, part, _UNSEEN)
+        return sample
+
+    def _sample(self, seed_type: str, seeds: Tensor, generator: torch.Generator | None) -> TypedSample:
         sample = TypedSample(list(self.num_nodes), list(self.samplers), self.hops)
         sizes = dict.fromkeys(self.num_nodes, 0)
 
         def add(node_type: str, candidates: Tensor) -> None:
-            """Give the candidates not yet in the batch the next positions, in order of first appearance."""
-            table = self.local.setdefault(
-                node_type, torch.full((self.num_nodes[node_type],), _UNSEEN, device=self.device)
-            )
-            fresh = candidates[table[candidates] == _UNSEEN]
-            fresh = fresh[first_occurrences(fresh)]
-            table[fresh] = torch.arange(sizes[node_type], sizes[node_type] + fresh.numel(), device=self.device)
-            sizes[node_type] += fresh.numel()
+            """Give the candidates not yet in the batch the next positions, in order of first
+            appearance (as `UniformNeighborSampler`: `amin` leaves in each unseen candidate's
+            entry the index of its first occurrence, a temporary value replaced below)."""
+            table = self.local.get(node_type)
+            if table is None:
+                table = self.local[node_type] = torch.full((self.num_nodes[node_type],), _UNSEEN, dtype=_LOCAL,
+                                                           device=self.device)  # fmt: skip
+            unseen = (table.index_select(0, candidates) == _UNSEEN).nonzero().view(-1)
+            candidate = candidates.index_select(0, unseen)
+            table.scatter_reduce_(0, candidate, unseen.to(_LOCAL), "amin")
+            fresh = candidate.masked_select(table.index_select(0, candidate) == unseen)
+            end = sizes[node_type] + fresh.numel()
+            table.index_copy_(0, fresh, torch.arange(sizes[node_type], end, dtype=_LOCAL, device=self.device))
+            sizes[node_type] = end
             sample.nodes[node_type].append(fresh)
 
-        seeds = seeds.to(self.device)
         none = seeds.new_empty(0)
-        try:
-            for node_type in self.num_nodes:
-                add(node_type, seeds if node_type == seed_type else none)
-            for hop in range(self.hops):
-                frontier = {node_type: parts[hop] for node_type, parts in sample.nodes.items()}
-                begin = {node_type: sizes[node_type] - frontier[node_type].numel() for node_type in sizes}
-                reached: dict[str, list[Tensor]] = {node_type: [] for node_type in self.num_nodes}
-                sampled = {}
-                for edge_type, sampler in self.samplers.items():
-                    target, position = sampler.hop(frontier[edge_type[2]], sampler.fanout[hop], generator)
-                    neighbour = sampler.col.index_select(0, position)
-                    sampled[edge_type] = (neighbour, target + begin[edge_type[2]])
-                    reached[edge_type[0]].append(neighbour)
-                for node_type, parts in reached.items():
-                    add(node_type, torch.cat(parts) if parts else none)
-                for edge_type, (neighbour, target) in sampled.items():
-                    sample.edges[edge_type].append((self.local[edge_type[0]][neighbour], target))
-        finally:
-            for node_type, parts in sample.nodes.items():  # undo this batch's writes only: O(batch)
-                for part in parts:
-                    self.local[node_type][part] = _UNSEEN
+        for node_type in self.num_nodes:
+            add(node_type, seeds if node_type == seed_type else none)
+        for hop in range(self.hops):
+            frontier = {node_type: parts[hop] for node_type, parts in sample.nodes.items()}
+            begin = {node_type: sizes[node_type] - frontier[node_type].numel() for node_type in sizes}
+            reached: dict[str, list[Tensor]] = {node_type: [] for node_type in self.num_nodes}
+            sampled = {}
+            for edge_type, sampler in self.samplers.items():
+                target, position = sampler.hop(frontier[edge_type[2]], sampler.fanout[hop], generator)
+                neighbour = sampler.col.index_select(0, position)
+                sampled[edge_type] = (neighbour, target + begin[edge_type[2]])
+                reached[edge_type[0]].append(neighbour)
+            for node_type, parts in reached.items():
+                add(node_type, torch.cat(parts) if parts else none)
+            for edge_type, (neighbour, target) in sampled.items():
+                sample.edges[edge_type].append((self.local[edge_type[0]].index_select(0, neighbour).long(), target))
         return sample
-
-
-def first_occurrences(values: Tensor) -> Tensor:
-    """Indices of each distinct value's first occurrence in `values`, in order of occurrence."""
-    unique, inverse = torch.unique(values, return_inverse=True)
-    first = torch.full((unique.numel(),), values.numel(), dtype=torch.long, device=values.device)
-    first.scatter_reduce_(0, inverse, torch.arange(values.numel(), device=values.device), "amin")
-    return first.sort().values
 
 
 class TypedSampledSteps(SampledSteps):
@@ -166,7 +173,7 @@ class TypedSampledSteps(SampledSteps):
         self.ranks = ranks
         self.seeds = task.masks["train"].nonzero().view(-1)
         self.sampler = TypedNeighborSampler(task, relation_fanouts(config, list(task.graph.ops.relations)))
-        self.buffers = GatherBuffers()
+        self.buffers = GatherBuffers(SLOTS * max(1, len(task.graph.x)))  # a gather per featured type
 
     def step(self, shard: Tensor, epoch: int, batch: int) -> TypedStep:  # type: ignore[override]
         """Batch `batch` of `epoch`: per type its sampled nodes' features and ids, one block per
@@ -174,5 +181,8 @@ class TypedSampledSteps(SampledSteps):
         seeds = shard[batch * self.batch_size : (batch + 1) * self.batch_size]
         sample = self.sampler.sample(self.task.target, seeds, self.generator(epoch, batch))
         node_ids = {node_type: sample.node(node_type) for node_type in sample.nodes}
-        x = {node_type: features.index_select(0, node_ids[node_type]) for node_type, features in self.graph.x.items()}
+        x = {}
+        for node_type, features in self.graph.x.items():  # into recycled buffers, as `SampledSteps.step`
+            ids = node_ids[node_type].to(features.device)
+            x[node_type] = torch.index_select(features, 0, ids, out=self.buffers.rows(ids.numel(), features))
         return TypedStep(x, node_ids, sample.blocks(), self.graph.y[seeds.to(self.graph.y.device)])

@@ -13,7 +13,7 @@ from gnntool.data.typed.dataset import TypedDataset
 from gnntool.engine.objectives import build_objective
 from gnntool.engine.sampled import graph_fanout
 from gnntool.engine.tasks import build_task
-from gnntool.engine.typed_sampled import TypedNeighborSampler, relation_fanouts
+from gnntool.engine.typed_sampled import _UNSEEN, TypedNeighborSampler, relation_fanouts
 from gnntool.errors import UserError
 
 BUYS = ("user", "buys", "item")
@@ -84,7 +84,7 @@ def test_fanout_per_relation_bounds_the_sampled_in_edges_of_every_node() -> None
             assert (s, t) in known[rel]  # a real edge of that relation
     for node_type in sample.nodes:  # each node once
         assert nodes[node_type].unique().numel() == nodes[node_type].numel()
-    assert (sampler.local["user"] == -1).all()  # the buffers are clean for the next batch
+    assert (sampler.local["user"] == _UNSEEN).all()  # the buffers are clean for the next batch
 
 
 def test_fanout_mappings_are_checked() -> None:
