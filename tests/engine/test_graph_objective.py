@@ -45,9 +45,9 @@ def test_a_batch_is_the_disjoint_union_of_its_graphs() -> None:
 
 
 def test_symmetric_batches_back_propagate_as_the_general_path() -> None:
-    """An undirected set's adjacency is its own transpose: the backward skips the transpose plan
-    and gives the gradients the general plan gives."""
-    from gnntool.models.graph_ops import sparse_matmul
+    """An undirected set's adjacency is its own transpose: the backward reuses the forward's bags
+    and gives the gradients the general (sorted) transpose gives."""
+    from gnntool.models.graph_ops import GraphOps, self_plus_neighbour_sum
 
     graphs = tiny_set()
     graphs.edge_index = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 6, 6, 7], [1, 0, 2, 1, 4, 3, 6, 5, 7, 6]])
@@ -55,12 +55,15 @@ def test_symmetric_batches_back_propagate_as_the_general_path() -> None:
     batcher = GraphBatcher(graphs, torch.device("cpu"))
     assert batcher.symmetric and not GraphBatcher(tiny_set(), torch.device("cpu")).symmetric
     ops = batcher.batch(torch.tensor([1, 2, 0])).ops
-    x = torch.randn(ops.num_nodes, 3, requires_grad=True)
-    sparse_matmul(ops.sum_adjacency, x).pow(2).sum().backward()
-    fast, x.grad = x.grad, None
-    general = ops.csr(torch.ones(ops.source.numel()))  # no plan attached: CSRTranspose sorts
-    sparse_matmul(general, x).pow(2).sum().backward()
-    torch.testing.assert_close(fast, x.grad)
+    assert ops.sum_bags_t is ops.sum_bags  # nothing sorted
+    general = GraphOps(torch.stack([ops.source, ops.target]), ops.num_nodes, grouped=True)  # not told: sorts
+    grads = []
+    for each in (ops, general):
+        x = torch.randn(ops.num_nodes, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+        eps = torch.tensor([0.3], requires_grad=True)
+        self_plus_neighbour_sum(x, eps, each).pow(2).sum().backward()
+        grads.append((x.grad, eps.grad))
+    torch.testing.assert_close(grads[0], grads[1])
 
 
 @settings(max_examples=40, deadline=None)
