@@ -25,8 +25,9 @@ class GINConv(nn.Module):
     :math:`\mathrm{ReLU}(\mathbf{h}_u + \mathbf{e}_{uv})` instead of :math:`\mathbf{h}_u`.
     :math:`\mathcal{N}(v)` are v's in-neighbours (self-loops and repeated edges dropped, as
     `GraphOps` keeps them); without edge embeddings the sum is one `embedding_bag` over the
-    CSR-ordered sources, its backward written out (`graph_ops.self_plus_neighbour_sum`). The normalisation between layers is the stack's (`model.norm`),
-    so the MLP itself has none. :math:`\epsilon` starts at 0.
+    CSR-ordered sources, its backward written out (`graph_ops.self_plus_neighbour_sum`). The
+    normalisation between layers is the stack's (`model.norm`), so the MLP itself has none.
+    :math:`\epsilon` starts at 0.
 
     Args:
         in_channels (int): Width :math:`F_{in}` of each input node feature vector.

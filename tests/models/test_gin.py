@@ -78,7 +78,7 @@ def test_aggregation_gradients_match_finite_differences_on_slices_and_blocks() -
     whole = GraphOps(edge_index, 5)
     for ops in (whole, whole.rows(1, 4), whole.blocks(2)[1][1]):
         h = x if ops.num_nodes == 5 else x[: ops.num_nodes]
-        assert torch.autograd.gradcheck(lambda h, e: self_plus_neighbour_sum(h, e, ops), (h, eps))
+        assert torch.autograd.gradcheck(lambda h, e, ops=ops: self_plus_neighbour_sum(h, e, ops), (h, eps))
     out = self_plus_neighbour_sum(x, eps, whole.rows(1, 4))  # targets 1..3 only
     torch.testing.assert_close(out, (1 + eps) * x[1:4] + torch.stack([x[0] + x[2], x[1] + x[3], x.new_zeros(4)]))
 
