@@ -111,7 +111,7 @@ class _SelfPlusNeighbourSum(torch.autograd.Function):
             grad_x = F.embedding_bag(index, grad, offsets, mode="sum")
             ops.targets(grad_x).addcmul_(grad, 1 + eps)
         if ctx.needs_input_grad[1]:
-            grad_eps = torch.dot(grad.reshape(-1), ops.targets(x).reshape(-1)).view(1)
+            grad_eps = torch.dot(grad.reshape(-1), ops.targets(x).reshape(-1).to(grad.dtype)).view(1)  # (autocast)
         return grad_x, grad_eps, None
 
 
