@@ -98,8 +98,7 @@ class _SelfPlusNeighbourSum(torch.autograd.Function):
     def forward(ctx, x: Tensor, eps: Tensor, ops: GraphOps) -> Tensor:
         ctx.ops = ops
         ctx.save_for_backward(x, eps)
-        index, offsets = ops.sum_bags
-        return F.embedding_bag(index, x, offsets, mode="sum").addcmul_(ops.targets(x), 1 + eps)
+        return self_plus_neighbour_sum(x, eps, ops)  # (grad mode is off here)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -121,7 +120,9 @@ def self_plus_neighbour_sum(x: Tensor, eps: Tensor, ops: GraphOps) -> Tensor:
     if torch.is_grad_enabled() and (x.requires_grad or eps.requires_grad):
         return _SelfPlusNeighbourSum.apply(x, eps, ops)
     index, offsets = ops.sum_bags
-    return F.embedding_bag(index, x, offsets, mode="sum").addcmul_(ops.targets(x), 1 + eps)
+    # detached: a weight that requires grad, even with grad mode off, takes embedding_bag's slower
+    # kernel, the one that also prepares its own backward
+    return F.embedding_bag(index, x.detach(), offsets, mode="sum").addcmul_(ops.targets(x), 1 + eps)
 
 
 def is_canonical(source: Tensor, target: Tensor, num_nodes: int, chunk: int = 1 << 24) -> bool:
