@@ -7,8 +7,11 @@ sides train the same GIN: 5 layers of width 64 (each an MLP of two linear maps, 
 ReLU), sum readout of the last layer, a two-layer head, Adam (lr 0.01), 128 graphs per step in a
 shuffled order. gnntool: `GraphLevel.train_epoch` (its batches cut by index gathers from the set's
 node and edge pointers). PyG: a list of `Data` objects (built once, as a user's dataset is) through
-`DataLoader(shuffle=True)`, `GINConv` and `global_add_pool`. Times include batching. The sides
-alternate epoch by epoch (gnntool, PyG, gnntool, ...) after one warm-up epoch each; the table
+`DataLoader(shuffle=True)`, `GINConv` and `global_add_pool`, Adam as torch defaults it. Times
+include batching. A third row, "dense work alone", is the floor of any implementation of this
+model: the same layers without their neighbour sums (each GINConv's MLP on the node's own row),
+BatchNorm, ReLU, the pooling, the head, the loss and Adam, on batches of the same graphs built
+beforehand. The sides alternate epoch by epoch (gnntool, PyG, floor, ...) after one warm-up epoch each; the table
 gives the median seconds per epoch over `--repeats` epochs: wall-clock, and the CPU time of this
 process (on one thread, what the epoch itself cost: on a shared machine the wall clock also counts
 the time other processes held the core).
