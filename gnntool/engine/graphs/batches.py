@@ -4,7 +4,8 @@ A `GraphSet` keeps every graph's nodes and edges contiguous (`node_ptr`, `edge_p
 are put once into the order `GraphOps` keeps (by target, then source; self-loops and repeats
 dropped), so a batch is: the chosen graphs' node rows and edge columns gathered with one index
 each, the edges' ends shifted to the batch's numbering, and a `GraphOps` that takes them as they
-are (`grouped`): no Python loop over graphs, no sort per batch.
+are (`grouped`): no Python loop over graphs, no sort per batch. An epoch's batches are gathered
+together (in chunks of bounded size), each batch then slices of the gathered tensors.
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def segments(ptr: Tensor, chosen: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return rows, shift, length
 
 
+def batch_starts(counts: Tensor, size: int) -> list[int]:
+    """For per-graph `counts` cut into batches of `size` graphs: the total before every batch,
+    then the whole total (one more entry than batches)."""
+    total = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    at = torch.arange(0, counts.numel() + size, size, device=counts.device).clamp_(max=counts.numel())
+    return total[at].tolist() if counts.numel() else [0, 0]  # (no graph: one empty batch)
+
+
 class GraphBatcher:
     """A `GraphSet` on a device, ready to cut into batches of graphs."""
 
@@ -87,13 +96,11 @@ class GraphBatcher:
         smaller), each as `batch` builds it, with the index gathers of many batches done at once:
         whole batches up to `GATHERED` nodes (at least one), so that memory stays bounded."""
         order = order.to(self.device)
-        graph_nodes = self.node_ptr[order + 1] - self.node_ptr[order]
-        zero = graph_nodes.new_zeros(1)
-        before = torch.cat([zero, torch.cumsum(graph_nodes, 0)])[::size].tolist()  # nodes before each batch
+        before = batch_starts(self.node_ptr[order + 1] - self.node_ptr[order], size)  # nodes before each batch
         count = -(-order.numel() // size)
         start = 0
         while start < count:
-            end = max(start + 1, min(count, bisect.bisect_right(before, before[start] + GATHERED) - 1))
+            end = max(start + 1, bisect.bisect_right(before, before[start] + GATHERED) - 1)
             part = self._gathered(order[start * size : end * size], size)
             yield from (part(b) for b in range(end - start))
             start = end
@@ -105,15 +112,16 @@ class GraphBatcher:
         columns, _, edges = segments(self.edge_ptr, order)
         # an edge's ends shift as its graph's nodes do (numbered from the first batch's first node)
         end_shift = torch.repeat_interleave(node_shift, edges, output_size=columns.numel())
-        ends = self.edges.index_select(1, columns).sub_(end_shift)  # (index_select: not aten::index)
+        ends = self.edges.new_empty(2, columns.numel())
+        for end, gathered in zip(self.edges, ends):  # row by row: 5x faster than index_select on dim 1
+            torch.index_select(end, 0, columns, out=gathered)
+        ends.sub_(end_shift)
         x = self.x.index_select(0, rows)
         edge_attr = None if self.edge_attr is None else self.edge_attr.index_select(0, columns)
         y = None if self.y is None else self.y.index_select(0, order)
         place = torch.arange(order.numel(), device=self.device) % size  # each graph's place in its batch
         graph_of_node = torch.repeat_interleave(place, nodes, output_size=rows.numel())
-        zero = nodes.new_zeros(1)
-        node_at = torch.cat([zero, torch.cumsum(nodes, 0)])[::size].tolist() + [rows.numel()]
-        edge_at = torch.cat([zero, torch.cumsum(edges, 0)])[::size].tolist() + [columns.numel()]
+        node_at, edge_at = batch_starts(nodes, size), batch_starts(edges, size)
 
         def part(b: int) -> GraphBatch:
             (n0, n1), (e0, e1), graphs = node_at[b : b + 2], edge_at[b : b + 2], slice(b * size, (b + 1) * size)
