@@ -11,10 +11,10 @@ node and edge pointers). PyG: a list of `Data` objects (built once, as a user's 
 include batching. A third row, "dense work alone", is the floor of any implementation of this
 model: the same layers without their neighbour sums (each GINConv's MLP on the node's own row),
 BatchNorm, ReLU, the pooling, the head, the loss and Adam, on batches of the same graphs built
-beforehand. The sides alternate epoch by epoch (gnntool, PyG, floor, ...) after one warm-up epoch each; the table
-gives the median seconds per epoch over `--repeats` epochs: wall-clock, and the CPU time of this
-process (on one thread, what the epoch itself cost: on a shared machine the wall clock also counts
-the time other processes held the core).
+beforehand. The sides alternate epoch by epoch (gnntool, PyG, floor, gnntool, ...) after one
+warm-up epoch each; the table gives the median seconds per epoch over `--repeats` epochs:
+wall-clock, and the CPU time of this process (on one thread, what the epoch itself cost: on a
+shared machine the wall clock also counts the time other processes held the core).
 """
 
 from __future__ import annotations
