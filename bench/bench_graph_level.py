@@ -7,11 +7,14 @@ sides train the same GIN: 5 layers of width 64 (each an MLP of two linear maps, 
 ReLU), sum readout of the last layer, a two-layer head, Adam (lr 0.01), 128 graphs per step in a
 shuffled order. gnntool: `GraphLevel.train_epoch` (its batches cut by index gathers from the set's
 node and edge pointers). PyG: a list of `Data` objects (built once, as a user's dataset is) through
-`DataLoader(shuffle=True)`, `GINConv` and `global_add_pool`. Times include batching. The sides
-alternate epoch by epoch (gnntool, PyG, gnntool, ...) after one warm-up epoch each; the table
-gives the median seconds per epoch over `--repeats` epochs: wall-clock, and the CPU time of this
-process (on one thread, what the epoch itself cost: on a shared machine the wall clock also counts
-the time other processes held the core).
+`DataLoader(shuffle=True)`, `GINConv` and `global_add_pool`, Adam as torch defaults it. Times
+include batching. A third row, "dense work alone", is the floor of any implementation of this
+model: the same layers without their neighbour sums (each GINConv's MLP on the node's own row),
+BatchNorm, ReLU, the pooling, the head, the loss and Adam, on batches of the same graphs built
+beforehand. The sides alternate epoch by epoch (gnntool, PyG, floor, gnntool, ...) after one
+warm-up epoch each; the table gives the median seconds per epoch over `--repeats` epochs:
+wall-clock, and the CPU time of this process (on one thread, what the epoch itself cost: on a
+shared machine the wall clock also counts the time other processes held the core).
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ class PygGIN(nn.Module):
         for conv, norm in zip(self.convs, self.norms):
             x = torch.relu(norm(conv(x, edge_index)))
         return self.head(global_add_pool(x, batch))
+
+
+def dense_only(model: PygGIN, x: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torch.Tensor:
+    """`model` without its aggregation (each GINConv's MLP on the node's own row): the dense work
+    that every implementation of this GIN does, whatever it does to sum neighbours."""
+    for conv, norm in zip(model.convs, model.norms):
+        x = torch.relu(norm(conv.nn(x)))
+    return model.head(global_add_pool(x, batch, num_graphs))
 
 
 def main() -> None:
@@ -102,7 +113,19 @@ def main() -> None:
             loss.backward()
             theirs_optimizer.step()
 
-    sides = {"gnntool": gnntool_epoch, "PyG": pyg_epoch}
+    # the floor: the same layers' dense work alone on batches of the same sizes, built beforehand
+    floor = PygGIN(graphs.num_features, graphs.num_outputs)
+    floor_optimizer = torch.optim.Adam(floor.parameters(), lr=LR, foreach=True)
+    floor_batches = [(b.x, b.ops.batch, b.ops.num_graphs, b.y) for b in objective.task.batcher.batches(train, BATCH)]
+
+    def floor_epoch(epoch: int) -> None:
+        floor.train()
+        for x, batch, num_graphs, y in floor_batches:
+            floor_optimizer.zero_grad(set_to_none=True)
+            loss_fn(dense_only(floor, x, batch, num_graphs), y).backward()
+            floor_optimizer.step()
+
+    sides = {"gnntool": gnntool_epoch, "PyG": pyg_epoch, "dense work alone": floor_epoch}
     for run in sides.values():
         run(0)  # warm-up
     times: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}

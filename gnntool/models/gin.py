@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from gnntool.config import ModelConfig
 from gnntool.models.base import linear
-from gnntool.models.graph_ops import GraphOps, sparse_matmul
+from gnntool.models.graph_ops import GraphOps, self_plus_neighbour_sum
 
 
 class GINConv(nn.Module):
@@ -24,9 +24,10 @@ class GINConv(nn.Module):
     Neural Networks" <https://arxiv.org/abs/1905.12265>`_, ICLR 2020) each message is
     :math:`\mathrm{ReLU}(\mathbf{h}_u + \mathbf{e}_{uv})` instead of :math:`\mathbf{h}_u`.
     :math:`\mathcal{N}(v)` are v's in-neighbours (self-loops and repeated edges dropped, as
-    `GraphOps` keeps them); without edge embeddings the sum is one sparse product with the 0/1
-    adjacency cached in `GraphOps`. The normalisation between layers is the stack's (`model.norm`),
-    so the MLP itself has none. :math:`\epsilon` starts at 0.
+    `GraphOps` keeps them); without edge embeddings the sum is one `embedding_bag` over the
+    CSR-ordered sources, its backward written out (`graph_ops.self_plus_neighbour_sum`). The
+    normalisation between layers is the stack's (`model.norm`), so the MLP itself has none.
+    :math:`\epsilon` starts at 0.
 
     Args:
         in_channels (int): Width :math:`F_{in}` of each input node feature vector.
@@ -67,11 +68,9 @@ class GINConv(nn.Module):
     def combine(self, x: Tensor, ops: GraphOps, edge: Tensor | None) -> Tensor:
         """(1 + eps) x_v + the sum of v's messages, for the ops' targets."""
         if edge is None:
-            adjacency = ops.sum_adjacency  # float32; converted for another dtype (a float64 gradient check)
-            neighbours = sparse_matmul(adjacency if adjacency.dtype == x.dtype else adjacency.to(x.dtype), x)
-        else:
-            messages = F.relu(x.index_select(0, ops.source) + edge)
-            neighbours = x.new_zeros(ops.num_targets, x.size(1)).index_add_(0, ops.target - ops.first_target, messages)
+            return self_plus_neighbour_sum(x, self.eps, ops)  # one kernel each way (see graph_ops)
+        messages = F.relu(x.index_select(0, ops.source) + edge)
+        neighbours = x.new_zeros(ops.num_targets, x.size(1)).index_add_(0, ops.target - ops.first_target, messages)
         return neighbours.addcmul_(ops.targets(x), 1 + self.eps)  # one pass: neighbours + (1 + eps) x
 
     def __repr__(self) -> str:

@@ -44,10 +44,28 @@ def test_a_batch_is_the_disjoint_union_of_its_graphs() -> None:
     assert batch.ops.num_graphs == 2
 
 
+@pytest.mark.parametrize("gathered", [1, 5, 1 << 20])  # nodes gathered at once: one batch, some, all
+def test_an_epochs_batches_are_its_slices_as_single_batches(monkeypatch, gathered: int) -> None:
+    from gnntool.engine.graphs import batches
+
+    monkeypatch.setattr(batches, "GATHERED", gathered)
+    batcher = GraphBatcher(tiny_set(), torch.device("cpu"))
+    order = torch.tensor([2, 0, 1, 1, 2])
+    made = list(batcher.batches(order, 2))
+    assert [b.graphs.tolist() for b in made] == [[2, 0], [1, 1], [2]]
+    for b, first in zip(made, range(0, 5, 2)):
+        alone = batcher.batch(order[first : first + 2])
+        for got, want in ((b.x, alone.x), (b.y, alone.y), (b.edge_attr, alone.edge_attr),
+                          (b.ops.source, alone.ops.source), (b.ops.target, alone.ops.target),
+                          (b.ops.batch, alone.ops.batch)):  # fmt: skip
+            assert torch.equal(got, want)
+        assert (b.ops.num_nodes, b.ops.num_graphs) == (alone.ops.num_nodes, alone.ops.num_graphs)
+
+
 def test_symmetric_batches_back_propagate_as_the_general_path() -> None:
-    """An undirected set's adjacency is its own transpose: the backward skips the transpose plan
-    and gives the gradients the general plan gives."""
-    from gnntool.models.graph_ops import sparse_matmul
+    """An undirected set's adjacency is its own transpose: the backward reuses the forward's bags
+    and gives the gradients the general (sorted) transpose gives."""
+    from gnntool.models.graph_ops import GraphOps, self_plus_neighbour_sum
 
     graphs = tiny_set()
     graphs.edge_index = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 6, 6, 7], [1, 0, 2, 1, 4, 3, 6, 5, 7, 6]])
@@ -55,12 +73,15 @@ def test_symmetric_batches_back_propagate_as_the_general_path() -> None:
     batcher = GraphBatcher(graphs, torch.device("cpu"))
     assert batcher.symmetric and not GraphBatcher(tiny_set(), torch.device("cpu")).symmetric
     ops = batcher.batch(torch.tensor([1, 2, 0])).ops
-    x = torch.randn(ops.num_nodes, 3, requires_grad=True)
-    sparse_matmul(ops.sum_adjacency, x).pow(2).sum().backward()
-    fast, x.grad = x.grad, None
-    general = ops.csr(torch.ones(ops.source.numel()))  # no plan attached: CSRTranspose sorts
-    sparse_matmul(general, x).pow(2).sum().backward()
-    torch.testing.assert_close(fast, x.grad)
+    assert ops.sum_bags_t is ops.sum_bags  # nothing sorted
+    general = GraphOps(torch.stack([ops.source, ops.target]), ops.num_nodes, grouped=True)  # not told: sorts
+    grads = []
+    for each in (ops, general):
+        x = torch.randn(ops.num_nodes, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+        eps = torch.tensor([0.3], requires_grad=True)
+        self_plus_neighbour_sum(x, eps, each).pow(2).sum().backward()
+        grads.append((x.grad, eps.grad))
+    torch.testing.assert_close(grads[0], grads[1])
 
 
 @settings(max_examples=40, deadline=None)
@@ -128,13 +149,13 @@ def test_no_fold_selects_its_model_on_test_graphs(tmp_path: Path, monkeypatch: p
     active: dict[str, set[int]] = {}  # while a fold trains or validates: its test graphs
     touched: list[int] = []
     tests: list[frozenset[int]] = []
-    batch, validate_, train_epoch = GraphBatcher.batch, GraphLevel.validate, GraphLevel.train_epoch
+    gathered, validate_, train_epoch = GraphBatcher._gathered, GraphLevel.validate, GraphLevel.train_epoch
 
-    def recorded(self, chosen):  # type: ignore[no-untyped-def]
+    def recorded(self, chosen, size):  # type: ignore[no-untyped-def]  # every batch's graphs pass here
         if "test" in active:
             assert not active["test"] & set(chosen.tolist()), "a test graph reached training or model selection"
             touched.extend(chosen.tolist())
-        return batch(self, chosen)
+        return gathered(self, chosen, size)
 
     def watched(method):  # type: ignore[no-untyped-def]
         def run(self, *args):  # type: ignore[no-untyped-def]
@@ -147,7 +168,7 @@ def test_no_fold_selects_its_model_on_test_graphs(tmp_path: Path, monkeypatch: p
 
         return run
 
-    monkeypatch.setattr(GraphBatcher, "batch", recorded)
+    monkeypatch.setattr(GraphBatcher, "_gathered", recorded)
     monkeypatch.setattr(GraphLevel, "validate", watched(validate_))
     monkeypatch.setattr(GraphLevel, "train_epoch", watched(train_epoch))
     config = validate(

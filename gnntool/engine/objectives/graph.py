@@ -166,16 +166,14 @@ class GraphLevel(Objective):
     ) -> float:
         train, size = self.task.splits["train"], self.batch_size()
         order = train[torch.randperm(len(train), generator=epoch_generator(self.seed, epoch))]
-        starts = range(position.start * size, len(order), size)
-        batches = (self.task.batcher.batch(order[first : first + size]) for first in starts)
+        batches = self.task.batcher.batches(order[position.start * size :], size)
         return run_steps(model, optimizer, batches, self.step_loss, position)
 
     def step_loss(self, model: nn.Module, batch: GraphBatch) -> Tensor:
         return self.loss(self.outputs(model, batch), batch.y)
 
     def split_batches(self, graphs: Tensor) -> list[GraphBatch]:
-        batcher = self.task.batcher
-        return [batcher.batch(graphs[first : first + EVAL_GRAPHS]) for first in range(0, len(graphs), EVAL_GRAPHS)]
+        return list(self.task.batcher.batches(graphs, EVAL_GRAPHS))
 
     @torch.no_grad()
     def predicted(self, model: nn.Module, split: str) -> tuple[Tensor, Tensor]:
