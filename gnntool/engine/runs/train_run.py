@@ -250,10 +250,11 @@ def train_seeds(
     processes = f", {ranks.world} processes" if ranks.distributed else ""
     log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
     folds = fold_count(config)
-    data = functools.cache(lambda seed: load_dataset(config.dataset, seed))  # every fold of a seed splits one load
     with TrainingRuns(scope, config, run_dir, seed_list) as tracked:
         runs, labels, best_epoch = [], [], None
         for index, seed in enumerate(seed_list):
+            # every fold of a seed splits one load; released before the next seed's
+            data = functools.cache(lambda seed: load_dataset(config.dataset, seed))
             seed_dir = layout.seed_dir(run_dir, seed) if seeds > 1 else run_dir
             observers = hooks(index, seed_dir) if hooks else ()
             units = [layout.fold_dir(seed_dir, fold) if folds > 1 else seed_dir for fold in range(folds)]
