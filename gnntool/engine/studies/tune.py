@@ -418,7 +418,6 @@ def run_tune(
     return rows
 
 
-
 def space_text(param: Param) -> str:
     """A dimension of the space as `--space` gives it: `LOW:HIGH[:log]` or `A,B,C`."""
     if param.choices:
