@@ -39,7 +39,9 @@ from gnntool.rundir.layout import (
     METRICS,
     RUN_INFO,
     SWEEP_JSON,
+    TENSORBOARD,
     TRIALS_CSV,
+    WANDB,
     seed_dirs,
 )
 
@@ -58,7 +60,7 @@ FIELDS = (
     "seconds",
     "finished",
 )
-TRACKER_STORES = frozenset({"mlruns", "mlartifacts", "wandb", "tensorboard"})
+TRACKER_STORES = frozenset({"mlruns", "mlartifacts", WANDB, TENSORBOARD})
 MLFLOW_MARK = "meta.yaml"
 STUDY_MARKS = (TRIALS_CSV, BEST_YAML, SQLITE_FILE, JOURNAL_FILE)
 HEADER = ["name", "kind", "dataset", "arch", "objective", "monitor", "val", "test", "epochs", "time", "finished"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -17,6 +18,11 @@ from gnntool import log, shipped
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO / "data"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 @pytest.fixture(autouse=True)

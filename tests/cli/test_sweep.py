@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import read_csv
 
 from gnntool import log
 from gnntool.cli import app
@@ -50,11 +50,6 @@ def base_config(path: Path, epochs: int = 3) -> Path:
         )
     )
     return path
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 # --- grid parsing -------------------------------------------------------------------------------

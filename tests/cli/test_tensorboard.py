@@ -11,7 +11,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 
 from gnntool.cli import app
-from gnntool.engine.runs.board import flatten, scalar_tag
+from gnntool.engine.runs.tracking.base import flatten, scalar_tag
 
 
 def events(log_dir: Path) -> EventAccumulator:

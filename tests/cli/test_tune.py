@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
 import optuna
 import pytest
+from conftest import read_csv
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,11 +18,6 @@ from gnntool.engine.studies.tune import Param, Tuning, parse_param, parse_space,
 from gnntool.errors import UserError
 
 SPACE = ["--space", "train.lr=0.005:0.05:log", "--space", "model.hidden=8,16"]
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def tune(runner, config: Path, out: Path, *extra: str):

@@ -15,10 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gnntool.engine.runs.tracking.base import Logger, Param, RunInfo, final_scalars, flatten, scalar_tag
+from gnntool.engine.runs.tracking.base import Logger, Param, RunInfo, final_scalars
 from gnntool.rundir.layout import TENSORBOARD, seed_dir
-
-__all__ = ["TensorBoardLogger", "flatten", "scalar_tag"]  # flatten, scalar_tag: also here, their older home
 
 
 class TensorBoardLogger(Logger):

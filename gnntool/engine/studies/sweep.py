@@ -301,7 +301,7 @@ def run_sweep(
         _check_existing(cell, out / cell.name, seeds)
 
     from gnntool.engine.runs.tracking.loggers import check_loggers
-    from gnntool.engine.runs.tracking.training import open_tracking, study_run
+    from gnntool.engine.runs.tracking.training import study_run
     from gnntool.engine.runtime.device import resolve_device
 
     for device in dict.fromkeys(cell.config.device for cell in cells):
@@ -309,11 +309,10 @@ def run_sweep(
     check_loggers(dict.fromkeys(name for cell in cells for name in cell.config.output.active_loggers))
     params = {**{f"grid.{key}": yaml_text(values) for key, values in parse_grids(grid_specs)}, "seeds": seeds}
     # one sweep per directory; each cell's run is locked by train_run
-    with hold_run_lock(out), open_tracking(cells[0].config, config_path.stem, draw=draw) as tracking:
-        with study_run(tracking, cells[0].config, out, "sweep", params) as parent:
-            rows = train_cells(cells, out, seeds, parent)
-            parent.finish({}, None, lambda: [out / SWEEP_CSV, out / SWEEP_JSON])
-            return rows
+    with hold_run_lock(out), study_run(cells[0].config, config_path.stem, out, "sweep", params, draw) as parent:
+        rows = train_cells(cells, out, seeds, parent)
+        parent.finish({}, None, lambda: [out / SWEEP_CSV, out / SWEEP_JSON])
+        return rows
 
 
 def train_cells(cells: Sequence[Cell], out: Path, seeds: int, parent: TrackedRun) -> list[dict[str, Any]]:

@@ -392,7 +392,7 @@ def run_tune(
     `quiet`); `draw` adds pictures of each finished trial to what the trackers keep."""
     optuna = import_optuna()
     from gnntool.engine.runs.tracking.loggers import check_loggers
-    from gnntool.engine.runs.tracking.training import open_tracking, study_run
+    from gnntool.engine.runs.tracking.training import study_run
 
     check_loggers(tuning.config.output.active_loggers)
     params = {**{f"space.{param.key}": space_text(param) for param in tuning.space}, "seeds": tuning.seeds}
@@ -400,8 +400,7 @@ def run_tune(
     with (
         hold_run_lock(tuning.out, shared=True),
         first_free_lock(tuning.out, WORKER_LOCK) as worker,
-        open_tracking(tuning.config, tuning.name, draw=draw) as tracking,
-        study_run(tracking, tuning.config, tuning.out, "tune", params) as parent,
+        study_run(tuning.config, tuning.name, tuning.out, "tune", params, draw) as parent,
     ):
         optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
         with waiting_lock(tuning.out / DRAW_LOCK):
@@ -417,7 +416,6 @@ def run_tune(
         log.warn("tune: no trial finished; no best.yaml")
     log.info(f"tune: wrote {tuning.out / TRIALS_CSV}" + (f" and {tuning.out / BEST_YAML}" if complete(rows) else ""))
     return rows
-
 
 
 def space_text(param: Param) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import read_csv
 
 from gnntool.cli import app
 from gnntool.config import load_config
@@ -21,11 +21,6 @@ from gnntool.errors import UserError
 from gnntool.rundir.lock import first_free_lock, hold_run_lock, is_locked
 
 SPACE = ["--space", "model.hidden=8,16", "--space", "train.lr=0.005:0.05:log"]
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def tune_args(config: Path, out: Path, trials: int) -> list[str]:

@@ -124,12 +124,14 @@ class TrainingRuns:
 
 @contextmanager
 def study_run(
-    tracking: Tracking, config: Config, out: Path, kind: str, params: Mapping[str, Param]
+    config: Config, experiment: str, out: Path, kind: str, params: Mapping[str, Param], draw: Draw | None = None
 ) -> Iterator[TrackedRun]:
-    """A study's (sweep's, tune's) tracked run, the parent of its points; its ids kept in OUT."""
+    """The command's trackers (`open_tracking`) and a study's (sweep's, tune's) tracked run in them,
+    the parent of its points; its ids kept in OUT."""
     info = RunInfo(out.name, kind, out, kind, out.name)
-    with tracked(tracking.open(info, params, config_tags(config, out))) as run:
-        yield run
+    with open_tracking(config, experiment, draw=draw) as tracking:
+        with tracked(tracking.open(info, params, config_tags(config, out))) as run:
+            yield run
 
 
 def point_scope(parent: TrackedRun, kind: str, name: str) -> Scope:
