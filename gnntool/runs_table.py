@@ -33,7 +33,6 @@ from gnntool.errors import UserError
 from gnntool.metric_facts import facts, format_value, main_metric
 from gnntool.rundir.layout import (
     BEST_YAML,
-    CHECKPOINT,
     CONFIG,
     HISTORY,
     METRICS,
@@ -42,7 +41,8 @@ from gnntool.rundir.layout import (
     TENSORBOARD,
     TRIALS_CSV,
     WANDB,
-    seed_dirs,
+    has_progress,
+    unit_dirs,
 )
 
 FIELDS = (
@@ -76,7 +76,7 @@ def kind_of(folder: Path) -> str | None:
     if any((folder / name).is_file() for name in STUDY_MARKS):
         return "study"
     if (folder / CONFIG).is_file() and (
-        any((folder / name).is_file() for name in (METRICS, RUN_INFO, CHECKPOINT)) or seed_dirs(folder)
+        any((folder / name).is_file() for name in (METRICS, RUN_INFO)) or has_progress(folder)
     ):
         return "run"
     return None
@@ -114,9 +114,9 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def history_rows(run_dir: Path) -> list[list[dict[str, str]]]:
-    """Each seed's history.csv (a single-seed run's own), as rows."""
+    """Each trained model's history.csv (seed-N, fold-K, seed-N/fold-K; a single run's own), as rows."""
     tables = []
-    for folder in seed_dirs(run_dir) or [run_dir]:
+    for folder in unit_dirs(run_dir) or [run_dir]:
         try:
             with (folder / HISTORY).open(newline="") as handle:
                 tables.append(list(csv.DictReader(handle)))

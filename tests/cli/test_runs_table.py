@@ -132,3 +132,24 @@ def test_a_bad_sort_field_or_folder_is_exit_2(tmp_path) -> None:
 @pytest.mark.parametrize("seconds, text", [(None, ""), (4.21, "4.2s"), (185, "3m05s"), (7620, "2h07m")])
 def test_duration(seconds, text) -> None:
     assert duration(seconds) == text
+
+
+def test_a_cross_validated_run_counts_its_folds_epochs_and_an_unfinished_one_is_listed(tmp_path) -> None:
+    """A folds run keeps history.csv in fold-K/ (seed-N/fold-K/ with seeds): its epochs come from there."""
+    config = {"dataset": {"name": "tu"}, "model": {"arch": "gin"}, "train": {"objective": "graph"}}
+    done, unfinished = tmp_path / "done", tmp_path / "unfinished"
+    for run_dir, epochs in ((done, (3, 5)), (unfinished, (2,))):
+        run_dir.mkdir()
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+        for fold, count in enumerate(epochs):
+            (run_dir / f"fold-{fold}").mkdir()
+            with (run_dir / f"fold-{fold}" / "history.csv").open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["epoch", "loss", "seconds"])
+                writer.writerows([epoch, 1.0, 0.5] for epoch in range(count))
+    (done / "metrics.json").write_text(json.dumps({"val": {"accuracy": 0.5}, "test": {"accuracy": 0.5}}))
+    result = invoke(str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    rows = {Path(row["path"]).name: row for row in json.loads(result.stdout)}
+    assert rows["done"]["epochs"] == 5 and rows["done"]["seconds"] == 4.0
+    assert rows["unfinished"]["kind"] == "run" and rows["unfinished"]["epochs"] == 2
