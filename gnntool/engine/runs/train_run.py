@@ -180,9 +180,11 @@ def train_run(
     """
     check_loggers(config.output.active_loggers)
     device = resolve_device(config.device)
-    config = settle_monitor(config)  # before config.yaml is written or anything reads the monitor
+    data = functools.cache(functools.partial(load_dataset, config.dataset))  # seed -> its one load
+    # before config.yaml is written or anything reads the monitor; the data it reads is the first seed's
+    config = settle_monitor(config, data(config.seed) if config.monitor_waits_for_data else None)
     if not launched_by_torchrun():
-        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks, locked, scope)
+        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, data, hooks, locked, scope)
     if not is_main_process():
         log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
     if not config.objective_traits.distributed:
@@ -194,7 +196,7 @@ def train_run(
         )
     device = local_device(device)
     with process_group(device) as ranks:
-        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks, hooks, scope=scope)
+        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks, data, hooks, scope=scope)
         return path if ranks.main else None
 
 
@@ -206,12 +208,13 @@ def train_ranks(
     force: bool,
     device: torch.device,
     ranks: Ranks,
+    data: Callable[[int], Any],
     hooks: SeedHooks | None = None,
     locked: bool = False,
     scope: Scope | None = None,
 ) -> Path:
     """`train_run` on this rank: rank 0 locks (unless `locked`), prepares and writes the run
-    directory, every rank trains."""
+    directory, every rank trains (`data(seed)`: a seed's dataset)."""
     with ExitStack() as lock:
         outcome: str | bool | None = None
         if ranks.main:
@@ -229,7 +232,7 @@ def train_ranks(
                 if scope is None or not ranks.main:  # only rank 0 tracks
                     opened = open_tracking(config, run_dir.name, enabled=ranks.main)
                     scope = Scope(tracking.enter_context(opened))
-                train_seeds(config, run_dir, seeds, device, ranks, scope, hooks)
+                train_seeds(config, run_dir, seeds, device, ranks, scope, data, hooks)
     return run_dir
 
 
@@ -240,17 +243,18 @@ def train_seeds(
     device: torch.device,
     ranks: Ranks,
     scope: Scope,
+    data: Callable[[int], Any],
     hooks: SeedHooks | None = None,
 ) -> None:
     """Train every seed into the prepared `run_dir`; rank 0 writes run.json and metrics.json last,
-    and tells the trackers of `scope` (a seed done before a resume is not tracked again)."""
+    and tells the trackers of `scope` (a seed done before a resume is not tracked again).
+    `data(seed)`: the seed's dataset, loaded once for all its folds."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     seed_list = list(range(config.seed, config.seed + seeds))
     processes = f", {ranks.world} processes" if ranks.distributed else ""
     log.info(f"training {config.model.arch} on {config.dataset.name} ({device}{processes}) into {run_dir}")
     folds = fold_count(config)
-    data = functools.cache(lambda seed: load_dataset(config.dataset, seed))  # every fold of a seed splits one load
     with TrainingRuns(scope, config, run_dir, seed_list) as tracked:
         runs, labels, best_epoch = [], [], None
         for index, seed in enumerate(seed_list):
