@@ -180,7 +180,8 @@ def train_run(
     """
     check_loggers(config.output.active_loggers)
     device = resolve_device(config.device)
-    data = functools.cache(functools.partial(load_dataset, config.dataset))  # seed -> its one load
+    # seed -> its one load; only the latest kept, as seeds train one after another (each fold of a seed shares it)
+    data = functools.lru_cache(maxsize=1)(functools.partial(load_dataset, config.dataset))
     # before config.yaml is written or anything reads the monitor; the data it reads is the first seed's
     config = settle_monitor(config, data(config.seed) if config.monitor_waits_for_data else None)
     if not launched_by_torchrun():
