@@ -111,13 +111,13 @@ def train_one_seed(
     first: bool,
     run_dir: Path,
     ranks: Ranks,
+    dataset: Callable[[int], Any],
     observers: Sequence[EpochObserver] = (),
     fold: int = 0,
-    dataset: Callable[[int], Any] | None = None,
 ) -> tuple[dict[str, Any], int | None]:
     """Train `seed` (on cross-validation fold `fold`) into `seed_dir` (skipped if already done
     there) and return its metrics and best epoch (None when it was done already); `dataset(seed)`
-    loads the data (default: `load_dataset`).
+    is the seed's data.
 
     Under torchrun every rank trains and evaluates; rank 0 alone writes.
     """
@@ -126,8 +126,7 @@ def train_one_seed(
     if done:
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks), None
-    loaded = dataset(seed) if dataset is not None else load_dataset(config.dataset, seed)
-    task = build_task(loaded, device, config.inference_chunk, fold)
+    task = build_task(dataset(seed), device, config.inference_chunk, fold)
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
     with OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, observers)
@@ -270,8 +269,8 @@ def train_seeds(
                     # the trackers and hooks follow a seed's first fold (each fold restarts its epochs)
                     watch = [*([run.epoch] if run is not None else []), *observers] if fold == 0 else []
                     metrics, best_epoch = train_one_seed(
-                        config, seed, unit_dir, device, label, index == 0 and fold == 0, run_dir, ranks, watch,
-                        fold, data,
+                        config, seed, unit_dir, device, label, index == 0 and fold == 0, run_dir, ranks, data, watch,
+                        fold,
                     )  # fmt: skip
                     seed_runs.append(metrics)
                     labels.append({"seed": seed, **({"fold": fold} if folds > 1 else {})})
