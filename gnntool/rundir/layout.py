@@ -133,11 +133,16 @@ def seed_dir(run_dir: Path, seed: int) -> Path:
 
 def seed_dirs(run_dir: Path) -> list[Path]:
     """The run's seed folders in seed order (any other `seed-*` folder last, by name)."""
-    folders = [path for path in run_dir.glob(f"{SEED_PREFIX}*") if path.is_dir()]
-    return sorted(folders, key=_seed_order)
+    return _numbered_dirs(run_dir, SEED_PREFIX)
 
 
-def _seed_order(path: Path, prefix: str = SEED_PREFIX) -> tuple[int, int, str]:
+def _numbered_dirs(parent: Path, prefix: str) -> list[Path]:
+    """The `<prefix>N` folders in `parent` by N (any other `<prefix>*` folder last, by name)."""
+    folders = [path for path in parent.glob(f"{prefix}*") if path.is_dir()]
+    return sorted(folders, key=lambda path: _number_order(path, prefix))
+
+
+def _number_order(path: Path, prefix: str) -> tuple[int, int, str]:
     try:
         return (0, int(path.name.removeprefix(prefix)), "")
     except ValueError:  # not written by gnntool, but still under its name pattern
@@ -151,8 +156,7 @@ def fold_dir(parent: Path, fold: int) -> Path:
 
 def fold_dirs(parent: Path) -> list[Path]:
     """The fold folders under `parent` (a run or a seed folder), in fold order."""
-    folders = [path for path in parent.glob(f"{FOLD_PREFIX}*") if path.is_dir()]
-    return sorted(folders, key=lambda path: _seed_order(path, FOLD_PREFIX))
+    return _numbered_dirs(parent, FOLD_PREFIX)
 
 
 def unit_dirs(run_dir: Path) -> list[Path]:

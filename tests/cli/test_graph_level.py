@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from ogbg_files import make_molecules
 
 from gnntool.cli import app
 from gnntool.config import validate
@@ -151,30 +152,9 @@ def test_a_tu_folder_trains_ten_folds_and_predicts_its_own_labels(runner, tmp_pa
     assert {line.split("\t")[1] for line in predicted.stdout.splitlines()} <= {"-1", "1"}  # the original labels
 
 
-def write_csv_gz(path: Path, rows) -> None:  # type: ignore[no-untyped-def]
-    import gzip
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt") as handle:
-        for row in np.asarray(rows).reshape(len(rows), -1).tolist():
-            handle.write(",".join("" if value != value else str(value) for value in row) + "\n")
-
-
 def test_ogbg_molhiv_raw_layout_trains_with_bond_features_scored_by_the_evaluator(runner, tmp_path: Path) -> None:
     pytest.importorskip("ogb")
-    rng = np.random.default_rng(0)
-    folder, graphs = tmp_path / "ogbg_molhiv", 40
-    sizes = rng.integers(2, 7, graphs)
-    write_csv_gz(folder / "raw" / "num-node-list.csv.gz", sizes)
-    write_csv_gz(folder / "raw" / "num-edge-list.csv.gz", sizes - 1)
-    bonds = [np.stack([np.arange(n - 1), np.arange(1, n)], 1) for n in sizes]  # a path, each bond once
-    write_csv_gz(folder / "raw" / "edge.csv.gz", np.concatenate(bonds))
-    atoms = rng.integers(0, [119, 5, 12, 12, 10, 6, 6, 2, 2], (sizes.sum(), 9))  # inside OGB's vocabularies
-    write_csv_gz(folder / "raw" / "node-feat.csv.gz", atoms)
-    write_csv_gz(folder / "raw" / "edge-feat.csv.gz", rng.integers(0, [5, 6, 2], (sizes.sum() - graphs, 3)))
-    write_csv_gz(folder / "raw" / "graph-label.csv.gz", np.arange(graphs) % 2)
-    for part, ids in zip(("train", "valid", "test"), np.split(rng.permutation(graphs), [20, 30]), strict=True):
-        write_csv_gz(folder / "split" / "scaffold" / f"{part}.csv.gz", np.sort(ids))
+    folder = make_molecules(tmp_path, "ogbg-molhiv", 40, 1)
     model = {"arch": "gin", "hidden": 8, "layers": 2, "edge_features": True}
     dataset = {"name": "ogbg-molhiv", "root": str(tmp_path)}
     config = write(tmp_path / "hiv.yaml", {"dataset": dataset, "model": model, "train": {**TRAIN, "epochs": 2}})

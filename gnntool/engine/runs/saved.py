@@ -81,8 +81,8 @@ def model_paths(run_dir: Path, fold: int = 0) -> list[Path]:
     """The run's model files: one per seed (seed-N/model.pt) or the single model.pt; in a
     cross-validated run, fold `fold`'s of each seed (seed-N/fold-K/model.pt or fold-K/model.pt)."""
     parents = seed_dirs(run_dir) or [run_dir]
-    if fold_dirs(parents[0]):
-        folds = len(fold_dirs(parents[0]))
+    folds = len(fold_dirs(parents[0]))
+    if folds:
         paths = [fold_dir(parent, fold) / MODEL for parent in parents]
         if not 0 <= fold < folds or not all(path.is_file() for path in paths):
             raise UserError(

@@ -111,13 +111,13 @@ def train_one_seed(
     first: bool,
     run_dir: Path,
     ranks: Ranks,
+    dataset: Callable[[int], Any],
     observers: Sequence[EpochObserver] = (),
     fold: int = 0,
-    dataset: Callable[[int], Any] | None = None,
 ) -> tuple[dict[str, Any], int | None]:
     """Train `seed` (on cross-validation fold `fold`) into `seed_dir` (skipped if already done
     there) and return its metrics and best epoch (None when it was done already); `dataset(seed)`
-    loads the data (default: `load_dataset`).
+    is the seed's data.
 
     Under torchrun every rank trains and evaluates; rank 0 alone writes.
     """
@@ -126,8 +126,7 @@ def train_one_seed(
     if done:
         log.info(f"{label}: already finished")
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks), None
-    loaded = dataset(seed) if dataset is not None else load_dataset(config.dataset, seed)
-    task = build_task(loaded, device, config.inference_chunk, fold)
+    task = build_task(dataset(seed), device, config.inference_chunk, fold)
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
     with OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, observers)
@@ -180,9 +179,12 @@ def train_run(
     """
     check_loggers(config.output.active_loggers)
     device = resolve_device(config.device)
-    config = settle_monitor(config)  # before config.yaml is written or anything reads the monitor
+    # seed -> its one load; only the latest kept, as seeds train one after another (each fold of a seed shares it)
+    data = functools.lru_cache(maxsize=1)(functools.partial(load_dataset, config.dataset))
+    # before config.yaml is written or anything reads the monitor; the data it reads is the first seed's
+    config = settle_monitor(config, data(config.seed) if config.monitor_waits_for_data else None)
     if not launched_by_torchrun():
-        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, hooks, locked, scope)
+        return train_ranks(config, run_dir, seeds, resume, force, device, SINGLE, data, hooks, locked, scope)
     if not is_main_process():
         log.silence()  # rank 0 speaks for all, errors included: every rank meets the same ones
     if not config.objective_traits.distributed:
@@ -194,7 +196,7 @@ def train_run(
         )
     device = local_device(device)
     with process_group(device) as ranks:
-        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks, hooks, scope=scope)
+        path = train_ranks(config, run_dir, seeds, resume, force, device, ranks, data, hooks, scope=scope)
         return path if ranks.main else None
 
 
@@ -206,12 +208,13 @@ def train_ranks(
     force: bool,
     device: torch.device,
     ranks: Ranks,
+    data: Callable[[int], Any],
     hooks: SeedHooks | None = None,
     locked: bool = False,
     scope: Scope | None = None,
 ) -> Path:
     """`train_run` on this rank: rank 0 locks (unless `locked`), prepares and writes the run
-    directory, every rank trains."""
+    directory, every rank trains (`data(seed)`: a seed's dataset)."""
     with ExitStack() as lock:
         outcome: str | bool | None = None
         if ranks.main:
@@ -229,7 +232,7 @@ def train_ranks(
                 if scope is None or not ranks.main:  # only rank 0 tracks
                     opened = open_tracking(config, run_dir.name, enabled=ranks.main)
                     scope = Scope(tracking.enter_context(opened))
-                train_seeds(config, run_dir, seeds, device, ranks, scope, hooks)
+                train_seeds(config, run_dir, seeds, device, ranks, scope, data, hooks)
     return run_dir
 
 
@@ -240,10 +243,12 @@ def train_seeds(
     device: torch.device,
     ranks: Ranks,
     scope: Scope,
+    data: Callable[[int], Any],
     hooks: SeedHooks | None = None,
 ) -> None:
     """Train every seed into the prepared `run_dir`; rank 0 writes run.json and metrics.json last,
-    and tells the trackers of `scope` (a seed done before a resume is not tracked again)."""
+    and tells the trackers of `scope` (a seed done before a resume is not tracked again).
+    `data(seed)`: the seed's dataset, loaded once for all its folds."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     seed_list = list(range(config.seed, config.seed + seeds))
@@ -266,8 +271,8 @@ def train_seeds(
                     # the trackers and hooks follow a seed's first fold (each fold restarts its epochs)
                     watch = [*([run.epoch] if run is not None else []), *observers] if fold == 0 else []
                     metrics, best_epoch = train_one_seed(
-                        config, seed, unit_dir, device, label, index == 0 and fold == 0, run_dir, ranks, watch,
-                        fold, data,
+                        config, seed, unit_dir, device, label, index == 0 and fold == 0, run_dir, ranks, data, watch,
+                        fold,
                     )  # fmt: skip
                     seed_runs.append(metrics)
                     labels.append({"seed": seed, **({"fold": fold} if folds > 1 else {})})
