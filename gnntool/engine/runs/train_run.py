@@ -258,8 +258,6 @@ def train_seeds(
     with TrainingRuns(scope, config, run_dir, seed_list) as tracked:
         runs, labels, best_epoch = [], [], None
         for index, seed in enumerate(seed_list):
-            # every fold of a seed splits one load; released before the next seed's
-            data = functools.cache(lambda seed: load_dataset(config.dataset, seed))
             seed_dir = layout.seed_dir(run_dir, seed) if seeds > 1 else run_dir
             observers = hooks(index, seed_dir) if hooks else ()
             units = [layout.fold_dir(seed_dir, fold) if folds > 1 else seed_dir for fold in range(folds)]
