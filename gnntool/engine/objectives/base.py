@@ -9,7 +9,6 @@ these methods and never asks which objective it holds.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +21,6 @@ from gnntool.config import Config
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
-from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.steps import EpochPosition
 from gnntool.engine.unseen import read_unseen, unseen_dataset
 from gnntool.errors import UserError
@@ -65,13 +63,6 @@ class Objective(ABC):
         """Trainable parts beyond the layer stack (a link decoder), trained and saved with it."""
         del config
         return None
-
-    @classmethod
-    def training_threads(
-        cls, config: Config, task: Any, device: torch.device, distributed: bool
-    ) -> AbstractContextManager[int | None]:
-        """The torch thread count while training on `task` (`gnntool.engine.runtime.threads`)."""
-        return training_threads(config, task, device, distributed)
 
     @classmethod
     def build_saved(cls, config: Config, saved: dict[str, Any]) -> nn.Module:

@@ -8,7 +8,6 @@ drawn from (seed, epoch) (`gnntool.engine.seeding`), so that an epoch resumes at
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from gnntool.engine.graphs.task import GraphTask
 from gnntool.engine.inference import Inference
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
-from gnntool.engine.runtime.threads import chosen_threads
 from gnntool.engine.seeding import epoch_generator
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.errors import UserError
@@ -78,16 +76,6 @@ class GraphLevel(Objective):
     def targets_kind(cls, dataset: GraphSet) -> str | None:
         """Classes, multi-label or regression, as the set's targets say (`data_monitors` picks the monitor)."""
         return dataset.task
-
-    @classmethod
-    def training_threads(
-        cls, config: Config, task: GraphTask, device: torch.device, distributed: bool
-    ) -> AbstractContextManager[int | None]:
-        """Threads sized by all training graphs' nodes and edges, as a full batch is on the CPU."""
-        del config, distributed
-        if device.type != "cpu":
-            return nullcontext()
-        return chosen_threads(*task.training_size(), task.num_features)
 
     def saved_shape(self) -> dict[str, Any]:
         dataset = self.task.dataset
