@@ -22,7 +22,7 @@ from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
 from gnntool.engine.steps import EpochPosition
-from gnntool.engine.unseen import read_unseen, unseen_dataset
+from gnntool.engine.unseen import read_unseen
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_stack
 from gnntool.rundir.layout import EMBEDDINGS
@@ -74,11 +74,6 @@ class Objective(ABC):
         """An unseen graph (`--graph`) for the model `saved` (a `SavedModel`): a graph file or a
         typed folder (`gnntool.engine.unseen`)."""
         return read_unseen(path, config, saved)
-
-    @classmethod
-    def unseen_dataset(cls, unseen: Any, saved: Any) -> Any:
-        """What `read_unseen` read as a dataset whose every split is all of it, shaped as `saved`'s task."""
-        return unseen_dataset(unseen, saved)
 
     @classmethod
     def targets_kind(cls, dataset: Any) -> str | None:

@@ -62,17 +62,6 @@ class GraphLevel(Objective):
         return read_graph_set(path, None if names is None else np.asarray(names), saved.shape.get("degree_width"))
 
     @classmethod
-    def unseen_dataset(cls, unseen: GraphSet, saved: Any) -> GraphSet:
-        every = torch.arange(unseen.num_graphs)
-        unseen.splits = [{split: every for split in SPLITS}]
-        if unseen.task is not None and unseen.task != saved.shape["task"]:
-            raise UserError(f"the graphs' targets are {unseen.task}; the run was trained on {saved.shape['task']}")
-        unseen.task, unseen.num_outputs = saved.shape["task"], saved.num_classes  # the model's task shape
-        names = saved.shape.get("class_names")
-        unseen.class_names = None if names is None else np.asarray(names)  # the run's labels, not the file's
-        return unseen
-
-    @classmethod
     def targets_kind(cls, dataset: GraphSet) -> str | None:
         """Classes, multi-label or regression, as the set's targets say (`data_monitors` picks the monitor)."""
         return dataset.task
