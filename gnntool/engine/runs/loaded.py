@@ -62,10 +62,6 @@ class LoadedRun:
         task = build_task(dataset, self.device, self.config.inference_chunk, fold)
         return build_objective(self.config, task, saved.seed)
 
-    def node_ids(self, objective: Objective) -> np.ndarray:
-        """The id of every output row: the graph file's ids, else the dataset's."""
-        return objective.output_ids()
-
 
 def evaluate_run(
     run_dir: Path, splits: tuple[str, ...], graph: Path | None, device: str, fold: int = 0
@@ -104,4 +100,4 @@ def predict_run(run_dir: Path, graph: Path | None, device: str, options: Predict
     run = LoadedRun.open(run_dir, device, graph, fold=fold)
     saved = run.models[0]
     objective = run.objective(saved)
-    objective.predict(saved.model, options, run.node_ids(objective))
+    objective.predict(saved.model, options, objective.output_ids())
