@@ -73,8 +73,9 @@ def parquet_rows(columns: int) -> int:
     return max(1, CHUNK_BYTES // (8 * columns))
 
 
-def write_parquet(path: Path, table: Table) -> None:
+def write_parquet(path: Path, table: Table, payload: Payload) -> None:
     """The table's columns, one row group per chunk of rows."""
+    del payload  # parquet holds the table's columns themselves
     pa, pq = import_pyarrow()
     arrays = {name: pa.array(column) for name, column in table.items()}
     schema = pa.schema([(name, array.type) for name, array in arrays.items()])
@@ -97,11 +98,6 @@ def write_pt(path: Path, table: Table, payload: Payload) -> None:
 
     del table
     write_with(path, lambda handle: torch.save(payload, handle))
-
-
-def write_parquet_table(path: Path, table: Table, payload: Payload) -> None:
-    del payload  # parquet holds the table's columns themselves
-    write_parquet(path, table)
 
 
 def write_table(
@@ -302,7 +298,7 @@ FORMATS: dict[str, Format] = {
         Format("csv", BOTH, separator=","),
         Format("tsv", BOTH, separator="\t"),
         Format("pt", ("embed",), write=write_pt),
-        Format("parquet", BOTH, write=write_parquet_table, write_chunks=write_parquet_chunks),
+        Format("parquet", BOTH, write=write_parquet, write_chunks=write_parquet_chunks),
     )
 }
 

@@ -1,6 +1,7 @@
 """An unseen graph for `eval/embed/predict --graph`: a graph file of one node and one edge type
 (`gnntool.data.graphfile`), or a typed folder (`gnntool.data.typed`), as the dataset a finished
-run's objective scores: every node (every labelled target node) in every split."""
+run's objective scores: every node (every labelled target node) in every split; a set of whole
+graphs (the graph objective reads it) scores every graph in every split."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from gnntool.config import Config, validate
 from gnntool.data.dataset import GraphDataset, SplitPart
 from gnntool.data.graphfile import GraphFile, read_graph
+from gnntool.data.graphsets.dataset import GraphSet
 from gnntool.data.typed.dataset import TypedDataset
 from gnntool.data.usergraph import typed_layout
 from gnntool.errors import UserError
@@ -77,8 +80,9 @@ def check_fits(path: Path, dataset: TypedDataset, schema: TypedSchema, embedded:
 
 
 @functools.singledispatch
-def unseen_dataset(graph: object, saved: Any) -> GraphDataset | TypedDataset:
-    """An unseen graph as the dataset the run's objective scores."""
+def unseen_dataset(graph: object, saved: Any) -> GraphDataset | TypedDataset | GraphSet:
+    """What `read_unseen` (or the graph objective's) read as the dataset the run's objective
+    scores: every split is all of it, shaped as `saved`'s task."""
     raise TypeError(f"no dataset for {type(graph).__name__}")
 
 
@@ -98,4 +102,16 @@ def _(graph: GraphFile, saved: Any) -> GraphDataset:
 
 @unseen_dataset.register
 def _(graph: TypedDataset, saved: Any) -> TypedDataset:
+    return graph
+
+
+@unseen_dataset.register
+def _(graph: GraphSet, saved: Any) -> GraphSet:
+    every = torch.arange(graph.num_graphs)
+    graph.splits = [{split: every for split in SPLITS}]
+    if graph.task is not None and graph.task != saved.shape["task"]:
+        raise UserError(f"the graphs' targets are {graph.task}; the run was trained on {saved.shape['task']}")
+    graph.task, graph.num_outputs = saved.shape["task"], saved.num_classes  # the model's task shape
+    names = saved.shape.get("class_names")
+    graph.class_names = None if names is None else np.asarray(names)  # the run's labels, not the file's
     return graph

@@ -38,11 +38,11 @@ class GraphTask:
     def multilabel(self) -> bool:
         return self.dataset.task == "multilabel"
 
-    def training_size(self) -> tuple[int, int]:
-        """Nodes and edges of the training graphs (what sizes the thread count)."""
+    def training_size(self) -> tuple[int, int, int]:
+        """Nodes, edges and features of the training graphs (what sizes the thread count)."""
         train = self.splits["train"]
-        ptr = self.dataset.node_ptr, self.dataset.edge_ptr
-        return tuple(int((p[train + 1] - p[train]).sum()) for p in ptr)  # type: ignore[return-value]
+        nodes, edges = (int((p[train + 1] - p[train]).sum()) for p in (self.dataset.node_ptr, self.dataset.edge_ptr))
+        return nodes, edges, self.num_features
 
 
 def graph_task(graphs: GraphSet, device: torch.device, fold: int) -> GraphTask:

@@ -9,7 +9,6 @@ these methods and never asks which objective it holds.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,9 +21,8 @@ from gnntool.config import Config
 from gnntool.engine.inference import Inference
 from gnntool.engine.inputs import GraphTensors, Task
 from gnntool.engine.runtime.distributed import SINGLE, Ranks
-from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.steps import EpochPosition
-from gnntool.engine.unseen import read_unseen, unseen_dataset
+from gnntool.engine.unseen import read_unseen
 from gnntool.errors import UserError
 from gnntool.models import GNN, build_stack
 from gnntool.rundir.layout import EMBEDDINGS
@@ -67,13 +65,6 @@ class Objective(ABC):
         return None
 
     @classmethod
-    def training_threads(
-        cls, config: Config, task: Any, device: torch.device, distributed: bool
-    ) -> AbstractContextManager[int | None]:
-        """The torch thread count while training on `task` (`gnntool.engine.runtime.threads`)."""
-        return training_threads(config, task, device, distributed)
-
-    @classmethod
     def build_saved(cls, config: Config, saved: dict[str, Any]) -> nn.Module:
         """The untrained model that a model file (`gnntool.engine.runs.saved`) holds the weights of."""
         return model_with_head(config, saved["num_features"], saved["num_outputs"], cls.head(config))
@@ -83,11 +74,6 @@ class Objective(ABC):
         """An unseen graph (`--graph`) for the model `saved` (a `SavedModel`): a graph file or a
         typed folder (`gnntool.engine.unseen`)."""
         return read_unseen(path, config, saved)
-
-    @classmethod
-    def unseen_dataset(cls, unseen: Any, saved: Any) -> Any:
-        """What `read_unseen` read as a dataset whose every split is all of it, shaped as `saved`'s task."""
-        return unseen_dataset(unseen, saved)
 
     @classmethod
     def targets_kind(cls, dataset: Any) -> str | None:

@@ -8,7 +8,6 @@ drawn from (seed, epoch) (`gnntool.engine.seeding`), so that an epoch resumes at
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from gnntool.engine.graphs.task import GraphTask
 from gnntool.engine.inference import Inference
 from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.objectives.supervised import mixed_precision
-from gnntool.engine.runtime.threads import chosen_threads
 from gnntool.engine.seeding import epoch_generator
 from gnntool.engine.steps import EpochPosition, run_steps
 from gnntool.errors import UserError
@@ -64,30 +62,9 @@ class GraphLevel(Objective):
         return read_graph_set(path, None if names is None else np.asarray(names), saved.shape.get("degree_width"))
 
     @classmethod
-    def unseen_dataset(cls, unseen: GraphSet, saved: Any) -> GraphSet:
-        every = torch.arange(unseen.num_graphs)
-        unseen.splits = [{split: every for split in SPLITS}]
-        if unseen.task is not None and unseen.task != saved.shape["task"]:
-            raise UserError(f"the graphs' targets are {unseen.task}; the run was trained on {saved.shape['task']}")
-        unseen.task, unseen.num_outputs = saved.shape["task"], saved.num_classes  # the model's task shape
-        names = saved.shape.get("class_names")
-        unseen.class_names = None if names is None else np.asarray(names)  # the run's labels, not the file's
-        return unseen
-
-    @classmethod
     def targets_kind(cls, dataset: GraphSet) -> str | None:
         """Classes, multi-label or regression, as the set's targets say (`data_monitors` picks the monitor)."""
         return dataset.task
-
-    @classmethod
-    def training_threads(
-        cls, config: Config, task: GraphTask, device: torch.device, distributed: bool
-    ) -> AbstractContextManager[int | None]:
-        """Threads sized by all training graphs' nodes and edges, as a full batch is on the CPU."""
-        del config, distributed
-        if device.type != "cpu":
-            return nullcontext()
-        return chosen_threads(*task.training_size(), task.num_features)
 
     def saved_shape(self) -> dict[str, Any]:
         dataset = self.task.dataset

@@ -19,6 +19,7 @@ from gnntool.engine.objectives import OBJECTIVE_CLASSES, Objective, PredictOptio
 from gnntool.engine.runs.saved import SavedModel, load_model, load_run_config, model_paths
 from gnntool.engine.runtime.device import resolve_device
 from gnntool.engine.tasks import build_task
+from gnntool.engine.unseen import unseen_dataset
 from gnntool.rundir.layout import MODEL
 
 
@@ -56,14 +57,10 @@ class LoadedRun:
         if self.graph_file is None:
             dataset = load_dataset(self.config.dataset, saved.seed)
         else:
-            dataset = OBJECTIVE_CLASSES[self.config.train.objective].unseen_dataset(self.graph_file, saved)
+            dataset = unseen_dataset(self.graph_file, saved)
         fold = self.fold if self.graph_file is None else 0
         task = build_task(dataset, self.device, self.config.inference_chunk, fold)
         return build_objective(self.config, task, saved.seed)
-
-    def node_ids(self, objective: Objective) -> np.ndarray:
-        """The id of every output row: the graph file's ids, else the dataset's."""
-        return objective.output_ids()
 
 
 def evaluate_run(
@@ -103,4 +100,4 @@ def predict_run(run_dir: Path, graph: Path | None, device: str, options: Predict
     run = LoadedRun.open(run_dir, device, graph, fold=fold)
     saved = run.models[0]
     objective = run.objective(saved)
-    objective.predict(saved.model, options, run.node_ids(objective))
+    objective.predict(saved.model, options, objective.output_ids())

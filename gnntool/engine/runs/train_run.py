@@ -28,7 +28,6 @@ from gnntool.config import Config, dump_config, load_config
 from gnntool.data import load_dataset
 from gnntool.engine.metrics import summarise
 from gnntool.engine.monitor import settle_monitor
-from gnntool.engine.objectives import OBJECTIVE_CLASSES
 from gnntool.engine.runs.saved import save_model
 from gnntool.engine.runs.tracking.loggers import check_loggers
 from gnntool.engine.runs.tracking.training import Scope, TrainingRuns, open_tracking
@@ -40,6 +39,7 @@ from gnntool.engine.runtime.distributed import (
     local_device,
     process_group,
 )
+from gnntool.engine.runtime.threads import training_threads
 from gnntool.engine.tasks import build_task
 from gnntool.engine.train import EpochObserver, fit
 from gnntool.errors import UserError
@@ -128,7 +128,7 @@ def train_one_seed(
         return broadcast_from_main(read_json(metrics_path) if ranks.main else None, ranks), None
     task = build_task(dataset(seed), device, config.inference_chunk, fold)
     # full-batch on a small graph: one thread (gnntool.engine.runtime.threads); restored after the seed
-    with OBJECTIVE_CLASSES[config.train.objective].training_threads(config, task, device, ranks.distributed):
+    with training_threads(config, task, device, ranks.distributed):
         result = fit(config, task, seed, seed_dir / CHECKPOINT, label, ranks, observers)
         objective = result.objective
         outputs = objective.inference(result.model)  # one pass for the metrics and the embeddings

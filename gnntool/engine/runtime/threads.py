@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import torch
 
     from gnntool.config import Config
-    from gnntool.engine.inputs import Task
+    from gnntool.engine.tasks import AnyTask
 
 # Below this work (`full_batch_work`) one thread; from it on, all. On the busy 2-core machine one
 # thread won every measurement below 15M, by 1.7-56x (bench/bench_threads.py, docs/speed.md);
@@ -78,10 +78,11 @@ def chosen_threads(
 
 
 def training_threads(
-    config: Config, task: Task, device: torch.device, distributed: bool
+    config: Config, task: AnyTask, device: torch.device, distributed: bool
 ) -> AbstractContextManager[int | None]:
     """`chosen_threads` for full-batch training on the CPU in one process, sized by the training
-    graphs (all of them: one full-batch step); anything else keeps torch's thread count."""
+    graphs (all of them: one full-batch step; batches of whole graphs are sized by all training
+    graphs too); anything else keeps torch's thread count."""
     if device.type != "cpu" or distributed or config.neighbour_sampling:
         return nullcontext()
     return chosen_threads(*task.training_size())
