@@ -21,24 +21,19 @@ from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.runtime.distributed import mean_over_ranks
 from gnntool.engine.sampled import SampledSteps
 from gnntool.engine.seeding import epoch_generator
-from gnntool.engine.steps import EpochPosition, run_steps
+from gnntool.engine.steps import EpochPosition, Steps, run_steps
 from gnntool.errors import UserError
 from gnntool.export import write_predictions
 from gnntool.models import GNN
 
 
-class Supervised(Objective):
+class NodeClassification(Objective):
+    """What node classification is on any task (a graph's, a typed graph's target type): class
+    logits out, no accuracy monitor on multi-label data, an epoch of the `stepper`'s batches."""
+
     name = "supervised"
     embeds_output = False  # the last layer outputs class logits; embed writes the layer before
-
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        config, task = self.config, self.task
-        self.stepper: SampledSteps | GraphSteps = (
-            SampledSteps(config, task, self.ranks, self.seed)
-            if config.neighbour_sampling
-            else GraphSteps(task, config.train.batch_size, self.seed)
-        )
+    stepper: Steps[Any]
 
     def output_width(self) -> int:
         return self.task.num_classes
@@ -50,6 +45,17 @@ class Supervised(Objective):
 
     def num_steps(self, epoch: int) -> int:
         return self.stepper.num_batches(epoch)
+
+
+class Supervised(NodeClassification):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        config, task = self.config, self.task
+        self.stepper: SampledSteps | GraphSteps = (
+            SampledSteps(config, task, self.ranks, self.seed)
+            if config.neighbour_sampling
+            else GraphSteps(task, config.train.batch_size, self.seed)
+        )
 
     def train_epoch(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, position: EpochPosition
