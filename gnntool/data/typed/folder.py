@@ -26,7 +26,7 @@ from torch_geometric.data import HeteroData
 
 from gnntool.config import DatasetConfig
 from gnntool.data.graphfile.npz import load_npy
-from gnntool.data.graphfile.text_table import IdLookup, TextTable, is_number
+from gnntool.data.graphfile.text_table import IdLookup, TextTable, header_name, is_number
 from gnntool.data.graphfile.validate import check_features, check_labels, check_node_ids, not_whole, np_col
 from gnntool.data.splits import split_masks
 from gnntool.data.typed.dataset import TypedDataset, add_reverse_relations
@@ -144,7 +144,7 @@ def _read_npy_nodes(name: str, file: Path) -> NodeType:
 
 def _read_csv_nodes(name: str, file: Path) -> NodeType:
     table = TextTable.read(file, ",", is_header=lambda fields: True)
-    if table.empty or _norm(table.header[0]) != "id":
+    if table.empty or header_name(table.header[0]) != "id":
         raise UserError(
             f"{file}: the first line must be a header whose first column is `id` (then one column per feature; "
             "only `id` for a type without features)"
@@ -193,10 +193,6 @@ def _as_ids(tokens: np.ndarray, integer: bool, file: Path, table: TextTable, col
             "(whose ids are integers)"
         )
     return values.astype(np.int64)
-
-
-def _norm(field: str) -> str:
-    return field.strip().strip('"').strip().lower()
 
 
 # --- relations ----------------------------------------------------------------------------------
@@ -293,7 +289,7 @@ def _read_label_file(file: Path, types: dict[str, NodeType]) -> Labels:
             f"the node types are {', '.join(types)}"
         )
     table = TextTable.read(file, ",", is_header=lambda fields: True)
-    header = [_norm(field) for field in table.header or []]
+    header = [header_name(field) for field in table.header or []]
     if table.empty or header[0] != "id" or len(header) < 2:
         raise UserError(
             f"{file}: the first line must be a header: `id`, then `label` (or one 0/1 column per label), "
