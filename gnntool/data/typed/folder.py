@@ -27,7 +27,14 @@ from torch_geometric.data import HeteroData
 from gnntool.config import DatasetConfig
 from gnntool.data.graphfile.npz import load_npy
 from gnntool.data.graphfile.text_table import IdLookup, TextTable, header_name, is_number
-from gnntool.data.graphfile.validate import check_features, check_labels, check_node_ids, not_whole, np_col
+from gnntool.data.graphfile.validate import (
+    check_features,
+    check_labels,
+    check_node_ids,
+    first_duplicate,
+    not_whole,
+    np_col,
+)
 from gnntool.data.splits import split_masks
 from gnntool.data.typed.dataset import TypedDataset, add_reverse_relations
 from gnntool.errors import UserError
@@ -312,13 +319,12 @@ def _read_label_file(file: Path, types: dict[str, NodeType]) -> Labels:
 
 
 def _labelled_once(rows: np.ndarray, tokens: np.ndarray, file: Path, table: TextTable) -> None:
-    order = np.argsort(rows, kind="stable")
-    same = np.flatnonzero(rows[order][1:] == rows[order][:-1])
-    if len(same):
-        first, second = np.sort(order[same[0] : same[0] + 2])
+    duplicate = first_duplicate(rows)
+    if duplicate is not None:
+        first, second = duplicate
         raise UserError(
-            f"{file} labels node {str(tokens[first])!r} twice (at {table.where(int(first))} and "
-            f"{table.where(int(second))}); list each node once"
+            f"{file} labels node {str(tokens[first])!r} twice (at {table.where(first)} and "
+            f"{table.where(second)}); list each node once"
         )
 
 
