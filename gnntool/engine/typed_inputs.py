@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from gnntool.data.typed.dataset import TypedDataset
+from gnntool.engine.inference import eval_mode
 from gnntool.engine.inputs import labels_phrase
 from gnntool.models.typed import TypedGNN
 from gnntool.models.typed_ops import TypedOps, TypedSchema, typed_ops
@@ -150,8 +151,7 @@ class TypedInference:
     @torch.no_grad()
     def hidden(self) -> dict[str, Tensor]:
         if self._hidden is None:
-            if self.model.training:
-                self.model.eval()
+            eval_mode(self.model)
             graph = self.task.graph
             inputs = self.model.inputs(graph.x, graph.node_ids)
             last = len(self.model.convs) - 1
