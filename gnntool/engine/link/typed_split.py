@@ -71,9 +71,6 @@ class NodeSpace:
         offset = self.offset
         return edge_index + torch.tensor([[offset[edge_type[0]]], [offset[edge_type[2]]]])
 
-    def to_local(self, node_type: str, positions: Tensor) -> Tensor:
-        return positions - self.offset[node_type]
-
 
 def predicted_relations(relations: Sequence[EdgeType], link_relation: str | None, where: str) -> list[EdgeType]:
     """The relations a link run trains and scores: `link_relation`'s, or every relation but the
