@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
+from torch_geometric.utils import index_to_mask
 
 from gnntool.config import DatasetConfig
 from gnntool.data.graphfile.npz import load_npy
@@ -387,13 +388,11 @@ def _supervise(dataset: TypedDataset, labels: Labels, config: DatasetConfig, see
                 "dataset.split: random (with dataset.train_frac and dataset.val_frac)"
             )
         for split in SPLITS:
-            masks[split] = torch.zeros(count, dtype=torch.bool)
-            masks[split][torch.from_numpy(labels.rows[labels.split == split])] = True
+            masks[split] = index_to_mask(torch.from_numpy(labels.rows[labels.split == split]), count)
         source = f"{labels.file} (split column)"
     else:
         for split, chosen in split_masks(len(rows), config.train_frac, config.val_frac, seed).items():
-            masks[split] = torch.zeros(count, dtype=torch.bool)
-            masks[split][rows[chosen]] = True
+            masks[split] = index_to_mask(rows[chosen], count)
         source = f"{labels.file} ({len(rows)} labelled nodes split by dataset.train_frac and dataset.val_frac)"
     for split, mask in masks.items():
         if not bool(mask.any()):
