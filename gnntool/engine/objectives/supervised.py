@@ -46,6 +46,11 @@ class NodeClassification(Objective):
     def num_steps(self, epoch: int) -> int:
         return self.stepper.num_batches(epoch)
 
+    def probabilities(self, logits: torch.Tensor) -> np.ndarray:
+        """`predict`'s class probabilities: per-label sigmoids on multi-label data, else a softmax."""
+        probabilities = torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)
+        return probabilities.cpu().numpy()
+
 
 class Supervised(NodeClassification):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -81,9 +86,7 @@ class Supervised(NodeClassification):
         outputs = Inference(model, self.task.chunk_size)
         rows = []
         for graph in self.task.dataset.graphs:
-            logits = outputs.output(self.task.tensors(graph))
-            probabilities = torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)
-            rows.append(probabilities.cpu().numpy())
+            rows.append(self.probabilities(outputs.output(self.task.tensors(graph))))
         multilabel = self.task.multilabel
         write_predictions(np.concatenate(rows), node_id, multilabel, options.output, options.format, options.header)
 

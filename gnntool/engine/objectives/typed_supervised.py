@@ -101,9 +101,6 @@ class TypedSupervised(TypedOutputs, NodeClassification):
     def predict(self, model: TypedGNN, options: PredictOptions, node_id: np.ndarray | None = None) -> None:
         """Per node of the target type: id, predicted class (or label set), the class probabilities."""
         options.refuse_link_options(self.name)
-        logits = self.inference(model).output()[self.task.target]
-        probabilities = torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)
+        probabilities = self.probabilities(self.inference(model).output()[self.task.target])
         ids = self.node_ids(self.task.target)
-        write_predictions(
-            probabilities.cpu().numpy(), ids, self.task.multilabel, options.output, options.format, options.header
-        )
+        write_predictions(probabilities, ids, self.task.multilabel, options.output, options.format, options.header)
