@@ -78,7 +78,8 @@ def contains(sorted_keys: Tensor, keys: Tensor) -> Tensor:
     return found
 
 
-def _pairs(keys: Tensor, num_nodes: int) -> Tensor:
+def key_pairs(keys: Tensor, num_nodes: int) -> Tensor:
+    """Keys `source · num_nodes + target` back as 2 × P pairs."""
     return torch.stack([keys // num_nodes, keys % num_nodes])
 
 
@@ -123,7 +124,8 @@ def split_edges(
             )
     perm = torch.randperm(total, generator=generator, device=generator.device).to(pairs.device)
     train, val, test = pairs[perm].split([num_train, num_val, num_test])
-    return _assemble(keys, train, _pairs(val, num_nodes), _pairs(test, num_nodes), {}, num_nodes, undirected, generator)
+    val_pairs, test_pairs = key_pairs(val, num_nodes), key_pairs(test, num_nodes)
+    return _assemble(keys, train, val_pairs, test_pairs, {}, num_nodes, undirected, generator)
 
 
 def split_held_out(
@@ -190,9 +192,9 @@ def _assemble(
     with_val = torch.unique(torch.cat([train, edge_keys(val_pos, num_nodes)]))
     test_message = _both_ways(with_val, num_nodes) if undirected else with_val
     return EdgeSplit(
-        edge_index=_pairs(message, num_nodes),
-        test_edge_index=_pairs(test_message, num_nodes),
-        train_pos=_pairs(train, num_nodes),
+        edge_index=key_pairs(message, num_nodes),
+        test_edge_index=key_pairs(test_message, num_nodes),
+        train_pos=key_pairs(train, num_nodes),
         val_pos=val_pos,
         val_neg=negatives["val"],
         test_pos=test_pos,
@@ -234,7 +236,7 @@ def distinct_negatives(
             fresh = fresh[~contains(full, fresh) & ~torch.isin(fresh, chosen)]
             fresh = fresh[torch.randperm(fresh.numel(), generator=generator, device=device)]
             chosen = torch.cat([chosen, fresh[: count - chosen.numel()]])
-    return _pairs(chosen, n)
+    return key_pairs(chosen, n)
 
 
 class NegativeSampler:

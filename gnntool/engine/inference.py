@@ -15,14 +15,14 @@ in-neighbours' rows gathered, the block structure cached per chunk size.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from gnntool.engine.inputs import GraphTensors
 from gnntool.models import GNN
 from gnntool.models.graph_ops import GraphOps
 
 
-def eval_mode(model: GNN) -> None:
+def eval_mode(model: nn.Module) -> None:
     """Put `model` in eval mode unless it is (nothing in gnntool sets a submodule's mode alone):
     `Module.eval` walks every submodule in Python, 2% of a Cora epoch, and an evaluation that
     runs `infer` then `last_layer` would walk them twice."""

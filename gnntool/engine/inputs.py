@@ -102,12 +102,17 @@ class Task:
         scored = ", ".join(
             f"{split} {sum(int(part.mask.sum()) for part in dataset.splits[split]):,}" for split in SPLITS
         )
-        labels = f"{dataset.num_classes} {'labels (multi-label)' if dataset.multilabel else 'classes'}"
+        labels = labels_phrase(dataset.num_classes, dataset.multilabel)
         return [
             f"{len(graphs)} graph{'s' * (len(graphs) > 1)}, {nodes:,} nodes, {edges:,} edges, "
             f"{dataset.num_features:,} features, {labels}",
             f"nodes scored: {scored}",
         ]
+
+
+def labels_phrase(num_classes: int, multilabel: bool) -> str:
+    """`--dry-run`'s words for the targets: "7 classes", or "121 labels (multi-label)"."""
+    return f"{num_classes} {'labels (multi-label)' if multilabel else 'classes'}"
 
 
 def feature_tensor(x: Tensor, sparse: bool = True) -> Tensor:

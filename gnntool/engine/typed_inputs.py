@@ -11,6 +11,8 @@ import torch
 from torch import Tensor
 
 from gnntool.data.typed.dataset import TypedDataset
+from gnntool.engine.inference import eval_mode
+from gnntool.engine.inputs import labels_phrase
 from gnntool.models.typed import TypedGNN
 from gnntool.models.typed_ops import TypedOps, TypedSchema, typed_ops
 from gnntool.relation_names import relation_name
@@ -114,7 +116,7 @@ class TypedTask:
         for edge_type, relation in ops.relations.items():
             lines.append(f"  relation {relation_name(edge_type)}: {relation.ops.source.numel():,} edges")
         if self.target is not None:
-            labels = f"{self.num_classes} {'labels (multi-label)' if self.multilabel else 'classes'}"
+            labels = labels_phrase(self.num_classes, self.multilabel)
             scored = ", ".join(f"{split} {int(self.masks[split].sum()):,}" for split in SPLITS if split in self.masks)
             lines.append(f"nodes scored ({self.target}, {labels}): {scored}")
         return lines
@@ -149,8 +151,7 @@ class TypedInference:
     @torch.no_grad()
     def hidden(self) -> dict[str, Tensor]:
         if self._hidden is None:
-            if self.model.training:
-                self.model.eval()
+            eval_mode(self.model)
             graph = self.task.graph
             inputs = self.model.inputs(graph.x, graph.node_ids)
             last = len(self.model.convs) - 1

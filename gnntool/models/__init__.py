@@ -62,8 +62,7 @@ def build_model(config: ModelConfig, in_dim: int, out_dim: int) -> GNN:
     widths = [in_dim] + [config.hidden] * (config.layers - 1) + [out_dim]
     convs = [make_conv(w_in, w_out, config) for w_in, w_out in zip(widths[:-1], widths[1:])]
     norms = [build_norm(config.norm, config.hidden, config.norm_args) for _ in range(config.layers - 1)]
-    input_dropout = config.dropout if config.input_dropout is None else config.input_dropout
-    return GNN(convs, norms, config.dropout, l2_normalize=config.l2_normalize, input_dropout=input_dropout)
+    return GNN(convs, norms, config.dropout, l2_normalize=config.l2_normalize, input_dropout=config.input_dropout)
 
 
 def build_typed_model(config: ModelConfig, schema: TypedSchema, out_dim: int) -> TypedGNN:
@@ -86,9 +85,8 @@ def build_typed_model(config: ModelConfig, schema: TypedSchema, out_dim: int) ->
         nn.ModuleDict({t: build_norm(config.norm, config.hidden, config.norm_args) for t in schema.num_nodes})
         for _ in range(config.layers - 1)
     ]
-    input_dropout = config.dropout if config.input_dropout is None else config.input_dropout
     return TypedGNN(
-        inputs, layers, norms, config.dropout, l2_normalize=config.l2_normalize, input_dropout=input_dropout
+        inputs, layers, norms, config.dropout, l2_normalize=config.l2_normalize, input_dropout=config.input_dropout
     )
 
 

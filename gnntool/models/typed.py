@@ -188,8 +188,3 @@ class TypedGNN(nn.Module):
         hidden = self.embed(x, node_ids, ops)
         last_ops = ops if isinstance(ops, TypedOps) else ops[-1]
         return self.convs[-1](self.drop(hidden, self.dropout), last_ops)
-
-
-def schema_node_ids(schema: TypedSchema, device: torch.device | None = None) -> dict[str, Tensor]:
-    """Every node of every type, by position (the ids of a whole graph)."""
-    return {node_type: torch.arange(count, device=device) for node_type, count in schema.num_nodes.items()}

@@ -20,9 +20,7 @@ import torch
 from torch import Tensor
 
 from gnntool.models.graph_ops import GraphOps
-from gnntool.relation_names import parse_relation, relation_name
-
-EdgeType = tuple[str, str, str]
+from gnntool.relation_names import EdgeType, parse_relation, relation_name
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 
 from gnntool.data.graphfile.graph import GraphFile, build
 from gnntool.data.graphfile.npz import load_npy
-from gnntool.data.graphfile.text_table import IdLookup, TextTable
+from gnntool.data.graphfile.text_table import IdLookup, TextTable, header_name
 from gnntool.data.graphfile.validate import (
     check_features,
     check_labels,
@@ -62,7 +62,7 @@ def read_folder(folder: Path, num_features: int | None) -> GraphFile:
             y = check_labels(load_npy(labels), n, str(labels), lambda r: f"row {r}", f"{features.name} has")
         else:
             table = TextTable.read(labels, ",")
-            if table.header is not None and _norm(table.header[0]) in {"id"} | _ID_LIKE:
+            if table.header is not None and header_name(table.header[0]) in {"id"} | _ID_LIKE:
                 raise UserError(
                     f"{labels} starts with an id column ('{table.header[0]}'); labels.csv has no ids: "
                     f"give one row per node in the order of {features.name} (a class id, or a 0/1 row)"
@@ -99,13 +99,9 @@ def _text_col(c: int) -> str:
     return f"column {c + 1}"  # lines and columns of text files are 1-based, as editors show them
 
 
-def _norm(field: str) -> str:
-    return field.strip().strip('"').strip().lower()
-
-
 def _read_features_csv(path: Path, num_features: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     table = TextTable.read(path, ",")
-    first = _norm(table.header[0]) if table.header is not None else ""
+    first = header_name(table.header[0]) if table.header is not None else ""
     if first in _ID_LIKE:
         raise UserError(
             f"{path}: the first column is named '{table.header[0]}'; to give node ids name it 'id' "

@@ -20,7 +20,7 @@ import numpy as np
 from gnntool.data.graphfile.validate import not_whole
 from gnntool.errors import UserError
 
-__all__ = ["IdLookup", "TextTable", "is_integer", "is_number", "open_text"]
+__all__ = ["IdLookup", "TextTable", "header_name", "is_integer", "is_number", "open_text"]
 
 
 def is_number(field: str) -> bool:
@@ -42,6 +42,11 @@ def is_integer(field: str) -> bool:
         return False
     value = float(field)
     return value == int(value) if np.isfinite(value) else False
+
+
+def header_name(field: str) -> str:
+    """A header field as a name to compare: unquoted, trimmed, lower-case (`"ID"` is `id`)."""
+    return field.strip().strip('"').strip().lower()
 
 
 Columns = int | Sequence[int] | None  # one column, some, or all

@@ -77,17 +77,24 @@ def check_node_ids(ids: np.ndarray, n: int, name: str, where: Where) -> np.ndarr
         raise UserError(f"{name} has {len(ids)} ids for {n} nodes (one id per node)")
     if ids.dtype.kind != "U":
         ids = whole_numbers(ids, name, where, "node id")
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    same = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
-    if len(same):
-        value = show(sorted_ids[same[0]])
-        rows = np.sort(order[same[0] : same[0] + 2])
+    duplicate = first_duplicate(ids)
+    if duplicate is not None:
+        first, second = duplicate
         raise UserError(
-            f"{name} has duplicate node id {value} (at {where(int(rows[0]))} and {where(int(rows[1]))}); "
+            f"{name} has duplicate node id {show(ids[first])} (at {where(first)} and {where(second)}); "
             "node ids must be unique"
         )
     return ids
+
+
+def first_duplicate(values: np.ndarray) -> tuple[int, int] | None:
+    """The positions (in order) of two equal values, of the smallest repeated value; None when all differ."""
+    order = np.argsort(values, kind="stable")
+    same = np.flatnonzero(values[order][1:] == values[order][:-1])
+    if not len(same):
+        return None
+    first, second = np.sort(order[same[0] : same[0] + 2])
+    return int(first), int(second)
 
 
 def check_positions(edges: np.ndarray, n: int, name: str, where: Where, has: str) -> np.ndarray:

@@ -23,11 +23,19 @@ import numpy as np
 import torch
 import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
+from torch_geometric.utils import index_to_mask
 
 from gnntool.config import DatasetConfig
 from gnntool.data.graphfile.npz import load_npy
-from gnntool.data.graphfile.text_table import IdLookup, TextTable, is_number
-from gnntool.data.graphfile.validate import check_features, check_labels, check_node_ids, not_whole, np_col
+from gnntool.data.graphfile.text_table import IdLookup, TextTable, header_name, is_number
+from gnntool.data.graphfile.validate import (
+    check_features,
+    check_labels,
+    check_node_ids,
+    first_duplicate,
+    not_whole,
+    np_col,
+)
 from gnntool.data.splits import split_masks
 from gnntool.data.typed.dataset import TypedDataset, add_reverse_relations
 from gnntool.errors import UserError
@@ -144,7 +152,7 @@ def _read_npy_nodes(name: str, file: Path) -> NodeType:
 
 def _read_csv_nodes(name: str, file: Path) -> NodeType:
     table = TextTable.read(file, ",", is_header=lambda fields: True)
-    if table.empty or _norm(table.header[0]) != "id":
+    if table.empty or header_name(table.header[0]) != "id":
         raise UserError(
             f"{file}: the first line must be a header whose first column is `id` (then one column per feature; "
             "only `id` for a type without features)"
@@ -193,10 +201,6 @@ def _as_ids(tokens: np.ndarray, integer: bool, file: Path, table: TextTable, col
             "(whose ids are integers)"
         )
     return values.astype(np.int64)
-
-
-def _norm(field: str) -> str:
-    return field.strip().strip('"').strip().lower()
 
 
 # --- relations ----------------------------------------------------------------------------------
@@ -293,7 +297,7 @@ def _read_label_file(file: Path, types: dict[str, NodeType]) -> Labels:
             f"the node types are {', '.join(types)}"
         )
     table = TextTable.read(file, ",", is_header=lambda fields: True)
-    header = [_norm(field) for field in table.header or []]
+    header = [header_name(field) for field in table.header or []]
     if table.empty or header[0] != "id" or len(header) < 2:
         raise UserError(
             f"{file}: the first line must be a header: `id`, then `label` (or one 0/1 column per label), "
@@ -316,13 +320,12 @@ def _read_label_file(file: Path, types: dict[str, NodeType]) -> Labels:
 
 
 def _labelled_once(rows: np.ndarray, tokens: np.ndarray, file: Path, table: TextTable) -> None:
-    order = np.argsort(rows, kind="stable")
-    same = np.flatnonzero(rows[order][1:] == rows[order][:-1])
-    if len(same):
-        first, second = np.sort(order[same[0] : same[0] + 2])
+    duplicate = first_duplicate(rows)
+    if duplicate is not None:
+        first, second = duplicate
         raise UserError(
-            f"{file} labels node {str(tokens[first])!r} twice (at {table.where(int(first))} and "
-            f"{table.where(int(second))}); list each node once"
+            f"{file} labels node {str(tokens[first])!r} twice (at {table.where(first)} and "
+            f"{table.where(second)}); list each node once"
         )
 
 
@@ -385,13 +388,11 @@ def _supervise(dataset: TypedDataset, labels: Labels, config: DatasetConfig, see
                 "dataset.split: random (with dataset.train_frac and dataset.val_frac)"
             )
         for split in SPLITS:
-            masks[split] = torch.zeros(count, dtype=torch.bool)
-            masks[split][torch.from_numpy(labels.rows[labels.split == split])] = True
+            masks[split] = index_to_mask(torch.from_numpy(labels.rows[labels.split == split]), count)
         source = f"{labels.file} (split column)"
     else:
         for split, chosen in split_masks(len(rows), config.train_frac, config.val_frac, seed).items():
-            masks[split] = torch.zeros(count, dtype=torch.bool)
-            masks[split][rows[chosen]] = True
+            masks[split] = index_to_mask(rows[chosen], count)
         source = f"{labels.file} ({len(rows)} labelled nodes split by dataset.train_frac and dataset.val_frac)"
     for split, mask in masks.items():
         if not bool(mask.any()):

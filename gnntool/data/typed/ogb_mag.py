@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch_geometric.transforms as T
 from torch_geometric.data import HeteroData
+from torch_geometric.utils import index_to_mask
 
 from gnntool.config import DatasetConfig
 from gnntool.data import fetch
@@ -97,10 +98,7 @@ def load_ogbn_mag(config: DatasetConfig, seed: int) -> TypedDataset:
     if len(y) != papers or (y.size and (y.min() < 0 or y.max() >= spec.num_classes)):
         raise UserError(f"{label_file}: needs one venue id in 0..{spec.num_classes - 1} per paper ({papers} rows)")
     split = read_split(spec, folder, papers, TARGET)
-    masks = {}
-    for name, nodes in split.items():
-        masks[name] = torch.zeros(papers, dtype=torch.bool)
-        masks[name][torch.from_numpy(nodes)] = True
+    masks = {name: index_to_mask(torch.from_numpy(nodes), papers) for name, nodes in split.items()}
     return TypedDataset(
         graph=graph,
         target=TARGET,

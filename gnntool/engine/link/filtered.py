@@ -13,7 +13,8 @@ filtered_mrr is the mean of 1 / rank over both rankings of every triple; filtere
 share of rankings with rank ≤ K (a tie-averaged rank of 1.5 is not a hit at 1).
 
 Scores come a chunk of queries at a time: a `CandidateScorer` gives each query's scores of every
-entity as one row (a matrix product for DistMult, or every pair decoded: `PairCandidates`), at
+entity as one row (a matrix product for DistMult, or every pair decoded:
+`gnntool.models.decoders.score_candidates`), at
 most `max_scores` scores held at once, so memory stays bounded for any number of entities; the
 known triples are looked up by binary search in their sorted keys.
 """
@@ -21,7 +22,6 @@ known triples are looked up by binary search in their sorted keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -32,8 +32,6 @@ from gnntool.errors import UserError
 __all__ = [
     "FILTERED_HITS",
     "CandidateScorer",
-    "PairCandidates",
-    "PairScorer",
     "filtered_metrics",
     "filtered_ranks",
     "ranking_metrics",
@@ -41,10 +39,6 @@ __all__ = [
 
 FILTERED_HITS = (1, 3, 10)  # the K of filtered_hits@K, as the benchmarks report
 MAX_SCORES = 1 << 20
-
-# (heads, relations, tails), three 1-D int64 tensors of one length → one score per triple
-PairScorer = Callable[[Tensor, Tensor, Tensor], Tensor]
-
 
 class CandidateScorer(Protocol):
     """Scores of every entity as the missing end of B queries (B × N, rows in query order)."""
@@ -54,24 +48,6 @@ class CandidateScorer(Protocol):
 
     def heads(self, tails: Tensor, relations: Tensor) -> Tensor:
         """Row i: the score of (e, relations[i], tails[i]) for every entity e."""
-
-
-@dataclass
-class PairCandidates:
-    """A `CandidateScorer` that scores each query's N candidate triples as pairs."""
-
-    score: PairScorer
-    num_entities: int
-
-    def tails(self, heads: Tensor, relations: Tensor) -> Tensor:
-        n, b = self.num_entities, heads.numel()
-        every = torch.arange(n).repeat(b)
-        return self.score(heads.repeat_interleave(n), relations.repeat_interleave(n), every).view(b, n)
-
-    def heads(self, tails: Tensor, relations: Tensor) -> Tensor:
-        n, b = self.num_entities, tails.numel()
-        every = torch.arange(n).repeat(b)
-        return self.score(every, relations.repeat_interleave(n), tails.repeat_interleave(n)).view(b, n)
 
 
 def filtered_metrics(

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from gnntool.data.edge_split import contains, edge_keys, is_undirected
+from gnntool.data.edge_split import contains, edge_keys, is_undirected, key_pairs
 from gnntool.errors import UserError
 from gnntool.relation_names import REVERSE_PREFIX, EdgeType, parse_relation, relation_name, reverse_relation
 
@@ -70,9 +70,6 @@ class NodeSpace:
         """`edge_index` (positions within the relation's types) as global positions."""
         offset = self.offset
         return edge_index + torch.tensor([[offset[edge_type[0]]], [offset[edge_type[2]]]])
-
-    def to_local(self, node_type: str, positions: Tensor) -> Tensor:
-        return positions - self.offset[node_type]
 
 
 def predicted_relations(relations: Sequence[EdgeType], link_relation: str | None, where: str) -> list[EdgeType]:
@@ -232,25 +229,21 @@ def _split_relation(
         num_val, num_test = int(fractions[0] * total), int(fractions[1] * total)
         perm = torch.randperm(total, generator=generator, device=generator.device).to(pairs.device)
         train, val_keys, test_keys = pairs[perm].split([total - num_val - num_test, num_val, num_test])
-        val, test = _from_keys(val_keys, n_target), _from_keys(test_keys, n_target)
+        val, test = key_pairs(val_keys, n_target), key_pairs(test_keys, n_target)
     if train.numel() == 0 and held_out is None:  # (a knowledge graph's relation may be in valid/test only)
         raise UserError(f"relation {relation_name(edge_type)} has no training edges left after holding some out")
-    train_pairs = _from_keys(train, n_target)
+    train_pairs = key_pairs(train, n_target)
     message = torch.cat([train_pairs, train_pairs.flip(0)], 1) if undirected else train_pairs
     test_message = torch.cat([message, val, val.flip(0)] if undirected else [message, val], 1)
     if held_out is not None and "train" in held_out:  # a knowledge graph's directed triples
         every = torch.cat([held_out["train"].get(edge_type, none), val, test], 1)
     else:
-        every = torch.cat([_from_keys(keys, n_target), val, test], 1)
+        every = torch.cat([key_pairs(keys, n_target), val, test], 1)
         if undirected:
             every = torch.cat([every, every.flip(0)], 1)
     return {
         "train": train_pairs, "val": val, "test": test, "message": message, "test_message": test_message, "all": every
     }
-
-
-def _from_keys(keys: Tensor, width: int) -> Tensor:
-    return torch.stack([keys // width, keys % width])
 
 
 def _without(edges: Tensor, leaving: Tensor, n_target: int) -> Tensor:

@@ -258,8 +258,7 @@ class Link(Objective):
         # Each chunk of sources is written as it is found: memory holds one chunk's rows, not
         # nodes × K of them.
         tables = (top_k_table(chunk, node_id) for chunk in chunks)
-        ids = node_id.dtype
-        dtypes = {"source": ids, "target": ids, "score": np.dtype(np.float32), "rank": np.dtype(np.int64)}
+        dtypes = top_k_dtypes(node_id.dtype, node_id.dtype)
         write_chunked_table(tables, dtypes, rows, options.output, options.format, options.header)
 
 
@@ -272,6 +271,11 @@ def top_k_table(rows: TopKRows, node_id: np.ndarray, target_id: np.ndarray | Non
         "score": torch.sigmoid(rows.score).cpu().numpy().astype(np.float32),
         "rank": rows.rank.cpu().numpy(),
     }
+
+
+def top_k_dtypes(source: np.dtype, target: np.dtype) -> dict[str, np.dtype]:
+    """The column types of `top_k_table`'s tables, given the source and target ids' types."""
+    return {"source": source, "target": target, "score": np.dtype(np.float32), "rank": np.dtype(np.int64)}
 
 
 def read_node_list(path: Path, node_id: np.ndarray) -> Tensor:

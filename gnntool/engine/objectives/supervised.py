@@ -21,24 +21,19 @@ from gnntool.engine.objectives.base import Objective, PredictOptions
 from gnntool.engine.runtime.distributed import mean_over_ranks
 from gnntool.engine.sampled import SampledSteps
 from gnntool.engine.seeding import epoch_generator
-from gnntool.engine.steps import EpochPosition, run_steps
+from gnntool.engine.steps import EpochPosition, Steps, run_steps
 from gnntool.errors import UserError
 from gnntool.export import write_predictions
 from gnntool.models import GNN
 
 
-class Supervised(Objective):
+class NodeClassification(Objective):
+    """What node classification is on any task (a graph's, a typed graph's target type): class
+    logits out, no accuracy monitor on multi-label data, an epoch of the `stepper`'s batches."""
+
     name = "supervised"
     embeds_output = False  # the last layer outputs class logits; embed writes the layer before
-
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        config, task = self.config, self.task
-        self.stepper: SampledSteps | GraphSteps = (
-            SampledSteps(config, task, self.ranks, self.seed)
-            if config.neighbour_sampling
-            else GraphSteps(task, config.train.batch_size, self.seed)
-        )
+    stepper: Steps[Any]
 
     def output_width(self) -> int:
         return self.task.num_classes
@@ -50,6 +45,22 @@ class Supervised(Objective):
 
     def num_steps(self, epoch: int) -> int:
         return self.stepper.num_batches(epoch)
+
+    def probabilities(self, logits: torch.Tensor) -> np.ndarray:
+        """`predict`'s class probabilities: per-label sigmoids on multi-label data, else a softmax."""
+        probabilities = torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)
+        return probabilities.cpu().numpy()
+
+
+class Supervised(NodeClassification):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        config, task = self.config, self.task
+        self.stepper: SampledSteps | GraphSteps = (
+            SampledSteps(config, task, self.ranks, self.seed)
+            if config.neighbour_sampling
+            else GraphSteps(task, config.train.batch_size, self.seed)
+        )
 
     def train_epoch(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, position: EpochPosition
@@ -75,9 +86,7 @@ class Supervised(Objective):
         outputs = Inference(model, self.task.chunk_size)
         rows = []
         for graph in self.task.dataset.graphs:
-            logits = outputs.output(self.task.tensors(graph))
-            probabilities = torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)
-            rows.append(probabilities.cpu().numpy())
+            rows.append(self.probabilities(outputs.output(self.task.tensors(graph))))
         multilabel = self.task.multilabel
         write_predictions(np.concatenate(rows), node_id, multilabel, options.output, options.format, options.header)
 

@@ -34,7 +34,7 @@ from gnntool.engine.link.metrics import link_metrics
 from gnntool.engine.link.top_k import top_k_chunks
 from gnntool.engine.link.typed_split import LabelledPairs, TypedEdgeSplit, predicted_relations, split_typed_edges
 from gnntool.engine.objectives.base import Objective, PredictOptions
-from gnntool.engine.objectives.link import SCORED_PAIRS, pair_loss, read_node_list, top_k_table
+from gnntool.engine.objectives.link import SCORED_PAIRS, pair_loss, read_node_list, top_k_dtypes, top_k_table
 from gnntool.engine.objectives.typed_outputs import TypedOutputs
 from gnntool.engine.seeding import mixed_generator
 from gnntool.engine.steps import EpochPosition, run_steps
@@ -208,12 +208,7 @@ class TypedLink(TypedOutputs, Objective):
         queries = model.head.search_queries(z_source)
         rows, chunks = top_k_chunks(z_source, options.top_k, edges, sources, targets=targets, queries=queries)
         tables = (top_k_table(chunk, ids[source_type], ids[target_type]) for chunk in chunks)
-        dtypes = {
-            "source": ids[source_type].dtype,
-            "target": ids[target_type].dtype,
-            "score": np.dtype(np.float32),
-            "rank": np.dtype(np.int64),
-        }
+        dtypes = top_k_dtypes(ids[source_type].dtype, ids[target_type].dtype)
         write_chunked_table(tables, dtypes, rows, options.output, options.format, options.header)
 
 

@@ -12,8 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from gnntool.engine.metrics import loss_fn, metric_sums, metrics_from_sums
-from gnntool.engine.objectives.base import Objective, PredictOptions
-from gnntool.engine.objectives.supervised import mixed_precision
+from gnntool.engine.objectives.base import PredictOptions
+from gnntool.engine.objectives.supervised import NodeClassification, mixed_precision
 from gnntool.engine.objectives.typed_outputs import TypedOutputs
 from gnntool.engine.runtime.distributed import mean_over_ranks
 from gnntool.engine.steps import EpochPosition, run_steps
@@ -39,11 +39,9 @@ class TypedGraphSteps:
             yield TypedStep(graph.x, graph.node_ids, graph.ops, graph.y[mask], rows=mask)
 
 
-class TypedSupervised(TypedOutputs, Objective):
+class TypedSupervised(TypedOutputs, NodeClassification):
     """Cross-entropy (per-label BCE when multi-label) on the target type's labelled nodes."""
 
-    name = "supervised"
-    embeds_output = False  # the last layer outputs class logits; embed writes the layer before
     task: TypedTask
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -54,9 +52,6 @@ class TypedSupervised(TypedOutputs, Objective):
             else TypedGraphSteps(self.task)
         )
 
-    def output_width(self) -> int:
-        return self.task.num_classes
-
     def check(self) -> None:
         if self.task.target is None or not self.task.dataset.labelled:
             raise UserError(
@@ -64,11 +59,6 @@ class TypedSupervised(TypedOutputs, Objective):
                 "training needs a labelled target type (labels/<type>.csv, dataset.target)"
             )
         super().check()
-        if self.task.multilabel and self.config.train.monitor == "val_accuracy":
-            raise UserError("train.monitor: the labels are multi-label (a 0/1 matrix); use val_micro_f1 or val_loss")
-
-    def num_steps(self, epoch: int) -> int:
-        return self.stepper.num_batches(epoch)
 
     def train_epoch(
         self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, position: EpochPosition
@@ -111,9 +101,6 @@ class TypedSupervised(TypedOutputs, Objective):
     def predict(self, model: TypedGNN, options: PredictOptions, node_id: np.ndarray | None = None) -> None:
         """Per node of the target type: id, predicted class (or label set), the class probabilities."""
         options.refuse_link_options(self.name)
-        logits = self.inference(model).output()[self.task.target]
-        probabilities = torch.sigmoid(logits) if self.task.multilabel else torch.softmax(logits, dim=-1)
+        probabilities = self.probabilities(self.inference(model).output()[self.task.target])
         ids = self.node_ids(self.task.target)
-        write_predictions(
-            probabilities.cpu().numpy(), ids, self.task.multilabel, options.output, options.format, options.header
-        )
+        write_predictions(probabilities, ids, self.task.multilabel, options.output, options.format, options.header)

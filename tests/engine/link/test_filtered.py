@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gnntool.engine.link.filtered import PairCandidates, filtered_metrics, filtered_ranks, ranking_metrics
+from gnntool.engine.link.filtered import filtered_metrics, filtered_ranks, ranking_metrics
 from gnntool.errors import UserError
 
 
@@ -23,6 +26,24 @@ def brute_force_ranks(table: torch.Tensor, queries: list[tuple[int, int, int]], 
         others = [table[c, r, t].item() for c in range(n) if c != h and (c, r, t) not in known]
         heads.append(1 + sum(s > own for s in others) + 0.5 * sum(s == own for s in others))
     return tails + heads
+
+
+@dataclass
+class PairCandidates:
+    """A `CandidateScorer` that scores each query's N candidate triples as pairs."""
+
+    score: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (heads, relations, tails) → scores
+    num_entities: int
+
+    def tails(self, heads: torch.Tensor, relations: torch.Tensor) -> torch.Tensor:
+        n, b = self.num_entities, heads.numel()
+        every = torch.arange(n).repeat(b)
+        return self.score(heads.repeat_interleave(n), relations.repeat_interleave(n), every).view(b, n)
+
+    def heads(self, tails: torch.Tensor, relations: torch.Tensor) -> torch.Tensor:
+        n, b = self.num_entities, tails.numel()
+        every = torch.arange(n).repeat(b)
+        return self.score(every, relations.repeat_interleave(n), tails.repeat_interleave(n)).view(b, n)
 
 
 def table_scorer(table: torch.Tensor) -> PairCandidates:
