@@ -243,3 +243,22 @@ def test_malformed_graph_files(runner, tmp_path: Path, arrays, split: str, garba
     dataset = {"name": "graph", "path": str(path), "split": split}
     config.write_text(yaml.safe_dump({"dataset": dataset, "train": {"epochs": 1}}))
     no_traceback(invoke_train(runner, config, [], tmp_path / "run"))
+
+
+def test_accuracy_on_multi_label_node_labels_is_refused(runner, tmp_path: Path) -> None:
+    """A 0/1 label matrix has no accuracy to monitor: one exit-2 message naming the monitors it has."""
+    rng = np.random.default_rng(0)
+    graph = tmp_path / "multilabel.npz"
+    chain = np.arange(19)
+    np.savez(
+        graph, x=rng.random((20, 4)).astype(np.float32), edge_index=np.stack([chain, chain + 1]),
+        y=(rng.random((20, 3)) > 0.5).astype(np.float32),
+    )  # fmt: skip
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({
+        "dataset": {"name": "graph", "path": str(graph), "split": "random"},
+        "train": {"epochs": 2, "monitor": "val_accuracy"},
+    }))  # fmt: skip
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run")])
+    refused(result, "train.monitor: the labels are multi-label", "val_micro_f1")
+    assert not (tmp_path / "run" / "metrics.json").exists()
